@@ -1,0 +1,36 @@
+"""Every write to mail accounts goes through here, with its event to the owner's browsers."""
+
+from django.db import transaction
+
+from mailbox.events import send_event_on_commit
+
+
+@transaction.atomic
+def do_save_mail_account(account, last_error=""):
+    created = account.pk is None
+    account.last_error = last_error
+    account.save()
+    send_event_on_commit(
+        [account.user_id], {"type": "account.changed", "account_id": account.pk, "created": created}
+    )
+    return account
+
+
+@transaction.atomic
+def do_delete_mail_account(account):
+    account_id, user_id = account.pk, account.user_id
+    account.delete()
+    send_event_on_commit([user_id], {"type": "account.deleted", "account_id": account_id})
+
+
+def do_rotate_encryption(accounts):
+    """Re-encrypt every stored password with the first key; returns how many accounts changed."""
+    from . import crypto
+
+    count = 0
+    for account in accounts.select_for_update():
+        account.incoming_password_encrypted = crypto.rotate(account.incoming_password_encrypted)
+        account.smtp_password_encrypted = crypto.rotate(account.smtp_password_encrypted)
+        account.save(update_fields=["incoming_password_encrypted", "smtp_password_encrypted"])
+        count += 1
+    return count

@@ -1,0 +1,179 @@
+import re
+import socket
+import ssl
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
+
+from .models import DEFAULT_PORTS, MailAccount, Protocol, SmtpAuth
+
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$"
+    r"|^\[?[0-9a-f:.]+\]?$",
+    re.IGNORECASE,
+)
+
+
+def clean_host(value):
+    value = value.strip()
+    if not HOSTNAME.match(value):
+        raise forms.ValidationError(_("Enter a server name such as imap.example.org."))
+    value = value.strip("[]")
+    if not settings.WEBMAIL_ALLOW_PRIVATE_HOSTS and _only_private_addresses(value):
+        raise forms.ValidationError(
+            _(
+                "This server is on a private, loopback or link-local address, which this webmail "
+                "does not connect to. Ask your operator if your mail server is on the local network."
+            )
+        )
+    return value
+
+
+def _only_private_addresses(host):
+    """True when the host resolves, and only to non-public addresses (the connect re-checks)."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False  # the connection check reports an unknown host in its own words
+    return not any(is_public_address(info[4][0]) for info in infos)
+
+
+def no_line_breaks(value):
+    if any(ch in value for ch in FORBIDDEN_CHARACTERS):
+        raise forms.ValidationError(_("Line breaks and NUL characters are not allowed."))
+
+
+class MailAccountForm(forms.ModelForm):
+    incoming_password = forms.CharField(
+        label=_("password"),
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        validators=[no_line_breaks],
+    )
+    smtp_password = forms.CharField(
+        label=_("password"),
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        validators=[no_line_breaks],
+    )
+    ca_file = forms.FileField(
+        label=_("CA certificate file (PEM)"),
+        required=False,
+        help_text=_("Only for a server whose certificate is signed by its own authority."),
+    )
+    save_anyway = forms.BooleanField(
+        label=_("Save anyway, without a working connection"), required=False
+    )
+
+    class Meta:
+        model = MailAccount
+        fields = [
+            "display_name",
+            "email",
+            "incoming_protocol",
+            "incoming_host",
+            "incoming_security",
+            "incoming_port",
+            "incoming_username",
+            "smtp_host",
+            "smtp_security",
+            "smtp_port",
+            "smtp_auth",
+            "smtp_username",
+        ]
+        widgets = {"incoming_protocol": forms.RadioSelect}
+        help_texts = {
+            "incoming_username": _("Often your full email address."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["incoming_port"].required = False
+        self.fields["smtp_port"].required = False
+        self.fields["incoming_username"].required = False
+        for name in ("incoming_username", "smtp_username", "display_name"):
+            self.fields[name].validators.append(no_line_breaks)
+        if self.instance.pk:
+            keep = _("Leave empty to keep the current password.")
+            self.fields["incoming_password"].help_text = keep
+            self.fields["smtp_password"].help_text = keep
+
+    def clean_incoming_host(self):
+        return clean_host(self.cleaned_data["incoming_host"])
+
+    def clean_smtp_host(self):
+        return clean_host(self.cleaned_data["smtp_host"])
+
+    def clean_ca_file(self):
+        upload = self.cleaned_data.get("ca_file")
+        if not upload:
+            return None
+        if upload.size > settings.WEBMAIL_MAX_CA_FILE_BYTES:
+            raise forms.ValidationError(_("A CA certificate file is a few kilobytes at most."))
+        try:
+            pem = upload.read().decode("ascii")
+            ssl.create_default_context(cadata=pem)
+        except (UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
+            raise forms.ValidationError(
+                _("This is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
+            ) from exc
+        return pem
+
+    def clean(self):
+        data = super().clean()
+        self._default_port("incoming_port", data.get("incoming_protocol"), "incoming_security")
+        self._default_port("smtp_port", "smtp", "smtp_security")
+        for name in ("incoming_port", "smtp_port"):
+            port = data.get(name)
+            if port is not None and not 0 < port < 65536:
+                self.add_error(name, _("A port is a number from 1 to 65535."))
+        if not data.get("incoming_username") and data.get("email"):
+            data["incoming_username"] = data["email"]
+        if not self.instance.pk or not self.instance.incoming_password_encrypted:
+            if not data.get("incoming_password"):
+                self.add_error("incoming_password", _("Enter the password of this mail account."))
+        if data.get("smtp_auth") == SmtpAuth.CUSTOM:
+            if not data.get("smtp_username"):
+                self.add_error("smtp_username", _("Enter the user name for the outgoing server."))
+            if not data.get("smtp_password") and not self.instance.smtp_password_encrypted:
+                self.add_error("smtp_password", _("Enter the password for the outgoing server."))
+        return data
+
+    def _default_port(self, field, protocol, security_field):
+        data = self.cleaned_data
+        if data.get(field) is None and protocol and data.get(security_field):
+            data[field] = DEFAULT_PORTS[protocol][Security(data[security_field])]
+
+    def save(self, commit=True):
+        account = super().save(commit=False)
+        data = self.cleaned_data
+        account.incoming_port = data["incoming_port"]
+        account.smtp_port = data["smtp_port"]
+        account.incoming_username = data["incoming_username"]
+        if data.get("incoming_password"):
+            account.incoming_password = data["incoming_password"]
+        if data.get("smtp_auth") != SmtpAuth.CUSTOM:
+            account.smtp_username = ""
+            account.smtp_password = ""
+        elif data.get("smtp_password"):
+            account.smtp_password = data["smtp_password"]
+        if data.get("ca_file"):
+            account.ca_pem = data["ca_file"]
+        if commit:
+            account.save()
+        return account
+
+
+PROTOCOL_EXPLANATIONS = {
+    Protocol.IMAP: _(
+        "IMAP keeps your mail on the server and in sync across all your devices."
+    ),
+    Protocol.POP3: _(
+        "POP3 downloads your mail here and can remove it from the server."
+    ),
+}

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("", views.account_list, name="list"),
+    path("add/", views.account_add, name="add"),
+    path("<int:account_id>/", views.account_edit, name="edit"),
+    path("<int:account_id>/delete/", views.account_delete, name="delete"),
+]

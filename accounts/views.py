@@ -1,0 +1,73 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from .actions import do_delete_mail_account, do_save_mail_account
+from .connection import check_mail_account, describe_check
+from .forms import PROTOCOL_EXPLANATIONS, MailAccountForm
+from .models import DEFAULT_PORTS, MailAccount
+
+
+def get_account_for_user(user, account_id):
+    """The user's own account, or 404: never confirm that another user's account exists."""
+    return get_object_or_404(MailAccount, pk=account_id, user=user)
+
+
+@login_required
+def account_list(request):
+    accounts = MailAccount.objects.filter(user=request.user)
+    return render(request, "accounts/list.html", {"accounts": accounts})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_add(request):
+    return _account_form(request, MailAccount(user=request.user))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_edit(request, account_id):
+    return _account_form(request, get_account_for_user(request.user, account_id))
+
+
+def _account_form(request, account):
+    """Saving tests both servers for real; nothing is saved on failure unless the user insists."""
+    problems = None
+    form = MailAccountForm(request.POST or None, request.FILES or None, instance=account)
+    if request.method == "POST" and form.is_valid():
+        candidate = form.save(commit=False)
+        problems = describe_check(candidate, check_mail_account(candidate))
+        failed = [text for text in problems.values() if text]
+        if not failed or form.cleaned_data["save_anyway"]:
+            do_save_mail_account(candidate, last_error=" ".join(failed))
+            if failed:
+                messages.warning(request, _("Saved, but the connection does not work yet."))
+            else:
+                messages.success(request, _("%(email)s is connected.") % {"email": candidate.email})
+            return redirect("accounts:list")
+    return render(
+        request,
+        "accounts/form.html",
+        {
+            "form": form,
+            "account": account,
+            "problems": problems,
+            "explanations": PROTOCOL_EXPLANATIONS,
+            "default_ports": DEFAULT_PORTS,
+        },
+        status=422 if problems else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request, account_id):
+    account = get_account_for_user(request.user, account_id)
+    if request.method == "POST":
+        do_delete_mail_account(account)
+        messages.success(request, _("%(email)s was removed.") % {"email": account.email})
+        return redirect("accounts:list")
+    return render(request, "accounts/delete.html", {"account": account})

@@ -1,0 +1,1 @@
+# Folders, messages and sync state arrive with the IMAP sync issue.

@@ -1,0 +1,1 @@
+"""Wire protocols, free of Django: plain pytest can load every module here."""

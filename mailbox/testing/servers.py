@@ -1,0 +1,426 @@
+"""A private mail server for the tests and `make demo`: Dovecot (IMAP, POP3, LMTP) and an SMTP
+server (aiosmtpd) that delivers into it over LMTP. No Django here.
+
+Everything lives in one state directory; ports are free ones picked at start. TLS uses a throwaway
+CA made here: clients trust ``ca_pem`` explicitly, verification is never turned off. The Dovecot
+configuration follows ``shared/reference/dovecot.conf``; see there for why each setting is there.
+"""
+
+import datetime
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+MAIL_UID = 8  # Debian's 'mail' user: Dovecot stores the mail as that user when started as root
+MISMATCH_HOST = "127.0.0.2"  # loopback, but not in the certificate: a hostname mismatch
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port, host="127.0.0.1", timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+# --- a throwaway certificate authority ---------------------------------------------------------
+
+
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _key_pem(key):
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def make_certificates(directory, names=("localhost",), addresses=("127.0.0.1",)):
+    """A CA and a server certificate it signs; returns (ca_pem, cert_path, key_path)."""
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Webmail test CA"))
+        .issuer_name(_name("Webmail test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt_names = [x509.DNSName(n) for n in names] + [
+        x509.IPAddress(ipaddress.ip_address(a)) for a in addresses
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(names[0]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "server.crt", directory / "server.key"
+    cert_path.write_text(_pem(cert))
+    key_path.write_text(_key_pem(key))
+    key_path.chmod(0o600)
+    (directory / "ca.crt").write_text(_pem(ca))
+    return _pem(ca), cert_path, key_path
+
+
+# --- Dovecot -----------------------------------------------------------------------------------
+
+DOVECOT_CONF = """\
+protocols = imap pop3 lmtp
+listen = 127.0.0.1, {mismatch_host}
+base_dir = {state}/run
+state_dir = {state}/state
+log_path = {state}/log/dovecot.log
+info_log_path = {state}/log/dovecot.log
+default_internal_user = dovecot
+default_login_user = dovenull
+ssl = yes
+ssl_cert = <{state}/certs/server.crt
+ssl_key = <{state}/certs/server.key
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+# no per-IP penalty after a wrong password: every test comes from 127.0.0.1, and one test's wrong
+# password would slow the next test's login by seconds
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {state}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={uid} home={state}/mail/%n
+}}
+first_valid_uid = {uid}
+first_valid_gid = {uid}
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 200
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+service lmtp {{
+  unix_listener lmtp {{
+    mode = 0666
+  }}
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+protocol lmtp {{
+  auth_username_format = %Ln
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    state: Path | None = None  # None: a new temp dir, removed on stop
+    domain: str = "example.com"
+    ports: dict = field(default_factory=dict)
+    ca_pem: str = ""
+    process: subprocess.Popen | None = None
+
+    host = "127.0.0.1"
+
+    def start(self):
+        if not os.path.exists(DOVECOT):
+            raise RuntimeError(
+                "Dovecot is not installed: apt-get install dovecot-imapd dovecot-pop3d "
+                "dovecot-lmtpd (`make test` does it)"
+            )
+        if self.state is None:
+            # under the temp dir: Dovecot's unprivileged processes must reach it, which a path
+            # under a 0700 home or pytest's 0700 basetemp would not allow
+            self.state = Path(tempfile.mkdtemp(prefix="webmail-dovecot-"))
+            self._owns_state = True
+        self.state = Path(self.state)
+        for sub in ("run", "state", "log", "mail"):
+            (self.state / sub).mkdir(parents=True, exist_ok=True)
+        self.state.chmod(0o755)  # the mail processes run as uid 8 and must reach mail/
+        if os.geteuid() == 0:
+            os.chown(self.state / "mail", MAIL_UID, MAIL_UID)
+        self.ca_pem, _, _ = make_certificates(self.state / "certs")
+        (self.state / "users").touch()
+        names = ("imap", "imaps", "pop3", "pop3s", "lmtp")
+        self.ports = {name: free_port() for name in names}
+        config = self.state / "dovecot.conf"
+        config.write_text(
+            DOVECOT_CONF.format(
+                state=self.state, uid=MAIL_UID, mismatch_host=MISMATCH_HOST, **self.ports
+            )
+        )
+        self.process = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.state / "log" / "stderr.log", "wb"),  # noqa: SIM115
+        )
+        try:
+            for port in self.ports.values():
+                wait_for_port(port)
+        except OSError as exc:
+            self.stop()
+            log = (self.state / "log" / "stderr.log").read_text()[-2000:]
+            raise RuntimeError(f"Dovecot did not start: {log}") from exc
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "_owns_state", False):
+            shutil.rmtree(self.state, ignore_errors=True)
+
+    def add_user(self, name, password):
+        """A mail user ``name@domain``; Dovecot re-reads the passwd-file by itself."""
+        if any(c in name + password for c in ":\r\n\0"):
+            raise ValueError("a test user name or password may not contain ':' or line breaks")
+        with open(self.state / "users", "a") as users:
+            users.write(f"{name}:{{PLAIN}}{password}\n")
+        return f"{name}@{self.domain}"
+
+    def check_password(self, login, password):
+        name = login.split("@", 1)[0]
+        for line in (self.state / "users").read_text().splitlines():
+            user, _, secret = line.partition(":{PLAIN}")
+            if user == name and secret == password:
+                return True
+        return False
+
+    def deliver(self, recipient, message_bytes, sender="sender@example.org"):
+        """Deliver one message over LMTP, as a real MTA would."""
+        with smtplib.LMTP(self.host, self.ports["lmtp"], timeout=30) as lmtp:
+            lmtp.sendmail(sender, [recipient], message_bytes)
+
+
+# --- SMTP ---------------------------------------------------------------------------------------
+
+
+class _Authenticator:
+    def __init__(self, dovecot):
+        self.dovecot = dovecot
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        login = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        if self.dovecot.check_password(login, password):
+            return AuthResult(success=True)
+        # handled=False lets aiosmtpd answer 535; anything else leaves the client hanging
+        return AuthResult(success=False, handled=False)
+
+
+class _DeliverOverLMTP:
+    def __init__(self, dovecot):
+        self.dovecot = dovecot
+        self.received = []  # (sender, recipients) of everything accepted, for tests
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self.dovecot.domain:
+            envelope.rcpt_tos.append(address)  # accepted and dropped: this server relays nowhere
+            return "250 OK (not delivered: external domain)"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        local = [r for r in envelope.rcpt_tos if r.lower().endswith("@" + self.dovecot.domain)]
+        loop = asyncio.get_running_loop()
+        try:
+            for recipient in local:  # one LMTP transaction per recipient: one reply each
+                await loop.run_in_executor(
+                    None, self.dovecot.deliver, recipient, envelope.original_content,
+                    envelope.mail_from,
+                )
+        except (smtplib.SMTPException, OSError) as exc:
+            return f"451 delivery failed: {exc}"
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK delivered"
+
+
+@dataclass
+class SmtpServers:
+    """Three SMTP listeners: submission with STARTTLS, implicit TLS, and plain without STARTTLS."""
+
+    dovecot: Dovecot
+    ports: dict = field(default_factory=dict)
+    controllers: list = field(default_factory=list)
+    handler: _DeliverOverLMTP | None = None
+
+    host = "127.0.0.1"
+
+    def start(self):
+        certs = self.dovecot.state / "certs"
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(certs / "server.crt", certs / "server.key")
+        self.handler = _DeliverOverLMTP(self.dovecot)
+        common = {"authenticator": _Authenticator(self.dovecot), "auth_require_tls": False}
+        plans = {
+            "submission": {"tls_context": server_tls, **common},
+            "smtps": {"ssl_context": server_tls, **common},
+            "plain": dict(common),
+        }
+        for name, kwargs in plans.items():
+            port = free_port()
+            ssl_context = kwargs.pop("ssl_context", None)
+            controller = Controller(
+                self.handler,
+                hostname="127.0.0.1",
+                port=port,
+                ssl_context=ssl_context,
+                server_hostname="localhost",  # the name the server greets with
+                **kwargs,
+            )
+            controller.start()
+            self.controllers.append(controller)
+            self.ports[name] = port
+        return self
+
+    def stop(self):
+        for controller in self.controllers:
+            controller.stop()
+        self.controllers.clear()
+
+
+@dataclass
+class MailWorld:
+    """Dovecot plus the SMTP servers, started and stopped together."""
+
+    state: Path | None = None
+    dovecot: Dovecot = None
+    smtp: SmtpServers = None
+
+    def start(self):
+        self.dovecot = Dovecot(self.state).start()
+        try:
+            self.smtp = SmtpServers(self.dovecot).start()
+        except Exception:
+            self.dovecot.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self.smtp:
+            self.smtp.stop()
+        if self.dovecot:
+            self.dovecot.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,66 @@
+"""The world of the tests: Alice and Bob, portal users, each with a mailbox on a real Dovecot.
+
+The mail servers (Dovecot for IMAP/POP3/LMTP, aiosmtpd for SMTP) start once per session on free
+ports, with their state in a temp dir: see mailbox/testing/servers.py.
+"""
+
+import pytest
+
+from mailbox.testing.servers import MailWorld
+
+PASSWORDS = {"alice": "alice-mail-pw", "bob": "bob-mail-pw"}
+
+
+@pytest.fixture(scope="session")
+def mail_world():
+    world = MailWorld().start()
+    for name, password in PASSWORDS.items():
+        world.dovecot.add_user(name, password)
+    yield world
+    world.stop()
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", "alice-portal-pw")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", "bob-portal-pw")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def account_form_data(world, name="alice", **overrides):
+    """What a user types into the account form to add their mailbox on the test server."""
+    data = {
+        "display_name": name.title(),
+        "email": f"{name}@example.com",
+        "incoming_protocol": "imap",
+        "incoming_host": "localhost",
+        "incoming_security": "tls",
+        "incoming_port": world.dovecot.ports["imaps"],
+        "incoming_username": f"{name}@example.com",
+        "incoming_password": PASSWORDS[name],
+        "smtp_host": "localhost",
+        "smtp_security": "starttls",
+        "smtp_port": world.smtp.ports["submission"],
+        "smtp_auth": "same",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def ca_upload(mail_world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def make():
+        return SimpleUploadedFile("ca.pem", mail_world.dovecot.ca_pem.encode(), "application/x-pem-file")
+
+    return make

@@ -1,0 +1,54 @@
+"""`make demo`: a private mail server on loopback, seeded, with a demo portal user attached to it.
+
+The mail server (Dovecot + SMTP, the same harness the tests use) lives in var/demo/ and is made
+anew on every start, so the demo always begins from the same few hundred messages.
+"""
+
+import subprocess
+import sys
+
+from mailbox.protocols.base import Endpoint, Security
+from mailbox.testing.seed import seed_account
+from mailbox.testing.servers import MailWorld
+
+DEMO_USER, DEMO_PASSWORD = "demo", "demo"
+IMAP_MAILBOX, POP3_MAILBOX = ("demo", "demopw"), ("family", "familypw")
+
+
+def start_demo(var, env):
+    world = MailWorld().start()  # in a new temp dir, removed when it stops
+    state = world.dovecot.state
+    try:
+        imap_address = world.dovecot.add_user(*IMAP_MAILBOX)
+        pop3_address = world.dovecot.add_user(*POP3_MAILBOX)
+        for (name, password), count, seed in ((IMAP_MAILBOX, 300, 1), (POP3_MAILBOX, 40, 2)):
+            endpoint = Endpoint(
+                host="127.0.0.1",
+                port=world.dovecot.ports["imap"],
+                security=Security.NONE,
+                username=f"{name}@{world.dovecot.domain}",
+                password=password,
+                allow_private=True,
+            )
+            seed_account(endpoint, count, seed=seed, recipient=endpoint.username)
+        ports = world.dovecot.ports
+        demo_env = dict(env, DEMO_IMAP_PASSWORD=IMAP_MAILBOX[1], DEMO_POP3_PASSWORD=POP3_MAILBOX[1],
+                        DEMO_USER_PASSWORD=DEMO_PASSWORD)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "manage.py", "setup_demo", "--user", DEMO_USER,
+             "--imap-address", imap_address, "--imap-port", str(ports["imaps"]),
+             "--pop3-address", pop3_address, "--pop3-port", str(ports["pop3s"]),
+             "--smtp-port", str(world.smtp.ports["submission"]),
+             "--ca-file", str(state / "certs" / "ca.crt")],
+            env=demo_env, check=True,
+        )  # fmt: skip
+    except BaseException:
+        world.stop()
+        raise
+    print(
+        f"[webmail] demo mail server: IMAP localhost:{ports['imaps']} (TLS), "
+        f"POP3 localhost:{ports['pop3s']} (TLS), SMTP localhost:{world.smtp.ports['submission']}"
+        f" (STARTTLS)\n[webmail] log in as '{DEMO_USER}' with the password '{DEMO_PASSWORD}'",
+        flush=True,
+    )
+    return world.stop

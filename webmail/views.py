@@ -1,0 +1,40 @@
+import redis
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+
+
+@login_required
+def home(request):
+    # The mail screens arrive with the reading issue; until then the accounts page is home.
+    return redirect("accounts:list")
+
+
+def _database_problem():
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means "not answering"
+        return f"database: {exc.__class__.__name__}: {exc}".strip()
+    return None
+
+
+def _redis_problem():
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client.ping()
+    except Exception as exc:  # connection refused, auth, timeout ...
+        return f"redis: {exc.__class__.__name__}: {exc}".strip()
+    return None
+
+
+@never_cache
+def healthz(request):
+    """200 when the database and Redis answer, 503 naming what does not."""
+    problems = [p for p in (_database_problem(), _redis_problem()) if p]
+    if problems:
+        return JsonResponse({"status": "unavailable", "problems": problems}, status=503)
+    return JsonResponse({"status": "ok"})
