@@ -1,8 +1,8 @@
 """Every write to mail accounts goes through here, with its event to the owner's browsers."""
 
-from django.db import transaction
-
 from mailbox.events import send_event_on_commit
+
+from django.db import transaction
 
 
 @transaction.atomic

@@ -1,12 +1,11 @@
 import re
 import socket
 import ssl
+from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-
-from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
 from .models import DEFAULT_PORTS, MailAccount, Protocol, SmtpAuth
 
@@ -26,7 +25,8 @@ def clean_host(value):
         raise forms.ValidationError(
             _(
                 "This server is on a private, loopback or link-local address, which this webmail "
-                "does not connect to. Ask your operator if your mail server is on the local network."
+                "does not connect to. Ask your operator if your mail server is on the local "
+                "network."
             )
         )
     return value
@@ -134,9 +134,8 @@ class MailAccountForm(forms.ModelForm):
                 self.add_error(name, _("A port is a number from 1 to 65535."))
         if not data.get("incoming_username") and data.get("email"):
             data["incoming_username"] = data["email"]
-        if not self.instance.pk or not self.instance.incoming_password_encrypted:
-            if not data.get("incoming_password"):
-                self.add_error("incoming_password", _("Enter the password of this mail account."))
+        if not self.instance.incoming_password_encrypted and not data.get("incoming_password"):
+            self.add_error("incoming_password", _("Enter the password of this mail account."))
         if data.get("smtp_auth") == SmtpAuth.CUSTOM:
             if not data.get("smtp_username"):
                 self.add_error("smtp_username", _("Enter the user name for the outgoing server."))
@@ -170,10 +169,6 @@ class MailAccountForm(forms.ModelForm):
 
 
 PROTOCOL_EXPLANATIONS = {
-    Protocol.IMAP: _(
-        "IMAP keeps your mail on the server and in sync across all your devices."
-    ),
-    Protocol.POP3: _(
-        "POP3 downloads your mail here and can remove it from the server."
-    ),
+    Protocol.IMAP: _("IMAP keeps your mail on the server and in sync across all your devices."),
+    Protocol.POP3: _("POP3 downloads your mail here and can remove it from the server."),
 }

@@ -1,8 +1,8 @@
+from mailbox.protocols.base import Security
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-
-from mailbox.protocols.base import Security
 
 from . import crypto
 

@@ -4,9 +4,9 @@ The mail servers (Dovecot for IMAP/POP3/LMTP, aiosmtpd for SMTP) start once per 
 ports, with their state in a temp dir: see mailbox/testing/servers.py.
 """
 
-import pytest
-
 from mailbox.testing.servers import MailWorld
+
+import pytest
 
 PASSWORDS = {"alice": "alice-mail-pw", "bob": "bob-mail-pw"}
 
@@ -61,6 +61,8 @@ def ca_upload(mail_world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     def make():
-        return SimpleUploadedFile("ca.pem", mail_world.dovecot.ca_pem.encode(), "application/x-pem-file")
+        return SimpleUploadedFile(
+            "ca.pem", mail_world.dovecot.ca_pem.encode(), "application/x-pem-file"
+        )
 
     return make

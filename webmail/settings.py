@@ -2,7 +2,7 @@
 
 Values come from the process environment first, then from the env file (``WEBMAIL_ENV_FILE``,
 default ``var/webmail.env``) that ``make run`` writes on its first start, then from defaults.
-Outside debug mode the secret key and the encryption keys must be real: the defaults refuse to start.
+Outside debug mode the secret key and the encryption keys must be real: defaults refuse to start.
 """
 
 import os
@@ -56,8 +56,8 @@ if not DEBUG:
         )
     if not WEBMAIL_ENCRYPTION_KEYS or PLACEHOLDER in WEBMAIL_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
-            "WEBMAIL_ENCRYPTION_KEYS is unset or a placeholder. Generate one with "
-            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+            "WEBMAIL_ENCRYPTION_KEYS is unset or a placeholder. Generate one with `python -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
         )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

@@ -8,9 +8,7 @@ import os
 
 os.environ["WEBMAIL_ENV_FILE"] = os.devnull  # never read a developer's var/webmail.env
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
-os.environ.setdefault(
-    "WEBMAIL_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWtleS0wMTIzNDU2Nzg5LWFiY2RlZmc="
-)
+os.environ.setdefault("WEBMAIL_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWtleS0wMTIzNDU2Nzg5LWFiY2RlZmc=")
 os.environ["DATABASE_URL"] = os.environ.get(
     "TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres"
 )
@@ -20,7 +18,8 @@ os.environ.setdefault("WEBMAIL_ALLOW_PRIVATE_HOSTS", "1")
 os.environ.setdefault("WEBMAIL_CONNECT_TIMEOUT", "3")
 
 from .settings import *  # noqa: E402,F403
-from .settings import STORAGES  # noqa: E402
+from .settings import DATABASES, STORAGES  # noqa: E402
 
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -24,7 +24,9 @@ def _database_problem():
 
 def _redis_problem():
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
         client.ping()
     except Exception as exc:  # connection refused, auth, timeout ...
         return f"redis: {exc.__class__.__name__}: {exc}".strip()

@@ -60,7 +60,8 @@ def connect(endpoint, login=True):
             problem = Problem.TIMEOUT if timed_out else Problem.PROTOCOL
             raise ConnectionProblem(problem, as_text(exc.args)) from exc
         except smtplib.SMTPResponseException as exc:
-            raise ConnectionProblem(Problem.PROTOCOL, f"{exc.smtp_code} {as_text(exc.smtp_error)}")
+            detail = f"{exc.smtp_code} {as_text(exc.smtp_error)}"
+            raise ConnectionProblem(Problem.PROTOCOL, detail) from exc
         return client
 
 

@@ -84,9 +84,15 @@ def make_certificates(directory, names=("localhost",), addresses=("127.0.0.1",))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -343,7 +349,10 @@ class _DeliverOverLMTP:
         try:
             for recipient in local:  # one LMTP transaction per recipient: one reply each
                 await loop.run_in_executor(
-                    None, self.dovecot.deliver, recipient, envelope.original_content,
+                    None,
+                    self.dovecot.deliver,
+                    recipient,
+                    envelope.original_content,
                     envelope.mail_from,
                 )
         except (smtplib.SMTPException, OSError) as exc:

@@ -2,12 +2,12 @@
 
 import socket
 import threading
-
-import pytest
-
 from mailbox.protocols import imap, pop3, smtp
 from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
 from mailbox.testing.servers import MISMATCH_HOST, free_port
+
+import pytest
+
 from tests.conftest import PASSWORDS
 
 pytestmark = pytest.mark.servers
@@ -91,7 +91,9 @@ def silent_server():
 
 @pytest.mark.parametrize("client", [imap, pop3, smtp])
 def test_a_silent_server_times_out(client, silent_server):
-    ep = Endpoint("127.0.0.1", silent_server, Security.NONE, "a", "b", timeout=0.5, allow_private=True)
+    ep = Endpoint(
+        "127.0.0.1", silent_server, Security.NONE, "a", "b", timeout=0.5, allow_private=True
+    )
     assert problem_of(client, ep).problem == Problem.TIMEOUT
 
 

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--password-stdin", action="store_true")
         parser.add_argument("--smtp-host", required=True)
         parser.add_argument("--smtp-port", type=int)
-        parser.add_argument("--smtp-security", choices=["tls", "starttls", "none"], default="starttls")
+        parser.add_argument(
+            "--smtp-security", choices=["tls", "starttls", "none"], default="starttls"
+        )
         parser.add_argument("--smtp-auth", choices=["same", "custom", "none"], default="same")
         parser.add_argument("--smtp-login", default="")
         parser.add_argument("--smtp-password-env", metavar="VAR")
@@ -70,7 +72,9 @@ class Command(BaseCommand):
             raise CommandError(errors)
         account = form.save(commit=False)
         if not options["no_check"]:
-            problems = [t for t in describe_check(account, check_mail_account(account)).values() if t]
+            problems = [
+                t for t in describe_check(account, check_mail_account(account)).values() if t
+            ]
             if problems:
                 raise CommandError(" ".join(problems) + " (nothing saved; --no-check saves anyway)")
         from accounts.actions import do_save_mail_account
@@ -84,8 +88,6 @@ class Command(BaseCommand):
             return User.objects.get(username=options["username"])
         except User.DoesNotExist:
             if not options["create_user"]:
-                raise CommandError(
-                    f"no user {options['username']!r} (add --create-user)"
-                ) from None
+                raise CommandError(f"no user {options['username']!r} (add --create-user)") from None
         password = read_secret(options["user_password_env"], False, "user-password")
         return User.objects.create_user(options["username"], options["email"], password)
