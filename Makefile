@@ -32,7 +32,7 @@ format:
 	$(PY) -m ruff check --fix .
 
 messages:  ## refresh the French catalogue after changing user-facing text
-	DEBUG=1 $(PY) manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=tests
+	DEBUG=1 $(PY) manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=tests --ignore=test-artifacts
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from .actions import do_delete_mail_account, do_save_mail_account
@@ -21,12 +22,14 @@ def account_list(request):
     return render(request, "accounts/list.html", {"accounts": accounts})
 
 
+@sensitive_post_parameters("incoming_password", "smtp_password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_add(request):
     return _account_form(request, MailAccount(user=request.user))
 
 
+@sensitive_post_parameters("incoming_password", "smtp_password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_edit(request, account_id):

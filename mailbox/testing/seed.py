@@ -62,6 +62,10 @@ NEWEST_UNSEEN = 20
 THREAD_LENGTHS = (2, 2, 3, 3, 4, 5, 6)
 # a message starts a thread with this probability; with the mean length above, ~15% are replies
 THREAD_START = 0.15 / ((sum(THREAD_LENGTHS) / len(THREAD_LENGTHS) - 1) * 0.85)
+THREAD_SHARE = 0.205  # measured: the share of all messages that are in threads (root or reply)
+THREAD_USER_SHARE = 0.25  # measured: the share of those that the user wrote
+# of all mail: text/plain, multipart/alternative with a newsletter, multipart/mixed with
+# attachments, multipart/alternative+related with a cid: image, and single-part text/html
 KIND_WEIGHTS = {"plain": 60, "alternative": 20, "attachment": 10, "related": 5, "html": 5}
 
 
@@ -512,12 +516,32 @@ class _Planner:
         self.user = user
         self.now = now
         self.folders = folders
-        self.pick_folder = _weighted(rng, folders)
-        self.pick_kind = _weighted(rng, KIND_WEIGHTS)
+        self.has_sent = "Sent" in folders
+        # thread mail is all plain text: mail outside threads makes up for it
+        kinds = {k: w / sum(KIND_WEIGHTS.values()) for k, w in KIND_WEIGHTS.items()}
+        kinds["plain"] = max(0.0, kinds["plain"] - THREAD_SHARE)
+        self.pick_kind = _weighted(rng, kinds)
         thread_folders = {
-            f: w for f, w in folders.items() if f not in ("Sent", "Receipts")
+            f: w for f, w in folders.items() if f not in ("Sent", "Receipts") and w > 0
         } or {"INBOX": 1}
         self.pick_thread_folder = _weighted(rng, thread_folders)
+        self.pick_folder = _weighted(rng, self.single_weights(folders, thread_folders))
+
+    def single_weights(self, folders, thread_folders):
+        """Weights for mail outside threads, so that all mail together matches ``folders``:
+        threads add to their own folders, and the user's replies to Sent."""
+        total = sum(folders.values())
+        thread_total = sum(thread_folders.values())
+        user_share = THREAD_USER_SHARE if self.has_sent else 0.0
+        contribution = {
+            f: THREAD_SHARE * (1 - user_share) * w / thread_total for f, w in thread_folders.items()
+        }
+        if self.has_sent:
+            contribution["Sent"] = THREAD_SHARE * user_share
+        weights = {
+            f: max(0.0, w / total - contribution.get(f, 0.0)) for f, w in folders.items()
+        }
+        return weights if sum(weights.values()) > 0 else folders
 
     def subject_for(self, author, garden):
         rng = self.rng
@@ -600,7 +624,8 @@ class _Planner:
                 to = [previous if previous is not author else self.user]
             cc = [p for p in everyone if p is not author and p not in to]
             date = date + datetime.timedelta(seconds=gap)
-            reply = _Spec(index + k, date, "Sent" if author is self.user else folder,
+            mine = author is self.user and self.has_sent
+            reply = _Spec(index + k, date, "Sent" if mine else folder,
                           "plain", author, to, cc, "Re: " + subject, topic, parent=parent)
             parent.children += 1
             specs.append(reply)
