@@ -140,30 +140,53 @@ PEOPLE = (
 )
 
 ORGS = (
-    Sender("The Weekly Gardener", "newsletter@weekly-gardener.example.net", "", 0, "en",
-           "newsletter", True, "garden"),
-    Sender("Café Lumière", "bonjour@cafe-lumiere.example.fr", "", 60, "fr", "newsletter",
-           brand="cafe"),
-    Sender("Tech Digest", "digest@techdigest.example.com", "", -300, "en", "newsletter",
-           brand="tech"),
-    Sender("City Library", "no-reply@library.example.org", "", 0, "en", "newsletter",
-           brand="library"),
-    Sender("日本の園芸クラブ", "info@engei.example.jp", "", 540, "ja", "newsletter", True,
-           "engei"),
-    Sender("Northwind Books", "receipts@northwind-books.example.com", "", -300, "en", "shop",
-           brand="books"),
-    Sender("Rail Connect", "tickets@railconnect.example.net", "", 60, "en", "shop",
-           brand="rail"),
-    Sender("Green Thumb Supplies", "orders@greenthumb.example.com", "", 0, "en", "shop", True,
-           "seeds"),
-    Sender("Pixel & Co. Store", "store@pixelco.example.com", "", -480, "en", "shop",
-           brand="pixel"),
-    Sender("CodeForge", "notifications@codeforge.example.org", "", 0, "en", "notification",
-           brand="forge"),
-    Sender("Calendar", "calendar-noreply@example.com", "", 0, "en", "notification",
-           brand="calendar"),
-    Sender("Bank of Example", "alerts@bank.example.com", "", 0, "en", "notification",
-           brand="bank"),
+    Sender(
+        "The Weekly Gardener",
+        "newsletter@weekly-gardener.example.net",
+        "",
+        0,
+        "en",
+        "newsletter",
+        True,
+        "garden",
+    ),
+    Sender(
+        "Café Lumière", "bonjour@cafe-lumiere.example.fr", "", 60, "fr", "newsletter", brand="cafe"
+    ),
+    Sender(
+        "Tech Digest", "digest@techdigest.example.com", "", -300, "en", "newsletter", brand="tech"
+    ),
+    Sender(
+        "City Library", "no-reply@library.example.org", "", 0, "en", "newsletter", brand="library"
+    ),
+    Sender("日本の園芸クラブ", "info@engei.example.jp", "", 540, "ja", "newsletter", True, "engei"),
+    Sender(
+        "Northwind Books",
+        "receipts@northwind-books.example.com",
+        "",
+        -300,
+        "en",
+        "shop",
+        brand="books",
+    ),
+    Sender("Rail Connect", "tickets@railconnect.example.net", "", 60, "en", "shop", brand="rail"),
+    Sender(
+        "Green Thumb Supplies", "orders@greenthumb.example.com", "", 0, "en", "shop", True, "seeds"
+    ),
+    Sender("Pixel & Co. Store", "store@pixelco.example.com", "", -480, "en", "shop", brand="pixel"),
+    Sender(
+        "CodeForge",
+        "notifications@codeforge.example.org",
+        "",
+        0,
+        "en",
+        "notification",
+        brand="forge",
+    ),
+    Sender(
+        "Calendar", "calendar-noreply@example.com", "", 0, "en", "notification", brand="calendar"
+    ),
+    Sender("Bank of Example", "alerts@bank.example.com", "", 0, "en", "notification", brand="bank"),
 )
 
 SENDERS = PEOPLE + ORGS
@@ -177,65 +200,147 @@ GARDEN_ORGS = tuple(s for s in ORGS if s.garden)
 # --- what they write --------------------------------------------------------------------------
 
 TOPICS = (
-    "the budget", "the irrigation plan", "Thursday's meeting", "the quarterly report",
-    "the seed order", "our trip to Lisbon", "the website redesign", "the compost rota",
-    "the new office", "the book club", "next year's plot allocation", "the grant application",
-    "the conference talk", "the hiring plan", "the migration", "the annual party",
+    "the budget",
+    "the irrigation plan",
+    "Thursday's meeting",
+    "the quarterly report",
+    "the seed order",
+    "our trip to Lisbon",
+    "the website redesign",
+    "the compost rota",
+    "the new office",
+    "the book club",
+    "next year's plot allocation",
+    "the grant application",
+    "the conference talk",
+    "the hiring plan",
+    "the migration",
+    "the annual party",
 )
 GARDEN_TOPICS = (
-    "the tomato blight", "plot 14", "the seed swap", "the greenhouse key", "the compost delivery",
-    "the watering rota", "the spring planting plan", "the shed roof",
+    "the tomato blight",
+    "plot 14",
+    "the seed swap",
+    "the greenhouse key",
+    "the compost delivery",
+    "the watering rota",
+    "the spring planting plan",
+    "the shed roof",
 )
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 PERSON_SUBJECTS = (
-    "Quick question about {topic}", "Notes from {day}", "Lunch on {day}?",
-    "Following up on {topic}", "Draft: {topic} (comments welcome)", "Photos from the weekend",
-    "Can we move {day}'s call?", "A few thoughts on {topic}", "Reminder: {topic}",
+    "Quick question about {topic}",
+    "Notes from {day}",
+    "Lunch on {day}?",
+    "Following up on {topic}",
+    "Draft: {topic} (comments welcome)",
+    "Photos from the weekend",
+    "Can we move {day}'s call?",
+    "A few thoughts on {topic}",
+    "Reminder: {topic}",
     "Proposal for {topic}, including budget estimates, the volunteer schedule and the open "
     "questions we still need to settle before spring",
-    "Réunion de lundi : ordre du jour et documents à lire", "Termin am Donnerstag verschieben?",
-    "Übersicht für das dritte Quartal — bitte prüfen", "来週の打ち合わせについて",
-    "Фотографии с дачи", "¿Cenamos el viernes?", "🌱 The seedlings are up!",
-    "Ταξίδι στην Αθήνα", "Re-reading {topic} after the call", "Hello from the other side",
+    "Réunion de lundi : ordre du jour et documents à lire",
+    "Termin am Donnerstag verschieben?",
+    "Übersicht für das dritte Quartal — bitte prüfen",
+    "来週の打ち合わせについて",
+    "Фотографии с дачи",
+    "¿Cenamos el viernes?",
+    "🌱 The seedlings are up!",
+    "Ταξίδι στην Αθήνα",
+    "Re-reading {topic} after the call",
+    "Hello from the other side",
 )
 GARDEN_SUBJECTS = (
-    "Watering rota for {day}", "What to do about {topic}?", "Seed swap on Saturday",
-    "Compost delivery next week", "Who has {topic}?", "Plot inspections — please read",
+    "Watering rota for {day}",
+    "What to do about {topic}?",
+    "Seed swap on Saturday",
+    "Compost delivery next week",
+    "Who has {topic}?",
+    "Plot inspections — please read",
     "Tomaten, Bohnen und Kürbisse: was wir dieses Jahr pflanzen",
 )
 HEADLINES = {
-    "garden": ("Ten bulbs to plant before the frost", "Slugs: a field guide",
-               "Your autumn checklist", "Growing garlic in small spaces",
-               "Readers' gardens: the best of the month"),
-    "cafe": ("Le menu d'automne est arrivé ☕", "Soirée jazz vendredi", "Nouveaux cafés de saison",
-             "Brunch du dimanche : réservez !"),
-    "tech": ("What's new in the cloud this week", "Five tools we liked in {month}",
-             "The state of web performance", "Inside a 100,000-message mailbox"),
-    "library": ("Events this month", "New arrivals in the reading room",
-                "Reminder: items due soon", "Summer reading challenge"),
+    "garden": (
+        "Ten bulbs to plant before the frost",
+        "Slugs: a field guide",
+        "Your autumn checklist",
+        "Growing garlic in small spaces",
+        "Readers' gardens: the best of the month",
+    ),
+    "cafe": (
+        "Le menu d'automne est arrivé ☕",
+        "Soirée jazz vendredi",
+        "Nouveaux cafés de saison",
+        "Brunch du dimanche : réservez !",
+    ),
+    "tech": (
+        "What's new in the cloud this week",
+        "Five tools we liked in {month}",
+        "The state of web performance",
+        "Inside a 100,000-message mailbox",
+    ),
+    "library": (
+        "Events this month",
+        "New arrivals in the reading room",
+        "Reminder: items due soon",
+        "Summer reading challenge",
+    ),
     "engei": ("秋の植え付けガイド", "今月のおすすめ球根", "会員限定セールのお知らせ"),
 }
 SHOP_ITEMS = {
-    "books": (("The Overstory", 18.99), ("A Field Guide to Mosses", 24.50),
-              ("Python Cookbook", 49.00), ("Gift wrap", 3.00), ("The Secret Garden", 7.99)),
-    "rail": (("Single ticket, 2nd class", 42.30), ("Seat reservation", 4.50),
-             ("Bicycle ticket", 10.00), ("Return ticket, 1st class", 118.00)),
-    "seeds": (("Tomato 'Gardener's Delight' seeds", 2.95), ("Peat-free compost 40 l", 8.49),
-              ("Copper slug tape", 6.99), ("Watering can 10 l", 14.99),
-              ("Garlic bulbs (x3)", 5.25)),
-    "pixel": (("USB-C cable 2 m", 12.90), ("Wireless mouse", 29.00), ("Laptop sleeve 14\"", 24.00),
-              ("Screen cleaning kit", 6.50)),
+    "books": (
+        ("The Overstory", 18.99),
+        ("A Field Guide to Mosses", 24.50),
+        ("Python Cookbook", 49.00),
+        ("Gift wrap", 3.00),
+        ("The Secret Garden", 7.99),
+    ),
+    "rail": (
+        ("Single ticket, 2nd class", 42.30),
+        ("Seat reservation", 4.50),
+        ("Bicycle ticket", 10.00),
+        ("Return ticket, 1st class", 118.00),
+    ),
+    "seeds": (
+        ("Tomato 'Gardener's Delight' seeds", 2.95),
+        ("Peat-free compost 40 l", 8.49),
+        ("Copper slug tape", 6.99),
+        ("Watering can 10 l", 14.99),
+        ("Garlic bulbs (x3)", 5.25),
+    ),
+    "pixel": (
+        ("USB-C cable 2 m", 12.90),
+        ("Wireless mouse", 29.00),
+        ('Laptop sleeve 14"', 24.00),
+        ("Screen cleaning kit", 6.50),
+    ),
 }
 NOTIFICATIONS = {
-    "forge": ("[webmail] {title} (#{n})", (
-        "Sync stalls on folders with more than 10,000 messages", "Quoted-printable soft breaks",
-        "Add keyboard shortcut for archive", "Flaky test in the SMTP suite",
-        "Dark mode for the message list")),
-    "calendar": ("Invitation: {title} @ {day} 10:00", (
-        "Planning session", "Garden committee", "1:1", "Quarterly review")),
-    "bank": ("{title}", ("Your monthly statement is ready", "A new device signed in",
-                         "Your card payment was declined", "Scheduled maintenance")),
+    "forge": (
+        "[webmail] {title} (#{n})",
+        (
+            "Sync stalls on folders with more than 10,000 messages",
+            "Quoted-printable soft breaks",
+            "Add keyboard shortcut for archive",
+            "Flaky test in the SMTP suite",
+            "Dark mode for the message list",
+        ),
+    ),
+    "calendar": (
+        "Invitation: {title} @ {day} 10:00",
+        ("Planning session", "Garden committee", "1:1", "Quarterly review"),
+    ),
+    "bank": (
+        "{title}",
+        (
+            "Your monthly statement is ready",
+            "A new device signed in",
+            "Your card payment was declined",
+            "Scheduled maintenance",
+        ),
+    ),
 }
 GREETINGS = {
     "en": ("Hi {name},", "Hello {name},", "Dear {name},", "Hey {name},", "{name},"),
@@ -264,12 +369,16 @@ INTROS = (
     "Sorry for the slow reply, {day} was busy.",
 )
 REPLY_LINES = (
-    "Sounds good to me.", "Agreed, let's do that.", "Thanks, that helps a lot.",
+    "Sounds good to me.",
+    "Agreed, let's do that.",
+    "Thanks, that helps a lot.",
     "I'm not sure about the second point, can we talk on {day}?",
-    "Good idea. I'll bring the numbers.", "Works for me, see you then.",
-    "Let me check and get back to you.", "Great, thank you!",
+    "Good idea. I'll bring the numbers.",
+    "Works for me, see you then.",
+    "Let me check and get back to you.",
+    "Great, thank you!",
 )
-WORDS = (
+_WORDS = (
     "the a of to and in that we it for on with as our this be will have from at they are was "
     "next plan garden plot meeting budget report draft schedule team water seeds compost soil "
     "spring autumn week month morning evening notes question answer idea proposal document "
@@ -282,7 +391,8 @@ WORDS = (
     "late small large new old good great simple clear open ready busy free happy useful "
     "think know need want hope expect suggest agree check send bring keep move start finish "
     "build fix write read plant water grow pick cut dig cover order pay book meet"
-).split()
+)
+WORDS = tuple(_WORDS.split())
 
 
 # --- small binary attachments, real and valid ------------------------------------------------
@@ -300,8 +410,11 @@ def make_png(width, height, color=(40, 140, 60)):
         rows.append(bytes(row))
 
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -340,14 +453,21 @@ def make_pdf(lines):
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref,
+        len(objects) + 1,
+        xref,
     )
     return bytes(out)
 
 
 PNG_COLORS = ((40, 140, 60), (200, 80, 40), (50, 90, 200), (150, 60, 160), (220, 180, 30))
-PNG_NAMES = ("photo.png", "seedlings.png", "diagram.png", "screenshot.png", "Übersicht.png",
-             "写真.png")
+PNG_NAMES = (
+    "photo.png",
+    "seedlings.png",
+    "diagram.png",
+    "screenshot.png",
+    "Übersicht.png",
+    "写真.png",
+)
 PDF_NAMES = ("invoice.pdf", "agenda.pdf", "minutes.pdf", "Rechnung-März.pdf", "receipt.pdf")
 CSV_NAMES = ("budget.csv", "plants.csv", "expenses.csv", "Übersicht.csv")
 TXT_NAMES = ("notes.txt", "todo.txt", "README.txt", "compte-rendu-réunion.txt")
@@ -381,12 +501,14 @@ def _attachment_part(kind, variant, filename):
             f"{rng.choice(WORDS)} {rng.choice(WORDS)},{rng.uniform(1, 200):.2f}"
             for _ in range(5 + 4 * variant)
         ]
-        part.set_content("\n".join(rows) + "\n", subtype="csv", disposition="attachment",
-                         filename=filename)
+        part.set_content(
+            "\n".join(rows) + "\n", subtype="csv", disposition="attachment", filename=filename
+        )
     else:
         text = "\n\n".join(_paragraphs()[variant * 3 + i].fixed for i in range(1 + variant % 3))
-        part.set_content(text.replace(CRLF, "\n") + "\n", disposition="attachment",
-                         filename=filename)
+        part.set_content(
+            text.replace(CRLF, "\n") + "\n", disposition="attachment", filename=filename
+        )
     return part.as_bytes()
 
 
@@ -394,8 +516,9 @@ def _attachment_part(kind, variant, filename):
 def _inline_png_part(variant):
     """The image of a multipart/related message, without its Content-ID (added per message)."""
     part = MIMEPart(policy=SMTP)
-    part.set_content(_png(variant), "image", "png", disposition="inline",
-                     filename=f"image{variant + 1}.png")
+    part.set_content(
+        _png(variant), "image", "png", disposition="inline", filename=f"image{variant + 1}.png"
+    )
     return part.as_bytes()
 
 
@@ -454,6 +577,8 @@ def _rewrap(folded, width=78):
     ever puts CRLF before a space that is there anyway, so this keeps the unfolded value.
     """
     words = folded.rstrip("\r\n").replace("\r\n", "").split(" ")
+    if len(words) < 2:
+        return folded
     lines, line = [], words[0] + " " + words[1]
     for word in words[2:]:
         if word and len(line) + 1 + len(word) > width and line.strip():
@@ -476,7 +601,7 @@ def _id_list_header(name, ids):
 @dataclass(eq=False)
 class _Spec:
     index: int
-    date: datetime.datetime  # aware, UTC
+    date: datetime.datetime  # aware, UTC: when it was written
     folder: str
     kind: str
     author: Sender
@@ -490,6 +615,7 @@ class _Spec:
     flags: set = field(default_factory=set)
     children: int = 0
     text: str = ""  # kept for quoting, only when the message has replies
+    arrival: datetime.datetime | None = None  # when it reached the mailbox: INTERNALDATE
 
 
 def _weighted(rng, weights):
@@ -502,7 +628,7 @@ def _weighted(rng, weights):
 
 def _age(rng):
     """Seconds before now: skewed to recent mail, up to HISTORY_DAYS."""
-    return HISTORY_DAYS * 86400 * rng.random() ** 1.8 + 60
+    return int(HISTORY_DAYS * 86400 * rng.random() ** 1.8) + 60
 
 
 def _message_id(rng, spec, seed):
@@ -538,9 +664,7 @@ class _Planner:
         }
         if self.has_sent:
             contribution["Sent"] = THREAD_SHARE * user_share
-        weights = {
-            f: max(0.0, w / total - contribution.get(f, 0.0)) for f, w in folders.items()
-        }
+        weights = {f: max(0.0, w / total - contribution.get(f, 0.0)) for f, w in folders.items()}
         return weights if sum(weights.values()) > 0 else folders
 
     def subject_for(self, author, garden):
@@ -550,13 +674,19 @@ class _Planner:
             topic = rng.choice(GARDEN_TOPICS if garden else TOPICS)
             return template.format(topic=topic, day=rng.choice(DAYS)), topic
         if author.role == "newsletter":
-            headline = rng.choice(HEADLINES[author.brand]).format(month=rng.choice(
-                ("January", "April", "July", "October")))
+            headline = rng.choice(HEADLINES[author.brand]).format(
+                month=rng.choice(("January", "April", "July", "October"))
+            )
             return f"{author.name}: {headline}", headline
         if author.role == "shop":
             number = rng.randint(10000, 99999)
-            template = rng.choice(("Your receipt from {name} (#{n})", "Order {n} has shipped",
-                                   "Order confirmation #{n}"))
+            template = rng.choice(
+                (
+                    "Your receipt from {name} (#{n})",
+                    "Order {n} has shipped",
+                    "Order confirmation #{n}",
+                )
+            )
             return template.format(name=author.name, n=number), str(number)
         template, titles = NOTIFICATIONS[author.brand]
         title = rng.choice(titles)
@@ -600,10 +730,19 @@ class _Planner:
             if other is not participants[0]:
                 participants.append(other)
         subject, topic = self.subject_for(participants[0], garden)
-        gaps = [600 + 3 * 86400 * rng.random() ** 2 for _ in range(length - 1)]
+        gaps = [600 + int(3 * 86400 * rng.random() ** 2) for _ in range(length - 1)]
         start = self.now - datetime.timedelta(seconds=sum(gaps) + _age(rng))
-        root = _Spec(index, start, folder, "plain", participants[0], [self.user],
-                     participants[1:], subject, topic)
+        root = _Spec(
+            index,
+            start,
+            folder,
+            "plain",
+            participants[0],
+            [self.user],
+            participants[1:],
+            subject,
+            topic,
+        )
         specs = [root]
         parent = root
         date = start
@@ -625,8 +764,18 @@ class _Planner:
             cc = [p for p in everyone if p is not author and p not in to]
             date = date + datetime.timedelta(seconds=gap)
             mine = author is self.user and self.has_sent
-            reply = _Spec(index + k, date, "Sent" if mine else folder,
-                          "plain", author, to, cc, "Re: " + subject, topic, parent=parent)
+            reply = _Spec(
+                index + k,
+                date,
+                "Sent" if mine else folder,
+                "plain",
+                author,
+                to,
+                cc,
+                "Re: " + subject,
+                topic,
+                parent=parent,
+            )
             parent.children += 1
             specs.append(reply)
             parent = reply
@@ -649,7 +798,7 @@ class _Planner:
 
 
 def _boundary(rng):
-    return "===============%019d==" % rng.getrandbits(63)
+    return f"==============={rng.getrandbits(63):019d}=="
 
 
 def _text_part(body, subtype="plain", flowed=False):
@@ -730,13 +879,14 @@ class _Renderer:
             parent = spec.parent
             when = format_datetime(parent.date.astimezone(author.tz))
             quoted = parent.text.split(CRLF)[:40]
-            quote = CRLF.join((">" + line) if line.startswith(">") else ("> " + line).rstrip()
-                              for line in quoted)
+            quote = CRLF.join(
+                (">" + line) if line.startswith(">") else ("> " + line).rstrip() for line in quoted
+            )
             text += f"\r\n\r\nOn {when}, {parent.author.name} wrote:\r\n{quote}"
         return text + CRLF
 
     def plain(self, spec):
-        flowed = self.rng.random() < 0.25
+        flowed = spec.author.personal and self.rng.random() < 0.25
         text = self.letter(spec, flowed) if spec.author.personal else self.notice(spec)
         if spec.children:
             spec.text = text if not flowed else text.replace(" " + CRLF, CRLF)
@@ -776,17 +926,24 @@ class _Renderer:
             rows = [(name, "1", f"{price:.2f} EUR") for name, price in rows]
             head = ("Item", "Qty", "Price")
         else:
-            rows = [(" ".join(rng.choices(WORDS, k=4)).capitalize(), rng.choice(DAYS),
-                     f"{rng.randint(0, 40)}.{rng.randint(0, 99):02d} EUR")
-                    for _ in range(rng.randint(3, 6))]
+            rows = [
+                (
+                    " ".join(rng.choices(WORDS, k=4)).capitalize(),
+                    rng.choice(DAYS),
+                    f"{rng.randint(0, 40)}.{rng.randint(0, 99):02d} EUR",
+                )
+                for _ in range(rng.randint(3, 6))
+            ]
             head = ("Topic", "When", "Price")
-        paragraphs = rng.choices(self.pool, k=rng.randint(2, 10))
+        paragraphs = rng.choices(
+            self.pool, k=rng.randint(1, 2) if title != spec.topic else rng.randint(2, 10)
+        )
         out = [
             "<!DOCTYPE html>",
             '<html><head><meta charset="utf-8">',
             f"<title>{html.escape(spec.subject)}</title></head>",
             '<body style="margin:0;padding:0;background:#f4f1ea;'
-            'font-family:Georgia,\'Times New Roman\',serif;">',
+            "font-family:Georgia,'Times New Roman',serif;\">",
             '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
             'style="background:#f4f1ea;">',
             '<tr><td align="center" style="padding:24px 12px;">',
@@ -806,15 +963,17 @@ class _Renderer:
         )
         out.append(
             '<tr style="background:#f0ede4;">'
-            + "".join(f'<th align="left" style="border-bottom:1px solid #ccc;">{h}</th>'
-                      for h in head)
+            + "".join(
+                f'<th align="left" style="border-bottom:1px solid #ccc;">{h}</th>' for h in head
+            )
             + "</tr>"
         )
         for row in rows:
             out.append(
                 "<tr>"
-                + "".join(f'<td style="border-bottom:1px solid #eee;">{html.escape(c)}</td>'
-                          for c in row)
+                + "".join(
+                    f'<td style="border-bottom:1px solid #eee;">{html.escape(c)}</td>' for c in row
+                )
                 + "</tr>"
             )
         out += [
@@ -868,9 +1027,11 @@ class _Renderer:
             html_text, text = self.newsletter_html(spec, token)
             if kind == "html":
                 return _text_part(html_text, "html")
-            return _multipart("alternative", _boundary(rng), [
-                _part(*_text_part(text)), _part(*_text_part(html_text, "html"))
-            ])
+            return _multipart(
+                "alternative",
+                _boundary(rng),
+                [_part(*_text_part(text)), _part(*_text_part(html_text, "html"))],
+            )
         if kind == "attachment":
             if spec.author.personal:
                 text = self.letter(spec, rng.random() < 0.25, rng.uniform(300, 4000))
@@ -888,22 +1049,25 @@ class _Renderer:
             f'<p><img src="cid:{cid}" alt="picture" width="160" height="120" '
             'style="border:1px solid #ddd;"></p>\r\n</body></html>\r\n'
         )
-        image = b"Content-ID: <" + cid.encode("ascii") + b">\r\n" + _inline_png_part(
-            rng.randrange(VARIANTS)
+        image = (
+            b"Content-ID: <"
+            + cid.encode("ascii")
+            + b">\r\n"
+            + _inline_png_part(rng.randrange(VARIANTS))
         )
-        related = _multipart("related", _boundary(rng), [
-            _part(*_text_part(html_text, "html")), image
-        ])
-        return _multipart("alternative", _boundary(rng), [
-            _part(*_text_part(text)), _part(*related)
-        ])
+        related = _multipart(
+            "related", _boundary(rng), [_part(*_text_part(html_text, "html")), image]
+        )
+        return _multipart(
+            "alternative", _boundary(rng), [_part(*_text_part(text)), _part(*related)]
+        )
 
     def headers(self, spec):
         rng = self.rng
         author = spec.author
         lines = []
         if author is not self.user:
-            received_at = format_datetime(spec.date)
+            received_at = format_datetime(spec.arrival)
             lines.append(
                 f"Received: from mail.{author.domain}\r\n\t(mail.{author.domain} [192.0.2."
                 f"{spec.index % 250 + 1}])\r\n\tby mx.example.com with ESMTPS id "
@@ -923,10 +1087,17 @@ class _Renderer:
             lines.append(f"List-Unsubscribe: <https://{author.domain}/unsubscribe>\r\n")
             lines.append("Precedence: bulk\r\n")
         elif author.role == "person":
-            lines.append(rng.choice((
-                "User-Agent: Mozilla Thunderbird\r\n", "X-Mailer: Apple Mail (2.3731)\r\n",
-                "User-Agent: Mutt/2.2.9 (2022-11-12)\r\n", "X-Mailer: Webmail 0.1\r\n", "",
-            )))
+            lines.append(
+                rng.choice(
+                    (
+                        "User-Agent: Mozilla Thunderbird\r\n",
+                        "X-Mailer: Apple Mail (2.3731)\r\n",
+                        "User-Agent: Mutt/2.2.9 (2022-11-12)\r\n",
+                        "X-Mailer: Webmail 0.1\r\n",
+                        "",
+                    )
+                )
+            )
         lines.append("MIME-Version: 1.0\r\n")
         return "".join(lines).encode("ascii")
 
@@ -953,7 +1124,7 @@ def iter_messages(count, *, seed=0, recipient="demo@example.com", now=None, fold
     """Like :func:`generate_messages`, but made one at a time (oldest first); the plan is made
     upfront, the bytes lazily, so 100,000 messages need not all be in memory at once."""
     rng = random.Random(seed)
-    now = (now or _default_now()).astimezone(datetime.UTC)
+    now = (now or _default_now()).astimezone(datetime.UTC).replace(microsecond=0)
     if folders is None:
         folders = DEFAULT_FOLDERS
     elif not isinstance(folders, dict):
@@ -979,14 +1150,16 @@ def iter_messages(count, *, seed=0, recipient="demo@example.com", now=None, fold
 
     renderer = _Renderer(rng, user, seed)
     order = (SEEN, ANSWERED, FLAGGED)
+    last = None
     for spec in specs:
+        arrival = spec.date
+        if spec.author is not user:
+            arrival += datetime.timedelta(seconds=rng.randint(2, 300))
+        # oldest first, and nothing from the future
+        spec.arrival = last = min(now, arrival if last is None else max(arrival, last))
         data = renderer.render(spec)
-        if spec.author is user:
-            internaldate = spec.date
-        else:
-            internaldate = spec.date + datetime.timedelta(seconds=rng.randint(2, 300))
         flags = tuple(f for f in order if f in spec.flags)
-        yield spec.folder, flags, internaldate, data
+        yield spec.folder, flags, spec.arrival, data
         if spec.parent is not None:
             parent = spec.parent
             parent.children -= 1
@@ -1069,8 +1242,12 @@ _CRLF_RE = re.compile(rb"\r\n|\r|\n")
 
 
 def _append_one(client, quoted, flags, internaldate, data):
-    typ, reply = client.append(quoted, "(" + " ".join(flags) + ")" if flags else None,
-                               imaplib.Time2Internaldate(internaldate), data)
+    typ, reply = client.append(
+        quoted,
+        "(" + " ".join(flags) + ")" if flags else None,
+        imaplib.Time2Internaldate(internaldate),
+        data,
+    )
     if typ != "OK":
         raise RuntimeError(f"APPEND to {quoted} failed: {typ} {_text(reply)}")
 
@@ -1137,8 +1314,7 @@ def seed_imap(client, messages, *, batch=200, max_batch_bytes=16 * 1024 * 1024):
     return total
 
 
-def seed_account(endpoint, count, *, seed=0, recipient=None, now=None, folders=None,
-                 batch=200):
+def seed_account(endpoint, count, *, seed=0, recipient=None, now=None, folders=None, batch=200):
     """Connect to ``endpoint`` (a :class:`mailbox.protocols.base.Endpoint`), append ``count``
     generated messages, log out; returns the number appended. ``recipient`` defaults to the
     endpoint's user name when it is an address."""
