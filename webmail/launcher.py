@@ -111,9 +111,9 @@ def start_processes(env, port, processes):
     commands = {
         "web": [python, "-m", "daphne", "-b", os.environ.get("BIND", "127.0.0.1"), "-p", str(port),
                 "webmail.asgi:application"],
-        "worker": [python, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
+        "worker": [python, "-m", "celery", "-q", "-A", "webmail", "worker", "-l", "warning",
                    "--concurrency", "2", "-n", f"worker-{os.getpid()}@%h"],
-        "beat": [python, "-m", "celery", "-A", "webmail", "beat", "-l", "warning",
+        "beat": [python, "-m", "celery", "-q", "-A", "webmail", "beat", "-l", "warning",
                  "--schedule", str(var_dir() / "celerybeat-schedule")],
     }  # fmt: skip
     for name, command in commands.items():
@@ -121,8 +121,10 @@ def start_processes(env, port, processes):
 
 
 def supervise(processes, cleanups=()):
-    """Wait until Ctrl-C or until one process exits; then stop everything, newest first."""
+    """Wait until Ctrl-C, SIGTERM, one process exiting or our parent (make) going away; then
+    stop everything, newest first."""
     stop = {"signal": None}
+    parent = os.getppid()
 
     def on_signal(signum, _frame):
         stop["signal"] = signum
@@ -130,7 +132,7 @@ def supervise(processes, cleanups=()):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     exited = None
-    while stop["signal"] is None and exited is None:
+    while stop["signal"] is None and exited is None and os.getppid() == parent:
         exited = next(((n, p) for n, p in processes if p.poll() is not None), None)
         time.sleep(0.2)
     if exited:
