@@ -1,8 +1,10 @@
 """Every write to mail accounts goes through here, with its event to the owner's browsers."""
 
+from django.db import transaction
+
 from mailbox.events import send_event_on_commit
 
-from django.db import transaction
+from .models import Protocol
 
 
 @transaction.atomic
@@ -13,6 +15,10 @@ def do_save_mail_account(account, last_error=""):
     send_event_on_commit(
         [account.user_id], {"type": "account.changed", "account_id": account.pk, "created": created}
     )
+    if account.incoming_protocol == Protocol.IMAP:
+        from mailbox.tasks import sync_account
+
+        transaction.on_commit(lambda: sync_account.delay(account.pk))
     return account
 
 

@@ -1,11 +1,12 @@
 """From a MailAccount to a tested connection, and from a failure to a sentence for its owner."""
 
 from concurrent.futures import ThreadPoolExecutor
-from mailbox.protocols import imap, pop3, smtp
-from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from mailbox.protocols import imap, pop3, smtp
+from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
 
 from .models import Protocol, SmtpAuth
 

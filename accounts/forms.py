@@ -1,11 +1,12 @@
 import re
 import socket
 import ssl
-from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
 from .models import DEFAULT_PORTS, MailAccount, Protocol, SmtpAuth
 

@@ -1,8 +1,8 @@
-from mailbox.protocols.base import Security
-
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from mailbox.protocols.base import Security
 
 from . import crypto
 
@@ -66,6 +66,11 @@ class MailAccount(models.Model):
         help_text=_("PEM certificate(s) trusted instead of the system's for this account."),
     )
     last_error = models.TextField(blank=True)
+    # One sync at a time per account: a lease that expires (a killed worker frees it by time).
+    sync_lease_until = models.DateTimeField(null=True, editable=False)
+    sync_lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    sync_again = models.BooleanField(default=False, editable=False)  # asked for while busy
+    synced_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,17 +5,46 @@ permission-checked views. Events are sent after the transaction commits, so a br
 fetches a state that was rolled back.
 """
 
+import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+EVENT_TYPES = frozenset(
+    {
+        "account.changed",  # an account was added, edited, or its sync error changed
+        "account.deleted",
+        "folders.changed",  # the folder tree of an account changed
+        "folder.changed",  # messages or counts of a folder changed
+        "sync.progress",  # a first sync's backfill: cached of total
+        "change.failed",  # the server refused a change made here; it was rolled back
+    }
+)
+
 
 def user_group(user_id):
     return f"user.{int(user_id)}"
+
+
+_sender = {"pid": None, "loop": None}
+_sender_lock = threading.Lock()
+
+
+def _sender_loop():
+    """One event loop per process, in a thread, for sending: the channel layer's Redis
+    connections live as long as it does (a new loop per event would cost a new connection and
+    tens of milliseconds each)."""
+    with _sender_lock:
+        if _sender["pid"] != os.getpid():  # first use, or a forked worker child
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="event-sender", daemon=True).start()
+            _sender.update(pid=os.getpid(), loop=loop)
+        return _sender["loop"]
 
 
 def send_event(user_ids, event):
@@ -23,8 +52,9 @@ def send_event(user_ids, event):
     if layer is None:
         return
     for user_id in set(user_ids):
+        sending = layer.group_send(user_group(user_id), event)
         try:
-            async_to_sync(layer.group_send)(user_group(user_id), event)
+            asyncio.run_coroutine_threadsafe(sending, _sender_loop()).result(timeout=5)
         except Exception:  # Redis down: the page still works, it just is not live
             logger.warning("could not send %s to user %s", event.get("type"), user_id)
 

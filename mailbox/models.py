@@ -1,1 +1,175 @@
-# Folders, messages and sync state arrive with the IMAP sync issue.
+"""The local cache of a mail account: folders, message headers and flags, body parts, and the
+changes made here that are still on their way to the server.
+
+Messages are keyed by (folder, uidvalidity, uid), as the server keys them. URLs use our own ids.
+A message moved or copied here but not yet confirmed by the server has ``uid = None``.
+"""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import MailAccount
+
+
+class Role(models.TextChoices):
+    INBOX = "inbox", _("Inbox")
+    DRAFTS = "drafts", _("Drafts")
+    SENT = "sent", _("Sent")
+    ARCHIVE = "archive", _("Archive")
+    JUNK = "junk", _("Junk")
+    TRASH = "trash", _("Trash")
+    ALL = "all", _("All mail")
+    FLAGGED = "flagged", _("Flagged")
+
+
+class Folder(models.Model):
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="folders")
+    name = models.CharField(max_length=1000)  # the full path, decoded, with the server's delimiter
+    delimiter = models.CharField(max_length=1, blank=True)
+    role = models.CharField(max_length=8, choices=Role.choices, blank=True)
+    subscribed = models.BooleanField(default=True)
+    selectable = models.BooleanField(default=True)
+
+    # What the server said at the last complete sync (RFC 4549): only stored once applied.
+    uidvalidity = models.BigIntegerField(null=True)
+    uidnext = models.BigIntegerField(null=True)
+    highestmodseq = models.BigIntegerField(null=True)
+    server_messages = models.IntegerField(null=True)  # STATUS MESSAGES at that sync
+    backfill_done = models.BooleanField(default=False)  # every message then present is cached
+
+    total = models.IntegerField(default=0)
+    unread = models.IntegerField(default=0)
+    synced_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="folder_unique_name")
+        ]
+        ordering = ["account", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def parent_name(self):
+        if self.delimiter and self.delimiter in self.name:
+            return self.name.rsplit(self.delimiter, 1)[0]
+        return None
+
+    @property
+    def leaf_name(self):
+        return self.name.rsplit(self.delimiter, 1)[-1] if self.delimiter else self.name
+
+
+SYSTEM_FLAGS = {
+    "\\seen": "seen",
+    "\\answered": "answered",
+    "\\flagged": "flagged",
+    "\\deleted": "deleted",
+    "\\draft": "draft",
+}
+
+
+class Message(models.Model):
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField(null=True)  # None: moved or copied here, not yet confirmed
+
+    date = models.DateTimeField()  # the Date header, or the arrival time when it has none
+    internaldate = models.DateTimeField()
+    from_name = models.CharField(max_length=200, blank=True)
+    from_address = models.CharField(max_length=320, blank=True)
+    to = models.TextField(blank=True)
+    cc = models.TextField(blank=True)
+    subject = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.TextField(blank=True)  # space-separated Message-IDs, the last 50
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.IntegerField(default=0)
+    has_attachments = models.BooleanField(default=False)
+    bodystructure = models.BinaryField(default=b"")  # raw, parsed when the message is opened
+    preview = models.CharField(max_length=300, blank=True)
+
+    seen = models.BooleanField(default=False)
+    answered = models.BooleanField(default=False)
+    flagged = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    draft = models.BooleanField(default=False)
+    keywords = models.CharField(max_length=1000, blank=True)  # space-separated, as on the server
+    modseq = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["folder", "uidvalidity", "uid"], name="message_unique_uid"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["folder", "-date", "-id"], name="message_folder_date"),
+            models.Index(fields=["folder", "seen"], name="message_folder_seen"),
+            models.Index(fields=["message_id"], name="message_message_id"),
+        ]
+
+    def __str__(self):
+        return self.subject or "(no subject)"
+
+    @property
+    def flags(self):
+        """Every flag and keyword as the server spells them."""
+        system = [f"\\{attr.title()}" for attr in SYSTEM_FLAGS.values() if getattr(self, attr)]
+        return tuple(system + self.keywords.split())
+
+
+class BodyPart(models.Model):
+    """A fetched body part (BODY.PEEK[section]), decoded; evicted oldest-used first per account."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="parts")
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    section = models.CharField(max_length=64)
+    data = models.BinaryField()
+    size = models.IntegerField()
+    used_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "section"], name="bodypart_unique")
+        ]
+        indexes = [models.Index(fields=["account", "used_at"], name="bodypart_account_used")]
+
+    def __str__(self):
+        return f"{self.message_id}[{self.section}]"
+
+
+class ChangeKind(models.TextChoices):
+    FLAGS = "flags"
+    MOVE = "move"
+    COPY = "copy"
+    EXPUNGE = "expunge"
+
+
+class PendingChange(models.Model):
+    """A change made here, already shown in the cache, on its way to the server.
+
+    ``undo`` holds what the cache showed before, per message id, so that a change the server
+    refuses can be rolled back. Applied first-in, first-out by ``sync.push_pending``.
+    """
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+    uidvalidity = models.BigIntegerField()
+    uids = models.JSONField(default=list)
+    message_ids = models.JSONField(default=list)  # our ids, in the order of ``uids``
+    kind = models.CharField(max_length=8, choices=ChangeKind.choices)
+    add_flags = models.JSONField(default=list)
+    remove_flags = models.JSONField(default=list)
+    target = models.ForeignKey(Folder, on_delete=models.CASCADE, null=True, related_name="+")
+    undo = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.kind} {len(self.uids)} in {self.folder_id}"

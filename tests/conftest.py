@@ -4,9 +4,9 @@ The mail servers (Dovecot for IMAP/POP3/LMTP, aiosmtpd for SMTP) start once per 
 ports, with their state in a temp dir: see mailbox/testing/servers.py.
 """
 
-from mailbox.testing.servers import MailWorld
-
 import pytest
+
+from mailbox.testing.servers import MailWorld
 
 PASSWORDS = {"alice": "alice-mail-pw", "bob": "bob-mail-pw"}
 
@@ -66,3 +66,12 @@ def ca_upload(mail_world):
         )
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_task_queue():
+    """Tasks queued by earlier runs (no worker consumes them in most tests) must not linger."""
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()

@@ -65,7 +65,7 @@ def _compose_config(tmp_path, env_text):
     shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
     (tmp_path / ".env").write_text(env_text)
     command, major = _compose_cli()
-    args = [*command, "-f", str(tmp_path / "docker-compose.yml"), "--profile", "imap-watcher"]
+    args = [*command, "-f", str(tmp_path / "docker-compose.yml")]
     args += ["config", "--format", "json"] if major >= 2 else ["config"]
     return _run(args, cwd=tmp_path), major
 
@@ -183,9 +183,9 @@ def test_compose_config_accepts_the_env_example(tmp_path):
     assert environment["REDIS_URL"].startswith("redis://redis:")
     assert environment["SECRET_KEY"] == "change-me"
 
-    # The watcher exists, but only behind its profile.
-    assert services["watcher"].get("profiles") == ["imap-watcher"]
-    for name in REQUIRED_SERVICES:
+    # The IMAP IDLE watcher runs by default, like the others.
+    assert services["watcher"]["command"] == ["python", "manage.py", "watch_imap"]
+    for name in [*REQUIRED_SERVICES, "watcher"]:
         assert not services[name].get("profiles"), f"{name} must start by default"
 
     assert {"pgdata", "redisdata", "webmail-var"} <= set(config["volumes"])

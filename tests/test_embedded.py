@@ -9,11 +9,12 @@ import sys
 import time
 import urllib.request
 from http.cookiejar import CookieJar
-from mailbox.testing.servers import free_port
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+
+from mailbox.testing.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
-from mailbox.testing.servers import free_port
-
 import pytest
+
+from mailbox.testing.servers import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -6,6 +6,7 @@ anew on every start, so the demo always begins from the same few hundred message
 
 import subprocess
 import sys
+
 from mailbox.protocols.base import Endpoint, Security
 from mailbox.testing.seed import seed_account
 from mailbox.testing.servers import MailWorld

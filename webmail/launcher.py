@@ -115,6 +115,7 @@ def start_processes(env, port, processes):
                    "--concurrency", "2", "-n", f"worker-{os.getpid()}@%h"],
         "beat": [python, "-m", "celery", "-q", "-A", "webmail", "beat", "-l", "warning",
                  "--schedule", str(var_dir() / "celerybeat-schedule")],
+        "watcher": [python, "manage.py", "watch_imap"],
     }  # fmt: skip
     for name, command in commands.items():
         processes.append((name, subprocess.Popen(command, cwd=BASE_DIR, env=env)))

@@ -141,7 +141,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
-CELERY_BEAT_SCHEDULE: dict = {}
+WEBMAIL_RESYNC_SECONDS = int(env("WEBMAIL_RESYNC_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE = {
+    # the safety net under IDLE (the watcher): every folder whose STATUS changed is resynced
+    "resync-all-imap-accounts": {
+        "task": "mailbox.tasks.sync_all_accounts",
+        "schedule": WEBMAIL_RESYNC_SECONDS,
+    },
+}
+# Fetched body parts kept per account; the least recently used go first past this.
+WEBMAIL_BODY_CACHE_BYTES = int(env("WEBMAIL_BODY_CACHE_BYTES", str(64 * 1024 * 1024)))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -21,5 +21,6 @@ urlpatterns = [
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
+    path("mail/", include("mailbox.urls")),
     path("admin/", admin.site.urls),
 ]

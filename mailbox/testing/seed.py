@@ -19,7 +19,6 @@ server offers MULTIAPPEND and LITERAL+ (Dovecot does), else one APPEND per messa
 :func:`seed_account` connects with :func:`mailbox.protocols.imap.connect` and does it all.
 """
 
-import base64
 import binascii
 import bisect
 import datetime
@@ -38,6 +37,8 @@ from email.headerregistry import Address
 from email.message import MIMEPart
 from email.policy import SMTP
 from email.utils import format_datetime
+
+from mailbox.protocols.imap.names import quote_mailbox
 
 __all__ = [
     "DEFAULT_FOLDERS",
@@ -1179,34 +1180,6 @@ def generate_messages(count, *, seed=0, recipient="demo@example.com", now=None, 
 
 
 # --- into an IMAP server ---------------------------------------------------------------------
-
-
-def encode_mailbox_name(name):
-    """IMAP modified UTF-7 (RFC 3501 5.1.3) of a mailbox name."""
-    out, pending = [], []
-
-    def flush():
-        if pending:
-            raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for ch in name:
-        if " " <= ch <= "~":
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            pending.append(ch)
-    flush()
-    return "".join(out)
-
-
-def quote_mailbox(name):
-    """A mailbox name as an IMAP quoted string; imaplib sends arguments as they are."""
-    if name.upper() == "INBOX":
-        return "INBOX"
-    encoded = encode_mailbox_name(name)
-    return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _text(data):

@@ -161,7 +161,9 @@ service anvil {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%n {state}/users
+  # one file per user: Dovecot looks at a passwd-file at most once a second, so users added
+  # to a single file in quick succession would stay unknown for up to a second
+  args = scheme=PLAIN username_format=%n {state}/users/%n
 }}
 userdb {{
   driver = static
@@ -256,7 +258,7 @@ class Dovecot:
         if os.geteuid() == 0:
             os.chown(self.state / "mail", MAIL_UID, MAIL_UID)
         self.ca_pem, _, _ = make_certificates(self.state / "certs")
-        (self.state / "users").touch()
+        (self.state / "users").mkdir(exist_ok=True)
         names = ("imap", "imaps", "pop3", "pop3s", "lmtp")
         self.ports = {name: free_port() for name in names}
         config = self.state / "dovecot.conf"
@@ -294,17 +296,16 @@ class Dovecot:
         """A mail user ``name@domain``; Dovecot re-reads the passwd-file by itself."""
         if any(c in name + password for c in ":\r\n\0"):
             raise ValueError("a test user name or password may not contain ':' or line breaks")
-        with open(self.state / "users", "a") as users:
-            users.write(f"{name}:{{PLAIN}}{password}\n")
+        if "/" in name or name.startswith("."):
+            raise ValueError("a test user name is a plain name")
+        (self.state / "users" / name).write_text(f"{name}:{{PLAIN}}{password}\n")
         return f"{name}@{self.domain}"
 
     def check_password(self, login, password):
-        name = login.split("@", 1)[0]
-        for line in (self.state / "users").read_text().splitlines():
-            user, _, secret = line.partition(":{PLAIN}")
-            if user == name and secret == password:
-                return True
-        return False
+        path = self.state / "users" / login.split("@", 1)[0]
+        if "/" in login or not path.is_file():
+            return False
+        return path.read_text().strip() == f"{path.name}:{{PLAIN}}{password}"
 
     def deliver(self, recipient, message_bytes, sender="sender@example.org"):
         """Deliver one message over LMTP, as a real MTA would."""

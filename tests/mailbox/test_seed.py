@@ -9,11 +9,12 @@ import imaplib
 import re
 import struct
 import zlib
+
+import pytest
+
 from mailbox.protocols.base import Endpoint, Security
 from mailbox.testing import seed
 from mailbox.testing.servers import MailWorld
-
-import pytest
 
 pytestmark = pytest.mark.servers
 

@@ -2,12 +2,12 @@
 
 import socket
 import threading
-from mailbox.protocols import imap, pop3, smtp
-from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
-from mailbox.testing.servers import MISMATCH_HOST, free_port
 
 import pytest
 
+from mailbox.protocols import imap, pop3, smtp
+from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
+from mailbox.testing.servers import MISMATCH_HOST, free_port
 from tests.conftest import PASSWORDS
 
 pytestmark = pytest.mark.servers

@@ -5,7 +5,7 @@ The sync engine builds on :func:`connect`; today it serves the account check.
 
 import imaplib
 
-from .base import (
+from ..base import (
     ConnectionProblem,
     Problem,
     Security,

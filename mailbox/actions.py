@@ -1,0 +1,290 @@
+"""Every user-visible write to mail: the cache changes at once (the user sees it), the event goes
+to the owner's browsers, and a task pushes the change to the server after the commit.
+
+Views validate and call these; nothing else writes messages or folders on a user's behalf.
+"""
+
+import re
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.utils.translation import gettext as _
+
+from accounts.models import MailAccount
+
+from .events import send_event_on_commit
+from .models import ChangeKind, Folder, Message, PendingChange, Role
+from .sync import store
+
+SYSTEM_FLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
+KEYWORD = re.compile(r"^[A-Za-z0-9$_.\-]{1,64}$")
+
+
+def get_messages_for_user(user, message_ids):
+    return Message.objects.filter(pk__in=list(message_ids), folder__account__user=user)
+
+
+def get_confirmed_messages_for_user(user, message_ids):
+    """Messages that the server knows by a UID: a copy still on its way (its UID not yet known,
+    for a second or so) cannot be changed again until it is confirmed."""
+    return get_messages_for_user(user, message_ids).filter(uid__isnull=False)
+
+
+def get_folder_for_user(user, folder_id):
+    return Folder.objects.select_related("account").get(pk=folder_id, account__user=user)
+
+
+def check_flags(flags):
+    for flag in flags:
+        if flag not in SYSTEM_FLAGS and not KEYWORD.match(flag):
+            raise ValidationError(_("%(flag)s is not a flag.") % {"flag": flag[:64]})
+    return list(flags)
+
+
+def _push_on_commit(account_ids):
+    from .tasks import sync_account
+
+    for account_id in set(account_ids):
+        transaction.on_commit(lambda a=account_id: sync_account.delay(a, push_only=True))
+
+
+def _by_folder(messages):
+    groups = {}
+    for message in messages:
+        groups.setdefault(message.folder, []).append(message)
+    return groups
+
+
+def _announce(user_id, folders):
+    for folder in folders:
+        store.refresh_counts(folder)
+        send_event_on_commit(
+            [user_id],
+            {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},
+        )
+
+
+@transaction.atomic
+def do_set_flags(user, message_ids, *, add=(), remove=()):
+    """Add and remove flags on the user's messages (read, unread, star, ...)."""
+    add, remove = set(check_flags(add)), set(check_flags(remove))
+    messages = (
+        get_confirmed_messages_for_user(user, message_ids)
+        .select_related("folder")
+        .select_for_update()
+    )
+    groups = _by_folder(messages)
+    for folder, rows in groups.items():
+        undo = {row.pk: list(row.flags) for row in rows}
+        for row in rows:
+            for name, value in store.flag_values((set(row.flags) | add) - remove).items():
+                setattr(row, name, value)
+        Message.objects.bulk_update(rows, [*store.FLAG_FIELDS, "keywords"])
+        confirmed = [row for row in rows if row.uid is not None]
+        if confirmed:
+            PendingChange.objects.create(
+                account_id=folder.account_id, folder=folder, kind=ChangeKind.FLAGS,
+                uidvalidity=folder.uidvalidity, uids=[row.uid for row in confirmed],
+                message_ids=[row.pk for row in confirmed], add_flags=sorted(add),
+                remove_flags=sorted(remove), undo={"flags": undo},
+            )  # fmt: skip
+    _announce(user.pk, groups)
+    _push_on_commit(folder.account_id for folder in groups)
+    return sum(len(rows) for rows in groups.values())
+
+
+def _serialize(row):
+    data = model_to_dict(row, exclude=["id", "folder"])
+    data["folder_id"] = row.folder_id
+    data["id"] = row.pk
+    data["bodystructure"] = bytes(row.bodystructure).hex()
+    return data
+
+
+def _copy_rows(rows, target):
+    """Placeholders in ``target`` for ``rows``: shown at once, UIDs filled in by the push."""
+    placeholders = {}
+    for row in rows:
+        copy = Message(**{**_serialize(row), "id": None, "folder_id": target.pk})
+        copy.bodystructure = row.bodystructure
+        copy.uid, copy.uidvalidity = None, target.uidvalidity or 0
+        copy.save()
+        placeholders[str(row.pk)] = copy.pk
+    return placeholders
+
+
+@transaction.atomic
+def do_move_messages(user, message_ids, target_folder_id, *, copy=False):
+    """Move (or copy) the user's messages to another folder of the same account."""
+    target = get_folder_for_user(user, target_folder_id)
+    if not target.selectable:
+        raise ValidationError(_("Messages cannot be put in %(folder)s.") % {"folder": target.name})
+    messages = (
+        get_confirmed_messages_for_user(user, message_ids)
+        .select_related("folder")
+        .select_for_update()
+    )
+    groups = {f: rows for f, rows in _by_folder(messages).items() if f != target or copy}
+    for folder, rows in groups.items():
+        if folder.account_id != target.account_id:
+            raise ValidationError(_("Messages can only be moved within one mail account."))
+        confirmed = [row for row in rows if row.uid is not None]
+        undo = {"rows": [_serialize(row) for row in rows], "placeholders": _copy_rows(rows, target)}
+        if not copy:
+            Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        if confirmed:
+            PendingChange.objects.create(
+                account_id=folder.account_id, folder=folder, target=target,
+                kind=ChangeKind.COPY if copy else ChangeKind.MOVE, uidvalidity=folder.uidvalidity,
+                uids=[row.uid for row in confirmed], message_ids=[row.pk for row in confirmed],
+                undo=undo,
+            )  # fmt: skip
+    _announce(user.pk, [*groups, target])
+    _push_on_commit([target.account_id])
+    return sum(len(rows) for rows in groups.values())
+
+
+def _role_folder(account, role):
+    return Folder.objects.filter(account=account, role=role, selectable=True).first()
+
+
+def do_move_to_role(user, message_ids, role):
+    """Archive, junk, or delete to Trash: a move to the account's folder with that role."""
+    messages = list(
+        get_confirmed_messages_for_user(user, message_ids).select_related("folder__account")
+    )
+    moved = 0
+    for account in {message.folder.account for message in messages}:
+        target = _role_folder(account, role)
+        if target is None:
+            label = Role(role).label
+            raise ValidationError(_("%(account)s has no %(folder)s folder.") % {
+                "account": account.email, "folder": label})  # fmt: skip
+        ids = [m.pk for m in messages if m.folder.account_id == account.pk]
+        moved += do_move_messages(user, ids, target.pk)
+    return moved
+
+
+def do_delete_messages(user, message_ids):
+    """Delete: to Trash, and for good from Trash (or where there is no Trash)."""
+    messages = list(
+        get_confirmed_messages_for_user(user, message_ids).select_related("folder__account")
+    )
+    in_trash = [m.pk for m in messages if m.folder.role == Role.TRASH]
+    for_good = in_trash + [
+        m.pk
+        for m in messages
+        if m.folder.role != Role.TRASH and not _role_folder(m.folder.account, Role.TRASH)
+    ]
+    to_trash = [m.pk for m in messages if m.pk not in for_good]
+    if to_trash:
+        do_move_to_role(user, to_trash, Role.TRASH)
+    if for_good:
+        do_expunge_messages(user, for_good)
+    return len(messages)
+
+
+@transaction.atomic
+def do_expunge_messages(user, message_ids):
+    """Remove messages for good (UID EXPUNGE of exactly these)."""
+    messages = (
+        get_confirmed_messages_for_user(user, message_ids)
+        .select_related("folder")
+        .select_for_update()
+    )
+    groups = _by_folder(messages)
+    for folder, rows in groups.items():
+        confirmed = [row for row in rows if row.uid is not None]
+        undo = {"rows": [_serialize(row) for row in confirmed]}
+        Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        if confirmed:
+            PendingChange.objects.create(
+                account_id=folder.account_id, folder=folder, kind=ChangeKind.EXPUNGE,
+                uidvalidity=folder.uidvalidity, uids=[row.uid for row in confirmed],
+                message_ids=[row.pk for row in confirmed], undo=undo,
+            )  # fmt: skip
+    _announce(user.pk, groups)
+    _push_on_commit(folder.account_id for folder in groups)
+    return sum(len(rows) for rows in groups.values())
+
+
+# --- folders: done on the server at once (the user waits for the answer), then mirrored ---
+
+
+def get_imap_account_for_user(user, account_id):
+    account = MailAccount.objects.get(pk=account_id, user=user)
+    if account.incoming_protocol != "imap":
+        raise PermissionDenied
+    return account
+
+
+def _folder_command(account, command):
+    from .sync import imap_session
+    from .sync.folders import sync_folder_list
+
+    with imap_session(account) as session:
+        command(session)
+        sync_folder_list(account, session)
+    send_event_on_commit([account.user_id], {"type": "folders.changed", "account_id": account.pk})
+
+
+def check_folder_name(name):
+    name = name.strip()
+    if not name or any(ch in name for ch in "\r\n\0") or len(name) > 200:
+        raise ValidationError(_("A folder name is 1 to 200 characters on one line."))
+    return name
+
+
+def do_create_folder(user, account_id, name, parent_id=None):
+    account = get_imap_account_for_user(user, account_id)
+    name = check_folder_name(name)
+    if parent_id:
+        parent = get_folder_for_user(user, parent_id)
+        name = f"{parent.name}{parent.delimiter or '/'}{name}"
+    _folder_command(account, lambda session: (session.create(name), session.subscribe(name)))
+    return Folder.objects.get(account=account, name=name)
+
+
+def do_rename_folder(user, folder_id, new_leaf_name):
+    folder = get_folder_for_user(user, folder_id)
+    new_leaf_name = check_folder_name(new_leaf_name)
+    new_name = new_leaf_name if folder.parent_name is None else (
+        f"{folder.parent_name}{folder.delimiter}{new_leaf_name}")  # fmt: skip
+    if folder.role == Role.INBOX:
+        raise ValidationError(_("The Inbox cannot be renamed."))
+    # keep the cache: the folder, its subfolders and their messages follow the new name
+    # (RFC 3501 RENAME keeps UIDVALIDITY, so the cached UIDs stay good)
+    renamed = _rename_locally(folder, folder.name, new_name)
+    try:
+        _folder_command(folder.account, lambda session: session.rename(folder.name, new_name))
+    except Exception:
+        _rename_locally(folder, new_name, folder.name, renamed)
+        raise
+    return Folder.objects.get(pk=folder.pk)
+
+
+@transaction.atomic
+def _rename_locally(folder, old, new, folders=None):
+    prefix = old + (folder.delimiter or "\0")
+    if folders is None:
+        folders = [folder.pk] + [
+            f.pk for f in Folder.objects.filter(account=folder.account, name__startswith=prefix)
+        ]
+    for row in Folder.objects.filter(pk__in=folders):
+        row.name = new + row.name[len(old) :]
+        row.save(update_fields=["name"])
+    return folders
+
+
+def do_delete_folder(user, folder_id):
+    folder = get_folder_for_user(user, folder_id)
+    if folder.role == Role.INBOX:
+        raise ValidationError(_("The Inbox cannot be deleted."))
+    _folder_command(folder.account, lambda session: session.delete(folder.name))
+
+
+def do_subscribe_folder(user, folder_id, subscribed):
+    folder = get_folder_for_user(user, folder_id)
+    verb = "subscribe" if subscribed else "unsubscribe"
+    _folder_command(folder.account, lambda session: getattr(session, verb)(folder.name))

@@ -1,0 +1,37 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+
+from mailbox.tasks import sync_account
+from mailbox.watcher import Watchers
+
+
+def queue_inbox_sync(account_id):
+    sync_account.delay(account_id, folder_names=["INBOX"])
+
+
+class Command(BaseCommand):
+    help = "Hold IMAP IDLE on every IMAP account's Inbox and sync it when new mail arrives."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--shard", default="0/1", help="i/N: watch accounts whose id %% N == i")
+        parser.add_argument(
+            "--refresh", type=float, default=60.0, help="seconds between looks for new accounts"
+        )
+
+    def handle(self, *args, **options):
+        try:
+            shard, shards = (int(part) for part in options["shard"].split("/"))
+            assert 0 <= shard < shards
+        except (ValueError, AssertionError):
+            raise CommandError("--shard is i/N with 0 <= i < N, e.g. 0/2") from None
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        watchers = Watchers(queue_inbox_sync, shard, shards)
+        self.stdout.write(f"watching the IMAP accounts of shard {shard}/{shards}")
+        while not stop.is_set():
+            watchers.refresh()
+            stop.wait(options["refresh"])
+        watchers.stop()

@@ -1,0 +1,119 @@
+"""One folder's messages: first sync newest first, backfill, and cheap resyncs.
+
+1. SELECT, with QRESYNC (uidvalidity, highestmodseq) when the folder is complete and the server
+   offers it: the answer says what vanished and whose flags changed since.
+2. A changed UIDVALIDITY voids every cached UID (RFC 4549 §4.1): the folder starts over.
+3. Without QRESYNC, UID SEARCH ALL against the cached UIDs tells what vanished and what is new;
+   flags come from CHANGEDSINCE (CONDSTORE) or, failing that, from comparing them all in batches.
+4. New messages are fetched newest first: one small page at once (the user sees it), then the
+   rest in batches, each committed with its progress: an interrupted sync resumes from the cache.
+5. The folder's UIDNEXT and HIGHESTMODSEQ are stored only once everything up to them is applied.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from mailbox.events import send_event_on_commit
+from mailbox.models import Folder
+
+from . import store
+
+FIRST_PAGE = 50
+BATCH = 2000
+
+
+def _chunks(items, size):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def sync_folder(folder, session, lease=None, *, status=None, between_batches=None):
+    """Bring the cache of ``folder`` level with the server. Returns a summary dict."""
+    if status is not None and not folder.backfill_done:
+        store.refresh_counts(folder, status)  # the server's counts until the cache has it all
+    qresync = None
+    if folder.backfill_done and folder.highestmodseq and folder.uidvalidity:
+        qresync = (folder.uidvalidity, folder.highestmodseq) if session.has_qresync else None
+    selected = session.select(folder.name, qresync=qresync)
+    uidvalidity = selected.uidvalidity
+    if folder.uidvalidity != uidvalidity:
+        if folder.uidvalidity is not None:
+            store.reset_folder(folder, uidvalidity)
+        else:
+            Folder.objects.filter(pk=folder.pk).update(uidvalidity=uidvalidity)
+            folder.uidvalidity = uidvalidity
+        qresync = None
+    skip = store.ids_with_pending_changes(folder)
+    summary = {"removed": [], "changed": [], "added": 0}
+
+    if qresync:
+        summary["removed"] = store.delete_uids(folder, uidvalidity, selected.vanished, skip)
+        summary["changed"] = store.apply_flag_updates(folder, uidvalidity, selected.changed, skip)
+        since = folder.uidnext or 1
+        missing = [uid for uid in session.uid_search(f"UID {since}:*") if uid >= since]
+        missing = sorted(set(missing) - store.cached_uids_between(folder, uidvalidity, since))
+    else:
+        missing = _compare_all(folder, session, uidvalidity, skip, summary)
+
+    user_id = folder.account.user_id
+    missing.sort(reverse=True)
+    batches = [missing[:FIRST_PAGE], *_chunks(missing[FIRST_PAGE:], BATCH)] if missing else []
+    for batch in batches:
+        summary["added"] += store.insert_messages(folder, uidvalidity, session.fetch_meta(batch))
+        _progress(user_id, folder, summary["added"], len(missing))
+        if lease:
+            lease.renew()
+        if between_batches and between_batches() and not _reselect(folder, session, uidvalidity):
+            return summary  # the folder changed under us: the next run starts from the cache
+
+    counts_unknown = folder.server_messages is None
+    _store_state(folder, selected)
+    if summary["removed"] or summary["changed"] or summary["added"] or counts_unknown:
+        store.refresh_counts(folder)
+        send_event_on_commit(
+            [user_id],
+            {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},
+        )
+    return summary
+
+
+def _compare_all(folder, session, uidvalidity, skip, summary):
+    """Without QRESYNC: what vanished and whose flags changed, and the UIDs still to fetch."""
+    server = session.uid_search("ALL")
+    cached = store.cached_uids(folder, uidvalidity)
+    server_set = set(server)
+    summary["removed"] = store.delete_uids(folder, uidvalidity, cached - server_set, skip)
+    kept = sorted(cached & server_set)
+    if kept:
+        if session.has_condstore and folder.highestmodseq and folder.backfill_done:
+            updates = session.fetch_flags(None, changedsince=folder.highestmodseq)
+        else:
+            updates = session.fetch_flags(kept)
+        summary["changed"] = store.apply_flag_updates(folder, uidvalidity, updates, skip)
+    return [uid for uid in server if uid not in cached]
+
+
+def _reselect(folder, session, uidvalidity):
+    return session.select(folder.name).uidvalidity == uidvalidity
+
+
+def _store_state(folder, selected):
+    values = {
+        "uidvalidity": selected.uidvalidity,
+        "uidnext": selected.uidnext,
+        "highestmodseq": selected.highestmodseq,
+        "server_messages": selected.exists,
+        "backfill_done": True,
+        "synced_at": timezone.now(),
+    }
+    with transaction.atomic():
+        Folder.objects.filter(pk=folder.pk).update(**values)
+    for key, value in values.items():
+        setattr(folder, key, value)
+
+
+def _progress(user_id, folder, cached, total):
+    send_event_on_commit(
+        [user_id],
+        {"type": "sync.progress", "folder_id": folder.pk, "cached": cached, "total": total},
+    )

@@ -1,0 +1,106 @@
+"""Changes made in the web, already in the cache, pushed to the server first-in, first-out.
+
+A change the server refuses is rolled back in the cache and the user is told why. A change that
+cannot be sent now (server down) stays queued for the next run. The server wins on conflicts:
+a resync after the push shows whatever the server decided.
+"""
+
+import logging
+
+from django.db import transaction
+
+from mailbox.events import send_event_on_commit
+from mailbox.models import ChangeKind, Folder, Message, PendingChange
+from mailbox.protocols.imap import ImapCommandError
+
+from . import store
+
+logger = logging.getLogger(__name__)
+
+
+def push_pending(account, session):
+    """Send every queued change of ``account``. Returns the number sent (or rolled back)."""
+    count = 0
+    for change in PendingChange.objects.filter(account=account).select_related("folder", "target"):
+        try:
+            _send(change, session)
+        except ImapCommandError as refused:
+            rollback(change, str(refused.text or refused.status))
+        else:
+            change.delete()
+        count += 1
+    return count
+
+
+def _send(change, session):
+    selected = session.select(change.folder.name)
+    if selected.uidvalidity != change.uidvalidity:
+        raise ImapCommandError("SELECT", "NO", "the folder was recreated on the server")
+    uids = [uid for uid in change.uids if uid is not None]
+    if change.kind == ChangeKind.FLAGS:
+        session.store_flags(uids, add=change.add_flags, remove=change.remove_flags)
+    elif change.kind in (ChangeKind.MOVE, ChangeKind.COPY):
+        send = session.move if change.kind == ChangeKind.MOVE else session.copy
+        mapping = send(uids, change.target.name)
+        _confirm_placeholders(change, mapping)
+    elif change.kind == ChangeKind.EXPUNGE:
+        session.expunge(uids)
+
+
+def _confirm_placeholders(change, mapping):
+    """Give the copies in the target folder the UIDs the server assigned (COPYUID).
+
+    A placeholder the server gave no UID for goes: either the message was already gone from
+    the source (the server wins), or the server does not say (no UIDPLUS) and the target's next
+    sync fetches the real message. Placeholders never outlive the push.
+    """
+    placeholders = change.undo.get("placeholders", {})  # source message id -> placeholder id
+    uidvalidity = change.target.uidvalidity
+    with transaction.atomic():
+        for message_id, uid in zip(change.message_ids, change.uids, strict=True):
+            new_uid = (mapping or {}).get(uid)
+            placeholder = Message.objects.filter(
+                pk=placeholders.get(str(message_id)), uid__isnull=True
+            )
+            if new_uid and uidvalidity is not None:
+                placeholder.update(uid=new_uid, uidvalidity=uidvalidity)
+            else:
+                placeholder.delete()
+
+
+def rollback(change, reason):
+    """Put the cache back as it was before ``change`` and tell the user why."""
+    with transaction.atomic():
+        placeholders = change.undo.get("placeholders", {})
+        if change.kind == ChangeKind.FLAGS:
+            for message_id, flags in change.undo.get("flags", {}).items():
+                Message.objects.filter(pk=message_id).update(**store.flag_values(flags))
+        elif change.kind == ChangeKind.MOVE:
+            Message.objects.filter(pk__in=placeholders.values()).delete()
+            _restore_rows(change)
+        elif change.kind == ChangeKind.COPY:
+            Message.objects.filter(pk__in=placeholders.values()).delete()
+        elif change.kind == ChangeKind.EXPUNGE:
+            _restore_rows(change)
+        change.delete()
+        for folder in {change.folder, change.target} - {None}:
+            store.refresh_counts(Folder.objects.get(pk=folder.pk))
+    logger.info("change %s of account %s refused: %s", change.kind, change.account_id, reason)
+    send_event_on_commit(
+        [change.account.user_id],
+        {
+            "type": "change.failed",
+            "kind": change.kind,
+            "folder_id": change.folder_id,
+            "reason": reason[:300],
+        },
+    )
+
+
+def _restore_rows(change):
+    """Bring back the rows a move or an expunge took out of the source folder."""
+    rows = change.undo.get("rows", [])
+    Message.objects.bulk_create(
+        [Message(**{**row, "bodystructure": bytes.fromhex(row["bodystructure"])}) for row in rows],
+        ignore_conflicts=True,
+    )

@@ -1,0 +1,174 @@
+"""Writes to the message cache from what the server said. Every function here is idempotent:
+running it twice with the same input changes nothing the second time."""
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+
+from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange
+from mailbox.parsing import has_attachments, parse_header_fields
+
+FLAG_FIELDS = tuple(SYSTEM_FLAGS.values())  # seen, answered, flagged, deleted, draft
+
+
+def flag_values(flags):
+    """Server flags -> the Message fields that hold them (system flags and keywords)."""
+    lowered = {flag.lower() for flag in flags}
+    values = {field: name in lowered for name, field in SYSTEM_FLAGS.items()}
+    keywords = " ".join(flag for flag in flags if not flag.startswith("\\"))
+    values["keywords"] = keywords[:1000]
+    return values
+
+
+COLUMNS = (
+    "folder_id", "uidvalidity", "uid", "date", "internaldate", "from_name", "from_address", "to",
+    "cc", "subject", "message_id", "in_reply_to", "references", "content_type", "size",
+    "has_attachments", "bodystructure", "preview", "seen", "answered", "flagged", "deleted",
+    "draft", "keywords", "modseq",
+)  # fmt: skip
+MESSAGE_ID = COLUMNS.index("message_id")
+
+
+def message_values(folder_id, uidvalidity, meta):
+    """One row of COLUMNS from a fetched message: no model instance (this runs 100,000 times)."""
+    header = parse_header_fields(meta.header)
+    lowered = {flag.lower() for flag in meta.flags}
+    keywords = " ".join(flag for flag in meta.flags if not flag.startswith("\\"))
+    return (
+        folder_id, uidvalidity, meta.uid, header.date or meta.internaldate, meta.internaldate,
+        header.from_name[:200], header.from_address[:320], header.to, header.cc, header.subject,
+        header.message_id[:255], header.in_reply_to[:255], " ".join(header.references),
+        header.content_type[:100], meta.size, has_attachments(meta.bodystructure),
+        meta.bodystructure, "", "\\seen" in lowered, "\\answered" in lowered,
+        "\\flagged" in lowered, "\\deleted" in lowered, "\\draft" in lowered, keywords[:1000],
+        meta.modseq,
+    )  # fmt: skip
+
+
+def insert_messages(folder, uidvalidity, metas):
+    """Add fetched messages; UIDs already cached are left as they are. Returns how many."""
+    metas = list(metas)
+    if not metas:
+        return 0
+    known = set(
+        Message.objects.filter(
+            folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=[meta.uid for meta in metas]
+        ).values_list("uid", flat=True)
+    )
+    rows = [message_values(folder.pk, uidvalidity, m) for m in metas if m.uid not in known]
+    with transaction.atomic():
+        _drop_confirmed_placeholders(folder, rows)
+        if connection.vendor == "postgresql":
+            _copy_rows(rows)
+        else:
+            objects = [Message(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
+            Message.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
+    return len(rows)
+
+
+def _copy_rows(rows):
+    """PostgreSQL's COPY: an order of magnitude faster than INSERT for a first sync. The rows
+    cannot conflict: the account's lease keeps other writers out and known UIDs were dropped."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _drop_confirmed_placeholders(folder, rows):
+    """A message moved here without a new UID from the server (no UIDPLUS) shows up as a new
+    message: its placeholder, no longer waited for by any change, goes."""
+    placeholders = Message.objects.filter(folder_id=folder.pk, uid__isnull=True)
+    if not placeholders.exists():
+        return
+    waited = set()
+    for change in PendingChange.objects.filter(target=folder):
+        waited.update(change.message_ids)
+    ids = {row[MESSAGE_ID] for row in rows if row[MESSAGE_ID]}
+    placeholders.filter(message_id__in=ids).exclude(pk__in=waited).delete()
+
+
+def cached_uids(folder, uidvalidity):
+    return set(
+        folder.messages.filter(uidvalidity=uidvalidity, uid__isnull=False).values_list(
+            "uid", flat=True
+        )
+    )
+
+
+def ids_with_pending_changes(folder):
+    ids = set()
+    for change in PendingChange.objects.filter(Q(folder=folder) | Q(target=folder)):
+        ids.update(change.message_ids)
+    return ids
+
+
+def apply_flag_updates(folder, uidvalidity, updates, skip_ids=frozenset()):
+    """Set the flags the server reports; messages with a change still on its way keep ours.
+    Returns the ids of the messages that changed."""
+    by_uid = {update.uid: update for update in updates}
+    if not by_uid:
+        return []
+    fields = [*FLAG_FIELDS, "keywords"]
+    changed = []
+    uids = list(by_uid)
+    for start in range(0, len(uids), 5000):
+        chunk = uids[start : start + 5000]
+        rows = Message.objects.filter(folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=chunk)
+        for pk, uid, *current in rows.values_list("pk", "uid", *fields):
+            if pk in skip_ids:
+                continue
+            update = by_uid[uid]
+            wanted = flag_values(update.flags)
+            if [wanted[name] for name in fields] != current:
+                changed.append(Message(pk=pk, modseq=update.modseq, **wanted))
+    Message.objects.bulk_update(changed, [*fields, "modseq"], batch_size=1000)
+    return [row.pk for row in changed]
+
+
+def delete_uids(folder, uidvalidity, uids, skip_ids=frozenset()):
+    """Forget messages the server expunged. Returns the ids removed."""
+    uids = list(uids)
+    removed = []
+    for start in range(0, len(uids), 5000):
+        rows = folder.messages.filter(uidvalidity=uidvalidity, uid__in=uids[start : start + 5000])
+        ids = [pk for pk in rows.values_list("pk", flat=True) if pk not in skip_ids]
+        Message.objects.filter(pk__in=ids).delete()
+        removed.extend(ids)
+    return removed
+
+
+def reset_folder(folder, uidvalidity):
+    """UIDVALIDITY changed (RFC 4549 §4.1): every cached UID is void. Placeholders of changes
+    still on their way stay; changes naming old UIDs of this folder are dropped."""
+    with transaction.atomic():
+        folder.messages.filter(uid__isnull=False).delete()
+        PendingChange.objects.filter(folder=folder).exclude(uidvalidity=uidvalidity).delete()
+        Folder.objects.filter(pk=folder.pk).update(
+            uidvalidity=uidvalidity, uidnext=None, highestmodseq=None, backfill_done=False
+        )
+        folder.uidvalidity, folder.uidnext, folder.highestmodseq = uidvalidity, None, None
+        folder.backfill_done = False
+
+
+def refresh_counts(folder, status=None):
+    """Total and unread: from the cache once it holds the whole folder, else from STATUS."""
+    if folder.backfill_done or status is None:
+        counts = folder.messages.aggregate(
+            total=Count("id"), unread=Count("id", filter=Q(seen=False))
+        )
+        folder.total, folder.unread = counts["total"], counts["unread"]
+    else:
+        folder.total, folder.unread = status.messages, status.unseen
+    Folder.objects.filter(pk=folder.pk).update(total=folder.total, unread=folder.unread)
+
+
+def cached_uids_between(folder, uidvalidity, since):
+    return set(
+        folder.messages.filter(uidvalidity=uidvalidity, uid__gte=since).values_list(
+            "uid", flat=True
+        )
+    )

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "mailbox"
+urlpatterns = [
+    path("accounts/<int:account_id>/folders/", views.folder_list, name="folders"),
+    path("accounts/<int:account_id>/folders/create/", views.folder_create, name="folder_create"),
+    path("accounts/<int:account_id>/sync/", views.account_sync, name="account_sync"),
+    path("folders/<int:folder_id>/rename/", views.folder_rename, name="folder_rename"),
+    path("folders/<int:folder_id>/delete/", views.folder_delete, name="folder_delete"),
+    path("folders/<int:folder_id>/subscribe/", views.folder_subscribe, name="folder_subscribe"),
+    path("messages/action/", views.message_action, name="message_action"),
+]

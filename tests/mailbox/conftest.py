@@ -1,0 +1,137 @@
+"""Alice's IMAP account on the real Dovecot, and "another client" (her phone) on the same mailbox.
+
+The other client is plain imaplib, independent of our own IMAP code, so that the tests compare
+our cache with what a second implementation sees on the server.
+"""
+
+import imaplib
+import re
+import uuid
+
+import pytest
+
+from accounts.models import MailAccount
+from mailbox.models import Folder
+from mailbox.testing.seed import generate_messages, seed_imap
+
+FETCH_FLAGS = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)")
+
+
+@pytest.fixture
+def mailbox_login(mail_world):
+    """A fresh mailbox on the test server for each test: (address, password)."""
+    name = "u" + uuid.uuid4().hex[:12]
+    password = "pw-" + name
+    return mail_world.dovecot.add_user(name, password), password
+
+
+@pytest.fixture
+def imap_account(alice, mail_world, mailbox_login):
+    address, password = mailbox_login
+    account = MailAccount(
+        user=alice, email=address, incoming_protocol="imap", incoming_host="127.0.0.1",
+        incoming_port=mail_world.dovecot.ports["imap"], incoming_security="none",
+        incoming_username=address, smtp_host="127.0.0.1",
+        smtp_port=mail_world.smtp.ports["plain"], smtp_security="none",
+    )  # fmt: skip
+    account.incoming_password = password
+    account.save()
+    return account
+
+
+class OtherClient:
+    """Another IMAP client on the same mailbox, as a phone or Thunderbird would be."""
+
+    def __init__(self, world, login):
+        self.imap = imaplib.IMAP4("127.0.0.1", world.dovecot.ports["imap"], timeout=10)
+        self.imap.login(*login)
+
+    def close(self):
+        try:
+            self.imap.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+    def seed(self, count, seed=0, folders=None):
+        messages = generate_messages(count, seed=seed, folders=folders)
+        seed_imap(self.imap, messages)
+        return messages
+
+    def select(self, folder):
+        status, data = self.imap.select(_quote(folder))
+        assert status == "OK", data
+        return int(data[0])
+
+    def flags(self, folder):
+        """{uid: frozenset(flags)} as the server has them, \\Recent left out."""
+        if not self.select(folder):
+            return {}
+        status, data = self.imap.uid("FETCH", "1:*", "(UID FLAGS)")
+        assert status == "OK", data
+        result = {}
+        for line in data:
+            line = line if isinstance(line, bytes) else line[0]
+            match = FETCH_FLAGS.search(line)
+            if match:
+                uid = int(match.group(1) or match.group(4))
+                flags = (match.group(2) if match.group(1) else match.group(3)).decode()
+                result[uid] = frozenset(f for f in flags.split() if f != "\\Recent")
+        return result
+
+    def store(self, folder, uids, op, flags):
+        self.select(folder)
+        status, data = self.imap.uid("STORE", ",".join(map(str, uids)), op, flags)
+        assert status == "OK", data
+
+    def expunge(self, folder, uids):
+        self.store(folder, uids, "+FLAGS.SILENT", "(\\Deleted)")
+        status, data = self.imap.uid("EXPUNGE", ",".join(map(str, uids)))
+        assert status == "OK", data
+
+    def move(self, folder, uids, target):
+        self.select(folder)
+        status, data = self.imap.uid("MOVE", ",".join(map(str, uids)), _quote(target))
+        assert status == "OK", data
+
+    def folders(self):
+        status, data = self.imap.list('""', "*")
+        assert status == "OK", data
+        names = []
+        for line in data:
+            match = re.search(rb'\) "(?:[^"]*)" (.*)$', line)
+            names.append(match.group(1).strip(b'"').decode())
+        return names
+
+
+def _quote(name):
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@pytest.fixture
+def other_client(mail_world, mailbox_login):
+    client = OtherClient(mail_world, mailbox_login)
+    yield client
+    client.close()
+
+
+def cache_of(account):
+    """{folder name: {uid: frozenset(flags)}} from our cache; fails on duplicates."""
+    result = {}
+    for folder in Folder.objects.filter(account=account, selectable=True):
+        rows = list(folder.messages.values_list("uid", "pk"))
+        uids = [uid for uid, _ in rows]
+        assert None not in uids, f"unconfirmed placeholders left in {folder.name}"
+        assert len(uids) == len(set(uids)), f"duplicates in {folder.name}"
+        result[folder.name] = {m.uid: frozenset(m.flags) for m in folder.messages.all()}
+    return result
+
+
+def server_of(client):
+    return {name: client.flags(name) for name in client.folders()}
+
+
+def assert_cache_equals_server(account, client):
+    cache, server = cache_of(account), server_of(client)
+    assert cache.keys() == server.keys()
+    for name in server:
+        assert cache[name] == server[name], f"{name} differs"
