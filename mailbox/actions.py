@@ -6,9 +6,10 @@ Views validate and call these; nothing else writes messages or folders on a user
 
 import re
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import model_to_dict
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from accounts.models import MailAccount
@@ -32,7 +33,10 @@ def get_confirmed_messages_for_user(user, message_ids):
 
 
 def get_folder_for_user(user, folder_id):
-    return Folder.objects.select_related("account").get(pk=folder_id, account__user=user)
+    """The user's own folder, or 404: never confirm that another user's folder exists."""
+    return get_object_or_404(
+        Folder.objects.select_related("account"), pk=folder_id, account__user=user
+    )
 
 
 def check_flags(flags):
@@ -149,6 +153,7 @@ def _role_folder(account, role):
     return Folder.objects.filter(account=account, role=role, selectable=True).first()
 
 
+@transaction.atomic
 def do_move_to_role(user, message_ids, role):
     """Archive, junk, or delete to Trash: a move to the account's folder with that role."""
     messages = list(
@@ -166,16 +171,16 @@ def do_move_to_role(user, message_ids, role):
     return moved
 
 
+@transaction.atomic
 def do_delete_messages(user, message_ids):
     """Delete: to Trash, and for good from Trash (or where there is no Trash)."""
     messages = list(
         get_confirmed_messages_for_user(user, message_ids).select_related("folder__account")
     )
-    in_trash = [m.pk for m in messages if m.folder.role == Role.TRASH]
-    for_good = in_trash + [
-        m.pk
-        for m in messages
-        if m.folder.role != Role.TRASH and not _role_folder(m.folder.account, Role.TRASH)
+    accounts = {message.folder.account for message in messages}
+    has_trash = {account.pk: bool(_role_folder(account, Role.TRASH)) for account in accounts}
+    for_good = [
+        m.pk for m in messages if m.folder.role == Role.TRASH or not has_trash[m.folder.account_id]
     ]
     to_trash = [m.pk for m in messages if m.pk not in for_good]
     if to_trash:
@@ -213,46 +218,74 @@ def do_expunge_messages(user, message_ids):
 
 
 def get_imap_account_for_user(user, account_id):
-    account = MailAccount.objects.get(pk=account_id, user=user)
-    if account.incoming_protocol != "imap":
-        raise PermissionDenied
-    return account
+    """The user's own IMAP account, or 404 (a POP3 account has no server folders)."""
+    return get_object_or_404(MailAccount, pk=account_id, user=user, incoming_protocol="imap")
 
 
 def _folder_command(account, command):
+    """Run a folder command on the server, then mirror the folder list, refused or not."""
     from .sync import imap_session
     from .sync.folders import sync_folder_list
 
     with imap_session(account) as session:
-        command(session)
-        sync_folder_list(account, session)
-    send_event_on_commit([account.user_id], {"type": "folders.changed", "account_id": account.pk})
+        try:
+            command(session)
+        finally:
+            sync_folder_list(account, session)
+            send_event_on_commit(
+                [account.user_id], {"type": "folders.changed", "account_id": account.pk}
+            )
 
 
-def check_folder_name(name):
+def _account_delimiter(account):
+    delimiters = (
+        Folder.objects.filter(account=account)
+        .exclude(delimiter="")
+        .values_list("delimiter", flat=True)
+    )
+    return delimiters.first() or "/"
+
+
+def check_folder_name(name, delimiter="/"):
+    """One level of a folder path: on one line, without the server's hierarchy delimiter."""
     name = name.strip()
     if not name or any(ch in name for ch in "\r\n\0") or len(name) > 200:
         raise ValidationError(_("A folder name is 1 to 200 characters on one line."))
+    if delimiter in name:
+        raise ValidationError(
+            _("A folder name cannot contain %(delimiter)s: create the parent folder first.")
+            % {"delimiter": delimiter}
+        )
     return name
+
+
+def _check_free(account, name):
+    if Folder.objects.filter(account=account, name=name).exists():
+        raise ValidationError(_("There is already a folder %(name)s.") % {"name": name})
 
 
 def do_create_folder(user, account_id, name, parent_id=None):
     account = get_imap_account_for_user(user, account_id)
-    name = check_folder_name(name)
+    delimiter = _account_delimiter(account)
+    name = check_folder_name(name, delimiter)
     if parent_id:
-        parent = get_folder_for_user(user, parent_id)
-        name = f"{parent.name}{parent.delimiter or '/'}{name}"
+        parent = get_object_or_404(Folder, pk=parent_id, account=account)
+        name = f"{parent.name}{parent.delimiter or delimiter}{name}"
+    _check_free(account, name)
     _folder_command(account, lambda session: (session.create(name), session.subscribe(name)))
-    return Folder.objects.get(account=account, name=name)
+    return Folder.objects.filter(account=account, name=name).first()
 
 
 def do_rename_folder(user, folder_id, new_leaf_name):
     folder = get_folder_for_user(user, folder_id)
-    new_leaf_name = check_folder_name(new_leaf_name)
+    new_leaf_name = check_folder_name(new_leaf_name, folder.delimiter or "/")
     new_name = new_leaf_name if folder.parent_name is None else (
         f"{folder.parent_name}{folder.delimiter}{new_leaf_name}")  # fmt: skip
     if folder.role == Role.INBOX:
         raise ValidationError(_("The Inbox cannot be renamed."))
+    if new_name == folder.name:
+        return folder
+    _check_free(folder.account, new_name)
     # keep the cache: the folder, its subfolders and their messages follow the new name
     # (RFC 3501 RENAME keeps UIDVALIDITY, so the cached UIDs stay good)
     renamed = _rename_locally(folder, folder.name, new_name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -123,7 +123,7 @@ def _perform(request, account, action, success):
     except ConnectionProblem as problem:
         text = describe_problem(problem, account.incoming_host, account.incoming_port)
         messages.error(request, _("The server could not be asked: %(text)s") % {"text": text})
-    except (Folder.DoesNotExist, MailAccount.DoesNotExist):  # gone since the page was shown
+    except (Folder.DoesNotExist, MailAccount.DoesNotExist, Http404):  # gone since shown
         messages.error(request, _("That folder no longer exists."))
     else:
         messages.success(request, success)
@@ -232,7 +232,7 @@ def message_action(request):
         count = _apply(request.user, data["action"], data["ids"], data["folder"])
     except ValidationError as error:
         return JsonResponse({"ok": False, "error": " ".join(error.messages)}, status=400)
-    except Folder.DoesNotExist:
+    except (Folder.DoesNotExist, Http404):
         return JsonResponse({"ok": False, "error": _("That folder does not exist.")}, status=404)
     return JsonResponse({"ok": True, "count": count})
 

@@ -21,6 +21,7 @@ MAX_ADDRESS_CHARS = 320  # RFC 5321: 64 for the local part, 255 for the domain
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|<[^<>]*>?|[,;:()<>]|[^\s",;:<>()]+', re.S)
 _COMMENT_SPECIAL = re.compile(r"\\.|[()]", re.S)
 _UNESCAPE = re.compile(r"\\(.)", re.S)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NEEDS_QUOTES = re.compile(r'[,;:<>@"()\[\]\\]')
 # the usual shapes of one mailbox: 'Name <addr>', '"Name, Q." <addr>', 'addr'
 _SIMPLE = re.compile(
@@ -107,7 +108,9 @@ def _mailbox(words: list[str], angle: str | None, comment: str) -> Mailbox | Non
 
 
 def _simple(text: str) -> list[Mailbox] | None:
-    """The mailboxes of a list made only of the usual shapes, or None."""
+    """The mailboxes of a list made only of the usual shapes (no control characters), or None."""
+    if _CONTROL.search(text):
+        return None
     result = []
     for piece in text.split(",") if '"' not in text else (text,):
         match = _SIMPLE.match(piece)
@@ -115,12 +118,12 @@ def _simple(text: str) -> list[Mailbox] | None:
             return None
         quoted, atoms, angle, bare = match.groups()
         if bare is not None:
-            result.append(("", clean(bare)[:MAX_ADDRESS_CHARS]))
+            result.append(("", bare[:MAX_ADDRESS_CHARS]))
             continue
         name = quoted if quoted is not None else atoms
         if "=?" in name:
-            name = decode_words(name)
-        result.append((clean(name)[:MAX_NAME_CHARS], clean(angle)[:MAX_ADDRESS_CHARS]))
+            name = clean(decode_words(name))
+        result.append((name.strip()[:MAX_NAME_CHARS], angle[:MAX_ADDRESS_CHARS]))
     return result if len(result) <= MAX_MAILBOXES else None
 
 

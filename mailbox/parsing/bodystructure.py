@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 MAX_DEPTH = 50  # parenthesis levels, which bounds MIME nesting too
-MAX_BYTES = 4 << 20
+MAX_BYTES = 1 << 20  # a digest of 500 forwarded messages needs about half of this
+MAX_TOKENS = 100_000  # about 20 per part, 60 with an envelope
 MAX_FILENAME_CHARS = 255
 BODY_TYPES = ("text/plain", "text/html")
 
@@ -79,9 +80,15 @@ _TOKEN = re.compile(rb'[()]|"[^"\\]*(?:\\.[^"\\]*)*"|[^\s()"{]+|["{]', re.S)
 _TOKEN_OR_LITERAL = re.compile(
     rb'[ \t\r\n]*(?:([()]|"[^"\\]*(?:\\.[^"\\]*)*"|[^\s()"{]+|")|\{(\d{1,10})\+?\}\r?\n)', re.S
 )
-_ESCAPE = re.compile(rb"\\(.)", re.S)
 
 Item = str | int | None | list["Item"]  # what a token list holds
+
+
+def _unescape(data: bytes) -> bytes:
+    """A quoted string's content without its escapes: backslash-x stands for x."""
+    if b"\\" not in data:
+        return data
+    return b"\\".join(piece.replace(b"\\", b"") for piece in data.split(b"\\\\"))
 
 
 def _text(data: bytes) -> str:
@@ -115,6 +122,8 @@ def _lists(raw: bytes) -> list[Item]:
     if len(raw) > MAX_BYTES:
         raise BodyStructureError(f"longer than {MAX_BYTES} bytes")
     tokens = _tokens(raw)
+    if len(tokens) > MAX_TOKENS:
+        raise BodyStructureError(f"more than {MAX_TOKENS} tokens")
     if not tokens or tokens[0] != b"(":
         raise BodyStructureError("a body structure is one parenthesised list")
     stack: list[list[Item]] = []
@@ -127,9 +136,7 @@ def _lists(raw: bytes) -> list[Item]:
         if first == 34:  # "
             if len(token) < 2 or token[-1] != 34:
                 raise BodyStructureError("unterminated string")
-            text = token[1:-1]
-            if b"\\" in text:
-                text = _ESCAPE.sub(rb"\1", text)
+            text = _unescape(token[1:-1])
             current.append(text.decode("ascii") if text.isascii() else decode_raw(text))
         elif first == 40:  # (
             if len(stack) >= MAX_DEPTH:
@@ -366,10 +373,7 @@ _QUOTED_RE = re.compile(_QUOTED, re.S)
 
 def _strings(data: bytes) -> list[str]:
     """The quoted strings in ``data``, unescaped and decoded."""
-    return [
-        _text(_ESCAPE.sub(rb"\1", item[1:-1]) if b"\\" in item else item[1:-1])
-        for item in _QUOTED_RE.findall(data)
-    ]
+    return [_text(_unescape(item[1:-1])) for item in _QUOTED_RE.findall(data)]
 
 
 def _pairs(data: bytes | None) -> dict[str, str]:
@@ -403,7 +407,9 @@ def has_attachments(raw: bytes | None) -> bool:
         return True
     if not _NAMED.search(raw):
         return False
-    for match in _LEAF.finditer(raw):
+    for count, match in enumerate(_LEAF.finditer(raw)):
+        if count > MAX_TOKENS // 20:  # as many leaves as the full parse would take
+            return _has_attachments_slow(raw)
         media_data, subtype_data, params_data, disposition_data, disposition_params = match.groups()
         disposition = (
             (_first_string(disposition_data) or "").strip().lower() if disposition_data else ""

@@ -24,7 +24,7 @@ _DATE = re.compile(
 # the form nearly every message has: Tue, 1 Jul 2003 10:52:37 +0200
 _USUAL = re.compile(
     rb"[ \t]*(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) (\d{4})"
-    rb" (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"
+    rb" (\d\d):(\d\d):(\d\d) ([+-]\d{4})"
 )
 _MONTHS = {
     name: number
@@ -66,6 +66,9 @@ _ZONES = {
     "nzdt": 780,
 }
 _MONTHS_TITLE = {name.title().encode(): number for name, number in _MONTHS.items()}
+_NUMBERS = {b"%02d" % number: number for number in range(100)}
+_NUMBERS.update({b"%d" % number: number for number in range(10)})
+_ZONE_CACHE: dict[bytes, datetime.timezone] = {}  # b"+0200" -> timezone; at most 2 * 24 * 60
 _TZ_CACHE: dict[int, datetime.timezone] = {0: datetime.UTC}
 
 
@@ -96,26 +99,37 @@ def parse_date(value: str) -> datetime.datetime | None:
 
 
 def parse_date_bytes(value: bytes) -> datetime.datetime | None:
-    """:func:`parse_date` straight from the field's bytes, for the usual form."""
+    """:func:`parse_date` straight from the field's bytes, fastest for the usual form."""
     match = _USUAL.match(value)
     if match is not None:
-        day, month, year, hour, minute, second, sign, zh, zm = match.groups()
+        day, month, year, hour, minute, second, zone = match.groups()
         month_number = _MONTHS_TITLE.get(month)
-        offset = int(zh) * 60 + int(zm)
-        if month_number and MIN_YEAR <= (year_number := int(year)) <= MAX_YEAR and offset < 1440:
+        year_number = int(year)
+        tz = _ZONE_CACHE.get(zone) or _numeric_zone(zone)
+        if month_number and tz and MIN_YEAR <= year_number <= MAX_YEAR:
             try:
                 return datetime.datetime(
                     year_number,
                     month_number,
-                    int(day),
-                    int(hour),
-                    int(minute),
-                    min(int(second), 59),
-                    tzinfo=_tz(-offset if sign == b"-" else offset),
+                    _NUMBERS[day],
+                    _NUMBERS[hour],
+                    _NUMBERS[minute],
+                    min(_NUMBERS[second], 59),  # 60: a leap second
+                    tzinfo=tz,
                 )
-            except ValueError:
+            except ValueError:  # 31 Feb, 25:00
                 return None
     return _parse_general(value[:MAX_DATE_CHARS].decode("ascii", "replace"))
+
+
+def _numeric_zone(zone: bytes) -> datetime.timezone | None:
+    """+hhmm as a timezone, remembered; None when out of range (the slow path decides)."""
+    hours, minutes = int(zone[1:3]), int(zone[3:5])
+    if hours >= 24 or minutes >= 60:
+        return None
+    offset = hours * 60 + minutes
+    tz = _ZONE_CACHE[zone] = _tz(-offset if zone[:1] == b"-" else offset)
+    return tz
 
 
 def _parse_general(value: str) -> datetime.datetime | None:

@@ -220,7 +220,10 @@ def test_a_name_with_a_nul_is_refused(as_alice, synced_account, other_client):
 def test_the_server_refusing_a_folder_that_exists_is_said_calmly(
     as_alice, synced_account, other_client
 ):
-    [text] = create(as_alice, synced_account, "Receipts")
+    [text] = create(as_alice, synced_account, "Receipts")  # known here: refused before asking
+    assert text == "There is already a folder Receipts."
+    assert other_client.imap.create('"Fresh"')[0] == "OK"  # the phone was quicker
+    [text] = create(as_alice, synced_account, "Fresh")
     assert text == "The server refused: Mailbox already exists"
 
 
