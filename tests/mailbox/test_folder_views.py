@@ -322,9 +322,7 @@ def test_the_folder_page_speaks_french(as_alice, synced_account):
     text = as_alice.get(folders_url(synced_account), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Boîte de réception" in text and "Synchroniser maintenant" in text
     as_alice.cookies["django_language"] = "fr"
-    assert create(as_alice, synced_account, "Receipts") == [
-        "Le serveur a refusé : Mailbox already exists"
-    ]
+    assert create(as_alice, synced_account, "Receipts") == ["Il existe déjà un dossier Receipts."]
 
 
 def test_a_visitor_is_asked_to_log_in(client, imap_account):
