@@ -27,12 +27,9 @@ class PartNotFound(LookupError):
 
 def find_part(message, section):
     """The BodyPart description of ``section`` in the message's cached BODYSTRUCTURE."""
-    stack = [parse_bodystructure(bytes(message.bodystructure))]
-    while stack:
-        part = stack.pop()
+    for part in parse_bodystructure(bytes(message.bodystructure)).walk():
         if part.section == section:
             return part
-        stack.extend(part.children)
     raise PartNotFound(section)
 
 

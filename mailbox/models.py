@@ -108,7 +108,10 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["folder", "-date", "-id"], name="message_folder_date"),
-            models.Index(fields=["folder", "seen"], name="message_folder_seen"),
+            # unread counts read this small index: only unread messages are in it
+            models.Index(
+                fields=["folder"], condition=models.Q(seen=False), name="message_folder_unseen"
+            ),
             models.Index(fields=["message_id"], name="message_message_id"),
         ]
 

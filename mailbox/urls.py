@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_download
 
 app_name = "mailbox"
 urlpatterns = [
@@ -11,4 +11,9 @@ urlpatterns = [
     path("folders/<int:folder_id>/delete/", views.folder_delete, name="folder_delete"),
     path("folders/<int:folder_id>/subscribe/", views.folder_subscribe, name="folder_subscribe"),
     path("messages/action/", views.message_action, name="message_action"),
+    path(
+        "messages/<int:message_id>/parts/<str:section>/",
+        views_download.part_download,
+        name="part_download",
+    ),
 ]

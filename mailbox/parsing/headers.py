@@ -4,7 +4,7 @@ This runs for every message of a folder during sync, so it is a direct parser, n
 package (whose header objects cost tens of microseconds each):
 
 1. one regular expression over the bytes finds each field with its folded continuation lines
-   (CRLF or bare LF); the first occurrence of a wanted field wins, the rest are skipped;
+   (CRLF or bare LF); where a field occurs twice, the first occurrence wins;
 2. only those values are unfolded and decoded (ASCII, else UTF-8 if well-formed, else Latin-1),
    each bounded first (MAX_FIELD_BYTES; References keeps its tail, where the newest ids are);
 3. each is then read by its own small parser; RFC 2047 decoding runs only where "=?" occurs.
@@ -35,10 +35,6 @@ MAX_REFERENCES = 50
 # a field name (printable ASCII but ':'), optional obsolete space, ':', the rest of the line and
 # every following line that starts with a space or tab; '.' stops only at LF
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
-_WANTED = frozenset(
-    (b"date", b"from", b"to", b"cc", b"subject", b"message-id", b"in-reply-to", b"references")
-    + (b"content-type",)
-)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
@@ -172,11 +168,9 @@ def parse_header_fields(raw: bytes | None) -> HeaderFields:
     """The fields of one ``BODY.PEEK[HEADER.FIELDS (...)]`` block (see FETCH_FIELDS)."""
     if not raw:  # also None: the server sent no block
         return HeaderFields()
-    values: dict[bytes, bytes] = {}
-    for name, value in _FIELD.findall(bytes(raw[:MAX_BLOCK_BYTES])):
-        name = name.lower()
-        if name in _WANTED and name not in values:
-            values[name] = value
+    # reversed: where a field occurs twice, the first occurrence is written last and wins
+    fields_found = _FIELD.findall(bytes(raw[:MAX_BLOCK_BYTES]))
+    values = {name.lower(): value for name, value in reversed(fields_found)}
     get = values.get
     fields = HeaderFields()
     if (value := get(b"subject")) is not None:

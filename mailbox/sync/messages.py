@@ -10,6 +10,8 @@
 5. The folder's UIDNEXT and HIGHESTMODSEQ are stored only once everything up to them is applied.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from . import store
 
 FIRST_PAGE = 50
 BATCH = 2000
+BULK_LOAD = 5000  # after adding this many, refresh PostgreSQL's statistics
 
 
 def _chunks(items, size):
@@ -58,13 +61,12 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
     user_id = folder.account.user_id
     missing.sort(reverse=True)
     batches = [missing[:FIRST_PAGE], *_chunks(missing[FIRST_PAGE:], BATCH)] if missing else []
-    for batch in batches:
-        summary["added"] += store.insert_messages(folder, uidvalidity, session.fetch_meta(batch))
-        _progress(user_id, folder, summary["added"], len(missing))
-        if lease:
-            lease.renew()
-        if between_batches and between_batches() and not _reselect(folder, session, uidvalidity):
-            return summary  # the folder changed under us: the next run starts from the cache
+    if not _fetch_and_insert(
+        folder, session, uidvalidity, batches, lease, between_batches, summary
+    ):
+        return summary  # the folder changed under us: the next run starts from the cache
+    if summary["added"] >= BULK_LOAD:
+        store.analyze_after_bulk_load()
 
     counts_unknown = folder.server_messages is None
     _store_state(folder, selected)
@@ -75,6 +77,35 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
             {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},
         )
     return summary
+
+
+def _fetch_and_insert(folder, session, uidvalidity, batches, lease, between_batches, summary):
+    """Fetch batch n+1 (network and parsing, in a thread) while batch n goes into the database.
+
+    The session is only ever used by one thread at a time: the next fetch starts once the
+    previous one is done and any pending changes have been pushed.
+    """
+
+    def fetch(batch):
+        return store.rows_from_metas(folder.pk, uidvalidity, session.fetch_meta(batch))
+
+    total = sum(len(batch) for batch in batches)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as pool:
+        future = pool.submit(fetch, batches[0]) if batches else None
+        for index in range(len(batches)):
+            rows = future.result()
+            pushed = index and between_batches and between_batches()
+            if pushed and not _reselect(folder, session, uidvalidity):
+                return False
+            if index + 1 < len(batches):
+                future = pool.submit(fetch, batches[index + 1])
+            summary["added"] += store.insert_rows(folder, uidvalidity, rows)
+            _progress(
+                user_id=folder.account.user_id, folder=folder, cached=summary["added"], total=total
+            )
+            if lease:
+                lease.renew()
+    return True
 
 
 def _compare_all(folder, session, uidvalidity, skip, summary):

@@ -44,17 +44,28 @@ def message_values(folder_id, uidvalidity, meta):
     )  # fmt: skip
 
 
+UID = COLUMNS.index("uid")
+
+
+def rows_from_metas(folder_id, uidvalidity, metas):
+    """Pure: no database. The sync runs it in its fetching thread."""
+    return [message_values(folder_id, uidvalidity, meta) for meta in metas]
+
+
 def insert_messages(folder, uidvalidity, metas):
     """Add fetched messages; UIDs already cached are left as they are. Returns how many."""
-    metas = list(metas)
-    if not metas:
+    return insert_rows(folder, uidvalidity, rows_from_metas(folder.pk, uidvalidity, metas))
+
+
+def insert_rows(folder, uidvalidity, rows):
+    if not rows:
         return 0
     known = set(
         Message.objects.filter(
-            folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=[meta.uid for meta in metas]
+            folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=[row[UID] for row in rows]
         ).values_list("uid", flat=True)
     )
-    rows = [message_values(folder.pk, uidvalidity, m) for m in metas if m.uid not in known]
+    rows = [row for row in rows if row[UID] not in known]
     with transaction.atomic():
         _drop_confirmed_placeholders(folder, rows)
         if connection.vendor == "postgresql":
@@ -152,6 +163,14 @@ def reset_folder(folder, uidvalidity):
         )
         folder.uidvalidity, folder.uidnext, folder.highestmodseq = uidvalidity, None, None
         folder.backfill_done = False
+
+
+def analyze_after_bulk_load():
+    """After a first sync of many messages, PostgreSQL's planner still thinks the table small
+    and scans it where an index would do: refresh its statistics and visibility map."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Message._meta.db_table)}")
 
 
 def refresh_counts(folder, status=None):

@@ -172,6 +172,9 @@ userdb {{
 first_valid_uid = {uid}
 first_valid_gid = {uid}
 mail_location = maildir:~/Maildir
+# Only this Dovecot touches its Maildirs (deliveries come over LMTP), so it need not rescan cur/
+# on every SELECT: with 100,000 messages that rescan costs ~0.4 s a SELECT.
+maildir_very_dirty_syncs = yes
 mail_max_userip_connections = 200
 namespace inbox {{
   inbox = yes

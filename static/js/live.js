@@ -7,23 +7,39 @@
   let delay = 1000;
   let connectedOnce = false;
 
-  function refreshAccounts() {
-    const list = document.getElementById("account-list");
-    if (!list) return;
-    fetch(window.location.href, { credentials: "same-origin" })
-      .then((response) => response.text())
-      .then((html) => {
-        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("account-list");
-        if (fresh) list.replaceWith(fresh);
-      });
+  // Re-fetch this page through its normal view and swap in the parts that show live state.
+  const LIVE_PARTS = ["account-list", "folders"];
+  let pending = null;
+  function refresh() {
+    if (pending) return; // one re-fetch at a time; events that arrive meanwhile fold into it
+    pending = setTimeout(() => {
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then((response) => response.text())
+        .then((html) => {
+          const fresh = new DOMParser().parseFromString(html, "text/html");
+          for (const id of LIVE_PARTS) {
+            const here = document.getElementById(id);
+            const there = fresh.getElementById(id);
+            if (here && there && !here.contains(document.activeElement)) here.replaceWith(there);
+          }
+        })
+        .finally(() => { pending = null; });
+    }, 250);
   }
-  const handlers = { "account.changed": refreshAccounts, "account.deleted": refreshAccounts };
+  const handlers = {
+    "account.changed": refresh,
+    "account.deleted": refresh,
+    "folders.changed": refresh,
+    "folder.changed": refresh,
+    "sync.progress": refresh,
+    "change.failed": refresh,
+  };
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + window.location.host + path);
     socket.onopen = () => {
-      if (connectedOnce) refreshAccounts();
+      if (connectedOnce) refresh();
       connectedOnce = true;
       delay = 1000;
     };

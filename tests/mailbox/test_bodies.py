@@ -64,3 +64,38 @@ def test_the_cache_keeps_within_its_bound(synced, settings):
 def test_an_unknown_section_is_refused(synced):
     with pytest.raises(bodies.PartNotFound):
         bodies.get_part(synced[0], "9.9")
+
+
+def test_alice_downloads_an_attachment_streamed(synced, client, alice):
+    message, payload = synced
+    client.force_login(alice)
+    response = client.get(f"/mail/messages/{message.pk}/parts/2/")
+    assert response.status_code == 200 and response.streaming
+    assert b"".join(response.streaming_content) == payload
+    assert response["Content-Disposition"] == (
+        "attachment; filename=\"report.bin\"; filename*=UTF-8''report.bin"
+    )
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+
+
+def test_bob_cannot_download_alices_attachment(synced, client, bob):
+    client.force_login(bob)
+    assert client.get(f"/mail/messages/{synced[0].pk}/parts/2/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [
+        ("résumé.pdf", "r_sum_.pdf"),
+        ('a"b\r\nc.txt', "a_b__c.txt"),
+        ("../../etc/passwd", "_.._etc_passwd"),
+        ("", "attachment"),
+    ],
+)
+def test_filenames_are_made_safe(name, fallback):
+    from mailbox.views_download import content_disposition
+
+    header = content_disposition(name)
+    assert f'filename="{fallback}"' in header
+    assert "\r" not in header and "\n" not in header

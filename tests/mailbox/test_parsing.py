@@ -810,3 +810,12 @@ def test_missing_data_from_the_server_is_not_an_error():
         parse_bodystructure(None)
     assert parse_bodystructure(bytearray(PLAIN)).content_type == "text/plain"
     assert parse_header_fields(memoryview(b"Subject: hi\r\n\r\n")).subject == "hi"
+
+
+def test_an_absurd_number_of_parts_is_refused():
+    leaf = b'("image" "png" ("name" "a.png") NIL NIL "base64" 1 NIL ("inline" NIL))'
+    raw = b"(" + leaf * 10_000 + b' "mixed")'
+    with pytest.raises(BodyStructureError, match="tokens"):
+        parse_bodystructure(raw)
+    assert has_attachments(raw) is False
+    assert len(parse_bodystructure(b"(" + leaf * 1000 + b' "mixed")').children) == 1000
