@@ -53,10 +53,17 @@ def send_event(user_ids, event):
         return
     for user_id in set(user_ids):
         sending = layer.group_send(user_group(user_id), event)
-        try:
-            asyncio.run_coroutine_threadsafe(sending, _sender_loop()).result(timeout=5)
-        except Exception:  # Redis down: the page still works, it just is not live
-            logger.warning("could not send %s to user %s", event.get("type"), user_id)
+        # Not waited for: a sync must not slow down for its browsers. Events are hints to
+        # re-fetch, so their order between two quick ones does not matter.
+        future = asyncio.run_coroutine_threadsafe(sending, _sender_loop())
+        future.add_done_callback(lambda done, e=event, u=user_id: _log_failure(done, e, u))
+
+
+def _log_failure(done, event, user_id):
+    if done.exception() is not None:  # Redis down: the page still works, it just is not live
+        logger.warning(
+            "could not send %s to user %s: %s", event.get("type"), user_id, done.exception()
+        )
 
 
 def send_event_on_commit(user_ids, event):

@@ -10,6 +10,7 @@
 5. The folder's UIDNEXT and HIGHESTMODSEQ are stored only once everything up to them is applied.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
@@ -143,7 +144,15 @@ def _store_state(folder, selected):
         setattr(folder, key, value)
 
 
+_last_progress = {}
+
+
 def _progress(user_id, folder, cached, total):
+    """At most two progress events a second per folder, and always the last one."""
+    now = time.monotonic()
+    if cached < total and now - _last_progress.get(folder.pk, 0) < 0.5:
+        return
+    _last_progress[folder.pk] = now
     send_event_on_commit(
         [user_id],
         {"type": "sync.progress", "folder_id": folder.pk, "cached": cached, "total": total},

@@ -1,7 +1,7 @@
 """Writes to the message cache from what the server said. Every function here is idempotent:
 running it twice with the same input changes nothing the second time."""
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 
 from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange
@@ -58,22 +58,30 @@ def insert_messages(folder, uidvalidity, metas):
 
 
 def insert_rows(folder, uidvalidity, rows):
+    """Insert rows of COLUMNS; a UID already cached keeps its row. Returns how many were new."""
     if not rows:
         return 0
-    known = set(
-        Message.objects.filter(
-            folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=[row[UID] for row in rows]
-        ).values_list("uid", flat=True)
-    )
-    rows = [row for row in rows if row[UID] not in known]
     with transaction.atomic():
         _drop_confirmed_placeholders(folder, rows)
-        if connection.vendor == "postgresql":
-            _copy_rows(rows)
-        else:
+        if connection.vendor != "postgresql":
             objects = [Message(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
-            Message.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
-    return len(rows)
+            return len(Message.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True))
+        try:
+            # The sync asks only for UIDs it has not cached, under the account's lease, so COPY
+            # (which cannot skip conflicts) almost always goes straight in.
+            with transaction.atomic():
+                _copy_rows(rows)
+            return len(rows)
+        except (IntegrityError, connection.Database.IntegrityError):  # raw COPY: the driver's own
+            uids = [row[UID] for row in rows]
+            known = set(
+                Message.objects.filter(
+                    folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=uids
+                ).values_list("uid", flat=True)
+            )
+            rows = [row for row in rows if row[UID] not in known]
+            _copy_rows(rows)
+            return len(rows)
 
 
 def _copy_rows(rows):

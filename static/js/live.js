@@ -32,8 +32,26 @@
     "folders.changed": refresh,
     "folder.changed": refresh,
     "sync.progress": refresh,
-    "change.failed": refresh,
+    "change.failed": (event) => {
+      tell(`${document.body.dataset.changeFailed} ${event.reason}`);
+      refresh();
+    },
   };
+
+  // A calm note at the top of the page (text only: the server's words are never HTML here).
+  function tell(text) {
+    let list = document.querySelector("ul.flash");
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "flash";
+      document.querySelector("main").prepend(list);
+    }
+    const item = document.createElement("li");
+    item.className = "warning";
+    item.setAttribute("role", "status");
+    item.textContent = text;
+    list.append(item);
+  }
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";

@@ -244,3 +244,17 @@ def test_a_broken_account_says_why(imap_account):
     imap_account.refresh_from_db()
     assert "refused the user name or password" in imap_account.last_error
     assert imap_account.sync_lease_until is None
+
+
+def test_inserting_a_batch_twice_changes_nothing(imap_account, other_client):
+    """A task can run twice: the second insert of the same messages adds nothing."""
+    from mailbox.sync import imap_session, store
+
+    other_client.seed(5, seed=14, folders=["INBOX"])
+    sync(imap_account)
+    inbox = Folder.objects.get(account=imap_account, name="INBOX")
+    with imap_session(imap_account) as session:
+        session.select("INBOX")
+        metas = list(session.fetch_meta(sorted(other_client.flags("INBOX"))))
+    assert store.insert_messages(inbox, inbox.uidvalidity, metas) == 0
+    assert inbox.messages.count() == 5
