@@ -132,7 +132,7 @@ def apply_flag_updates(folder, uidvalidity, updates, skip_ids=frozenset()):
     if not by_uid:
         return []
     fields = [*FLAG_FIELDS, "keywords"]
-    changed = []
+    by_state = {}  # the flags to set -> the ids to set them on: one UPDATE per distinct state
     uids = list(by_uid)
     for start in range(0, len(uids), 5000):
         chunk = uids[start : start + 5000]
@@ -140,12 +140,18 @@ def apply_flag_updates(folder, uidvalidity, updates, skip_ids=frozenset()):
         for pk, uid, *current in rows.values_list("pk", "uid", *fields):
             if pk in skip_ids:
                 continue
-            update = by_uid[uid]
-            wanted = flag_values(update.flags)
-            if [wanted[name] for name in fields] != current:
-                changed.append(Message(pk=pk, modseq=update.modseq, **wanted))
-    Message.objects.bulk_update(changed, [*fields, "modseq"], batch_size=1000)
-    return [row.pk for row in changed]
+            wanted = flag_values(by_uid[uid].flags)
+            state = tuple(wanted[name] for name in fields)
+            if list(state) != current:
+                by_state.setdefault(state, []).append(pk)
+    changed = []
+    for state, ids in by_state.items():
+        for start in range(0, len(ids), 5000):
+            Message.objects.filter(pk__in=ids[start : start + 5000]).update(
+                **dict(zip(fields, state, strict=True))
+            )
+        changed.extend(ids)
+    return changed
 
 
 def delete_uids(folder, uidvalidity, uids, skip_ids=frozenset()):
