@@ -25,7 +25,6 @@ COLUMNS = (
     "has_attachments", "bodystructure", "preview", "seen", "answered", "flagged", "deleted",
     "draft", "keywords", "modseq",
 )  # fmt: skip
-MESSAGE_ID = COLUMNS.index("message_id")
 
 
 def message_values(folder_id, uidvalidity, meta):
@@ -62,7 +61,6 @@ def insert_rows(folder, uidvalidity, rows):
     if not rows:
         return 0
     with transaction.atomic():
-        _drop_confirmed_placeholders(folder, rows)
         if connection.vendor != "postgresql":
             objects = [Message(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
             return len(Message.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True))
@@ -95,19 +93,6 @@ def _copy_rows(rows):
     ):
         for row in rows:
             copy.write_row(row)
-
-
-def _drop_confirmed_placeholders(folder, rows):
-    """A message moved here without a new UID from the server (no UIDPLUS) shows up as a new
-    message: its placeholder, no longer waited for by any change, goes."""
-    placeholders = Message.objects.filter(folder_id=folder.pk, uid__isnull=True)
-    if not placeholders.exists():
-        return
-    waited = set()
-    for change in PendingChange.objects.filter(target=folder):
-        waited.update(change.message_ids)
-    ids = {row[MESSAGE_ID] for row in rows if row[MESSAGE_ID]}
-    placeholders.filter(message_id__in=ids).exclude(pk__in=waited).delete()
 
 
 def cached_uids(folder, uidvalidity):
