@@ -2,7 +2,7 @@
 running it twice with the same input changes nothing the second time."""
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 
 from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange
 from mailbox.parsing import has_attachments, parse_header_fields
@@ -175,10 +175,10 @@ def analyze_after_bulk_load():
 def refresh_counts(folder, status=None):
     """Total and unread: from the cache once it holds the whole folder, else from STATUS."""
     if folder.backfill_done or status is None:
-        counts = folder.messages.aggregate(
-            total=Count("id"), unread=Count("id", filter=Q(seen=False))
-        )
-        folder.total, folder.unread = counts["total"], counts["unread"]
+        # two counts, each answered from an index (the unread one from the partial index of
+        # unread messages); one aggregate with a filter would read every row of the folder
+        messages = Message.objects.filter(folder_id=folder.pk)
+        folder.total, folder.unread = messages.count(), messages.filter(seen=False).count()
     else:
         folder.total, folder.unread = status.messages, status.unseen
     Folder.objects.filter(pk=folder.pk).update(total=folder.total, unread=folder.unread)
