@@ -39,11 +39,11 @@ def run_account(account_id, *, folder_names=None, push_only=False, session_optio
     """Push, then sync the account (or only ``folder_names``). False if another run holds it."""
     account = MailAccount.objects.get(pk=account_id, incoming_protocol=Protocol.IMAP)
 
-    def work(lease):
+    def work(lease, again):
         with imap_session(account, **(session_options or {})) as session:
             push_pending(account, session)
-            if not push_only:
-                _sync_folders(account, session, lease, folder_names)
+            if again or not push_only:
+                _sync_folders(account, session, lease, None if again else folder_names)
         _record(account, "")
 
     try:

@@ -58,14 +58,18 @@ def account_lease(account_id):
 
 
 def run_exclusively(account_id, work):
-    """Run ``work(lease)`` under the account's lease, again while others asked meanwhile.
+    """Run ``work(lease, again=False)`` under the account's lease; then, while others asked
+    meanwhile, ``work(lease, again=True)``: what they asked for is not known, so the work done
+    again must cover any request (a whole sync, not just the folder the first run was for).
 
     Returns False when another worker holds the lease (it will run again for us).
     """
     try:
         with account_lease(account_id) as lease:
+            again = False
             while True:
-                work(lease)
+                work(lease, again=again)
+                again = True
                 # let go only if nobody asked meanwhile, in one statement: a request that comes
                 # after it finds the lease free and runs by itself
                 ours = MailAccount.objects.filter(pk=account_id, sync_lease_token=lease.token)

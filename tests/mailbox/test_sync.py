@@ -258,3 +258,23 @@ def test_inserting_a_batch_twice_changes_nothing(imap_account, other_client):
         metas = list(session.fetch_meta(sorted(other_client.flags("INBOX"))))
     assert store.insert_messages(inbox, inbox.uidvalidity, metas) == 0
     assert inbox.messages.count() == 5
+
+
+def test_a_sync_asked_for_while_busy_is_done_in_full(imap_account, other_client, monkeypatch):
+    """The watcher's Inbox-only sync holds the account when the whole sync is asked for: the
+    holder runs again, for every folder."""
+    import mailbox.sync as sync_module
+
+    other_client.seed(30, seed=15, folders=["INBOX", "Archive"])
+    real = sync_module._sync_folders
+    asked = []
+
+    def sync_folders(account, session, lease, folder_names):
+        if not asked:
+            asked.append(run_account(imap_account.pk))  # the whole sync, asked for meanwhile
+        return real(account, session, lease, folder_names)
+
+    monkeypatch.setattr(sync_module, "_sync_folders", sync_folders)
+    assert run_account(imap_account.pk, folder_names=["INBOX"])
+    assert asked == [False]  # it found the account busy and left its request
+    assert_cache_equals_server(imap_account, other_client)
