@@ -135,3 +135,12 @@ def assert_cache_equals_server(account, client):
     assert cache.keys() == server.keys()
     for name in server:
         assert cache[name] == server[name], f"{name} differs"
+
+
+@pytest.fixture
+def as_alice(alice_client):
+    return alice_client
+
+
+def folder(account, name):
+    return Folder.objects.get(account=account, name=name)

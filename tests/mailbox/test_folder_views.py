@@ -14,6 +14,8 @@ from mailbox import tasks
 from mailbox.models import Folder
 from mailbox.sync import run_account
 
+from .conftest import folder
+
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
 
 
@@ -57,16 +59,6 @@ def synced_account(imap_account, other_client):
     other_client.seed(12, seed=4, folders=["INBOX", "Projects/Garden", "Receipts"])
     assert run_account(imap_account.pk)
     return imap_account
-
-
-@pytest.fixture
-def as_alice(client, alice):
-    client.force_login(alice)
-    return client
-
-
-def folder(account, name):
-    return Folder.objects.get(account=account, name=name)
 
 
 def post(client, url, data=None):

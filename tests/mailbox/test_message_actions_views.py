@@ -8,7 +8,7 @@ from django.test import Client
 from mailbox.models import Folder, Message, PendingChange
 from mailbox.sync import run_account
 
-from .conftest import assert_cache_equals_server, cache_of
+from .conftest import assert_cache_equals_server, cache_of, folder
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
 
@@ -20,16 +20,6 @@ def synced_account(imap_account, other_client):
     other_client.seed(16, seed=5, folders=["INBOX", "Receipts"])
     assert run_account(imap_account.pk)
     return imap_account
-
-
-@pytest.fixture
-def as_alice(client, alice):
-    client.force_login(alice)
-    return client
-
-
-def folder(account, name):
-    return Folder.objects.get(account=account, name=name)
 
 
 def some(account, name="INBOX", count=3):
