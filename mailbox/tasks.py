@@ -5,13 +5,31 @@ from celery import shared_task
 from accounts.models import MailAccount, Protocol
 
 from . import sync
+from .models import PendingChange
+
+MAX_RETRY_SECONDS = 900
 
 
-@shared_task(ignore_result=True)
-def sync_account(account_id, folder_names=None, push_only=False):
+def retry_countdown(account_id, retries):
+    """Seconds until the next try, or None: changes made here that could not reach the server
+    (it did not answer) are tried again, 30 s, 60 s, ... up to 15 minutes apart."""
+    account = MailAccount.objects.filter(pk=account_id).only("last_error").first()
+    if account is None or not account.last_error:
+        return None
+    if not PendingChange.objects.filter(account_id=account_id).exists():
+        return None
+    return min(30 * 2**retries, MAX_RETRY_SECONDS)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=20)
+def sync_account(self, account_id, folder_names=None, push_only=False):
     """Push the account's pending changes, then sync it (or just ``folder_names``)."""
-    if MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.IMAP).exists():
-        sync.run_account(account_id, folder_names=folder_names, push_only=push_only)
+    if not MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.IMAP).exists():
+        return
+    sync.run_account(account_id, folder_names=folder_names, push_only=push_only)
+    countdown = retry_countdown(account_id, self.request.retries)
+    if countdown is not None and not self.request.is_eager:
+        raise self.retry(countdown=countdown)
 
 
 @shared_task(ignore_result=True)

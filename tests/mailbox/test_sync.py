@@ -278,3 +278,26 @@ def test_a_sync_asked_for_while_busy_is_done_in_full(imap_account, other_client,
     assert run_account(imap_account.pk, folder_names=["INBOX"])
     assert asked == [False]  # it found the account busy and left its request
     assert_cache_equals_server(imap_account, other_client)
+
+
+def test_changes_that_could_not_be_sent_are_tried_again_later(imap_account, other_client, alice):
+    from mailbox.tasks import MAX_RETRY_SECONDS, retry_countdown
+    from mailbox.testing.servers import free_port
+
+    other_client.seed(3, seed=16, folders=["INBOX"])
+    sync(imap_account)
+    assert retry_countdown(imap_account.pk, 0) is None  # all is well: nothing to retry
+    message = Message.objects.filter(folder__name="INBOX").first()
+    actions.do_set_flags(alice, [message.pk], add=["\\Flagged"])
+    port = imap_account.incoming_port
+    imap_account.incoming_port = free_port()  # the server stops answering
+    imap_account.save()
+    assert run_account(imap_account.pk, push_only=True)
+    assert PendingChange.objects.count() == 1  # kept for later, not lost
+    assert retry_countdown(imap_account.pk, 0) == 30
+    assert retry_countdown(imap_account.pk, 10) == MAX_RETRY_SECONDS
+    imap_account.incoming_port = port  # back again
+    imap_account.save()
+    sync(imap_account, push_only=True)
+    assert "\\Flagged" in other_client.flags("INBOX")[message.uid]
+    assert retry_countdown(imap_account.pk, 1) is None
