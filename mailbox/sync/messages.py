@@ -72,7 +72,12 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
     counts_unknown = folder.server_messages is None
     _store_state(folder, selected)
     if summary["removed"] or summary["changed"] or summary["added"] or counts_unknown:
-        store.refresh_counts(folder)
+        if counts_unknown:
+            store.refresh_counts(folder)
+        else:  # the total moves by what came and went; unread is counted from its small index
+            store.refresh_counts(
+                folder, total=folder.total + summary["added"] - len(summary["removed"])
+            )
         send_event_on_commit(
             [user_id],
             {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},

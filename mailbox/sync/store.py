@@ -158,10 +158,14 @@ def reset_folder(folder, uidvalidity):
         folder.messages.filter(uid__isnull=False).delete()
         PendingChange.objects.filter(folder=folder).exclude(uidvalidity=uidvalidity).delete()
         Folder.objects.filter(pk=folder.pk).update(
-            uidvalidity=uidvalidity, uidnext=None, highestmodseq=None, backfill_done=False
+            uidvalidity=uidvalidity,
+            uidnext=None,
+            highestmodseq=None,
+            server_messages=None,  # the counts are recounted once the folder is whole again
+            backfill_done=False,
         )
         folder.uidvalidity, folder.uidnext, folder.highestmodseq = uidvalidity, None, None
-        folder.backfill_done = False
+        folder.server_messages, folder.backfill_done = None, False
 
 
 def analyze_after_bulk_load():
@@ -172,13 +176,15 @@ def analyze_after_bulk_load():
             cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Message._meta.db_table)}")
 
 
-def refresh_counts(folder, status=None):
-    """Total and unread: from the cache once it holds the whole folder, else from STATUS."""
+def refresh_counts(folder, status=None, total=None):
+    """Total and unread: from the cache once it holds the whole folder, else from STATUS.
+    A caller that knows the new total (a resync: old total + added - removed) passes it."""
     if folder.backfill_done or status is None:
         # two counts, each answered from an index (the unread one from the partial index of
         # unread messages); one aggregate with a filter would read every row of the folder
         messages = Message.objects.filter(folder_id=folder.pk)
-        folder.total, folder.unread = messages.count(), messages.filter(seen=False).count()
+        folder.total = messages.count() if total is None else total
+        folder.unread = messages.filter(seen=False).count()
     else:
         folder.total, folder.unread = status.messages, status.unseen
     Folder.objects.filter(pk=folder.pk).update(total=folder.total, unread=folder.unread)

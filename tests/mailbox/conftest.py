@@ -135,6 +135,9 @@ def assert_cache_equals_server(account, client):
     assert cache.keys() == server.keys()
     for name in server:
         assert cache[name] == server[name], f"{name} differs"
+    for folder in Folder.objects.filter(account=account, selectable=True):
+        unread = sum(1 for flags in server[folder.name].values() if "\\Seen" not in flags)
+        assert (folder.total, folder.unread) == (len(server[folder.name]), unread), folder.name
 
 
 @pytest.fixture
