@@ -25,9 +25,14 @@ class AccountWatcher(threading.Thread):
         self.account_id, self.on_news = account_id, on_news
         self.idle_seconds, self.max_backoff = idle_seconds, max_backoff
         self.stopping = threading.Event()
+        self.session = None
 
     def stop(self):
+        """Stop now, even in the middle of an IDLE."""
         self.stopping.set()
+        session = self.session
+        if session is not None:
+            session.interrupt()
 
     def run(self):
         backoff = 1.0
@@ -52,12 +57,16 @@ class AccountWatcher(threading.Thread):
         account = MailAccount.objects.get(pk=self.account_id)
         close_old_connections()
         with imap_session(account) as session:
-            session.select("INBOX", readonly=True)
-            self.on_news(self.account_id)
-            while not self.stopping.is_set():
-                notices = session.idle(self.idle_seconds)
-                if any(kind in NEWS for kind, _value in notices):
-                    self.on_news(self.account_id)
+            self.session = session
+            try:
+                session.select("INBOX", readonly=True)
+                self.on_news(self.account_id)
+                while not self.stopping.is_set():
+                    notices = session.idle(self.idle_seconds)
+                    if any(kind in NEWS for kind, _value in notices):
+                        self.on_news(self.account_id)
+            finally:
+                self.session = None
 
 
 def shard_of(account_id, shards):

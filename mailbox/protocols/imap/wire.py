@@ -64,6 +64,12 @@ class Wire:
         self._broken = reason
         self.close()
 
+    def interrupt(self):
+        """From another thread: end a blocking wait (IDLE) by shutting the socket down. The
+        session is unusable afterwards."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
     def close(self):
         """Close the socket without a word to the server (``logout`` says goodbye first)."""
         self._broken = self._broken or "closed"
