@@ -28,6 +28,15 @@ from bleach.html5lib_shim import HTMLParser, HTMLSerializer, getTreeWalker
 # Bound the work one message can cost us (house style rule 7). Past this the rest is cut off; the
 # HTML5 parser closes whatever the cut leaves open.
 MAX_HTML_CHARS = 1_000_000
+# html5lib's tree building slows down with the square of the nesting depth (20,000 levels: ~50 s).
+# Start tags past this depth are dropped before parsing; their text stays.
+MAX_NESTING = 600
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_NOT_NESTING = frozenset(
+    # void elements, and those that close themselves when the next one opens
+    "area base br col embed hr img input link meta source track wbr p li dt dd tr td th option "
+    "thead tbody tfoot colgroup rb rt rp optgroup".split()
+)
 
 # Removed with everything inside. The raw-text elements (script, style, xmp, iframe, noembed,
 # noframes, noscript, textarea, title, plaintext) must all go: their content is not escaped on
@@ -154,6 +163,26 @@ class _Pass:
     cids: set[str] = field(default_factory=set)
 
 
+def _flatten_deep_nesting(html_text):
+    """Drop start tags nested deeper than MAX_NESTING (an approximate, linear count)."""
+    depth = 0
+
+    def visit(match):
+        nonlocal depth
+        name = match.group(2).lower()
+        if name in _NOT_NESTING or match.group(0).endswith("/>"):
+            return match.group(0)
+        if match.group(1):
+            depth = max(0, depth - 1)
+            return match.group(0)
+        depth += 1
+        return match.group(0) if depth <= MAX_NESTING else ""
+
+    if html_text.count("<") <= MAX_NESTING:
+        return html_text  # cannot be that deep: skip the scan
+    return _TAG.sub(visit, html_text)
+
+
 def sanitize_html(
     html_text: str,
     *,
@@ -166,7 +195,7 @@ def sanitize_html(
     """
     state = _Pass(cid_url=cid_url, allow_remote=allow_remote)
     parser = HTMLParser(namespaceHTMLElements=False)
-    root = parser.parse(html_text[:MAX_HTML_CHARS])
+    root = parser.parse(_flatten_deep_nesting(html_text[:MAX_HTML_CHARS]))
     body = root.find("body")
     if body is None:  # a <frameset> document: nothing of it is shown
         return SanitizedHtml("")

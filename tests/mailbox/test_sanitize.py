@@ -590,3 +590,21 @@ def test_odd_mime_messages_render_without_error_and_quickly(path):
             flowed = params.get("format") == "flowed"
             text_to_html(part_text(part), flowed=flowed, delsp=params.get("delsp") == "yes")
     assert time.perf_counter() - started < 1.0
+
+
+def test_very_deep_nesting_is_flattened_before_parsing():
+    """html5lib would take ~50 s over 20,000 levels; past MAX_NESTING the tags go, the text stays."""
+    from mailbox.sanitize import MAX_NESTING, sanitize_html
+
+    hostile = "<div>" * 20_000 + "deep text" + "</div>" * 20_000
+    result = sanitize_html(hostile)
+    assert "deep text" in result.html
+    assert result.html.count("<div") <= MAX_NESTING + 1
+
+
+def test_ordinary_long_newsletters_keep_their_markup():
+    from mailbox.sanitize import sanitize_html
+
+    rows = "".join(f"<tr><td><p>item {n}<td>price" for n in range(3000))  # unclosed, as in the wild
+    result = sanitize_html(f"<table>{rows}</table>")
+    assert result.html.count("<td") == 6000
