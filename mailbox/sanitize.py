@@ -34,8 +34,37 @@ MAX_NESTING = 600
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _NOT_NESTING = frozenset(
     # void elements, and those that close themselves when the next one opens
-    "area base br col embed hr img input link meta source track wbr p li dt dd tr td th option "
-    "thead tbody tfoot colgroup rb rt rp optgroup".split()
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "option",
+        "thead",
+        "tbody",
+        "tfoot",
+        "colgroup",
+        "rb",
+        "rt",
+        "rp",
+        "optgroup",
+    ]
 )
 
 # Removed with everything inside. The raw-text elements (script, style, xmp, iframe, noembed,
