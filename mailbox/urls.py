@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_download
+from . import views, views_download, views_read
 
 app_name = "mailbox"
 urlpatterns = [
@@ -10,6 +10,10 @@ urlpatterns = [
     path("folders/<int:folder_id>/rename/", views.folder_rename, name="folder_rename"),
     path("folders/<int:folder_id>/delete/", views.folder_delete, name="folder_delete"),
     path("folders/<int:folder_id>/subscribe/", views.folder_subscribe, name="folder_subscribe"),
+    path("folders/<int:folder_id>/", views_read.folder_messages, name="folder_messages"),
+    path("messages/<int:message_id>/", views_read.message_view, name="message"),
+    path("messages/<int:message_id>/body/", views_read.message_body, name="message_body"),
+    path("messages/<int:message_id>/cid/<path:cid>/", views_read.message_cid, name="message_cid"),
     path("messages/action/", views.message_action, name="message_action"),
     path(
         "messages/<int:message_id>/parts/<str:section>/",
