@@ -85,17 +85,19 @@ def do_set_flags(user, message_ids, *, add=(), remove=()):
             for name, value in store.flag_values((set(row.flags) | add) - remove).items():
                 setattr(row, name, value)
         Message.objects.bulk_update(rows, [*store.FLAG_FIELDS, "keywords"])
-        confirmed = [row for row in rows if row.uid is not None]
-        if confirmed:
-            PendingChange.objects.create(
-                account_id=folder.account_id, folder=folder, kind=ChangeKind.FLAGS,
-                uidvalidity=folder.uidvalidity, uids=[row.uid for row in confirmed],
-                message_ids=[row.pk for row in confirmed], add_flags=sorted(add),
-                remove_flags=sorted(remove), undo={"flags": undo},
-            )  # fmt: skip
+        _queue_change(folder, ChangeKind.FLAGS, rows, undo={"flags": undo},
+                      add_flags=sorted(add), remove_flags=sorted(remove))  # fmt: skip
     _announce(user.pk, groups)
     _push_on_commit(folder.account_id for folder in groups)
     return sum(len(rows) for rows in groups.values())
+
+
+def _queue_change(folder, kind, rows, **fields):
+    """The change to push for ``rows`` of ``folder`` (all known to the server by their UIDs)."""
+    PendingChange.objects.create(
+        account_id=folder.account_id, folder=folder, kind=kind, uidvalidity=folder.uidvalidity,
+        uids=[row.uid for row in rows], message_ids=[row.pk for row in rows], **fields,
+    )  # fmt: skip
 
 
 def _serialize(row):
@@ -133,17 +135,11 @@ def do_move_messages(user, message_ids, target_folder_id, *, copy=False):
     for folder, rows in groups.items():
         if folder.account_id != target.account_id:
             raise ValidationError(_("Messages can only be moved within one mail account."))
-        confirmed = [row for row in rows if row.uid is not None]
         undo = {"rows": [_serialize(row) for row in rows], "placeholders": _copy_rows(rows, target)}
         if not copy:
             Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        if confirmed:
-            PendingChange.objects.create(
-                account_id=folder.account_id, folder=folder, target=target,
-                kind=ChangeKind.COPY if copy else ChangeKind.MOVE, uidvalidity=folder.uidvalidity,
-                uids=[row.uid for row in confirmed], message_ids=[row.pk for row in confirmed],
-                undo=undo,
-            )  # fmt: skip
+        kind = ChangeKind.COPY if copy else ChangeKind.MOVE
+        _queue_change(folder, kind, rows, target=target, undo=undo)
     _announce(user.pk, [*groups, target])
     _push_on_commit([target.account_id])
     return sum(len(rows) for rows in groups.values())
@@ -200,15 +196,9 @@ def do_expunge_messages(user, message_ids):
     )
     groups = _by_folder(messages)
     for folder, rows in groups.items():
-        confirmed = [row for row in rows if row.uid is not None]
-        undo = {"rows": [_serialize(row) for row in confirmed]}
+        undo = {"rows": [_serialize(row) for row in rows]}
         Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        if confirmed:
-            PendingChange.objects.create(
-                account_id=folder.account_id, folder=folder, kind=ChangeKind.EXPUNGE,
-                uidvalidity=folder.uidvalidity, uids=[row.uid for row in confirmed],
-                message_ids=[row.pk for row in confirmed], undo=undo,
-            )  # fmt: skip
+        _queue_change(folder, ChangeKind.EXPUNGE, rows, undo=undo)
     _announce(user.pk, groups)
     _push_on_commit(folder.account_id for folder in groups)
     return sum(len(rows) for rows in groups.values())

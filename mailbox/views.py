@@ -13,14 +13,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from kombu.exceptions import OperationalError
 
 from accounts.connection import describe_problem
-from accounts.models import MailAccount, Protocol
+from accounts.models import MailAccount
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.protocols.imap import ImapCommandError
 
@@ -32,18 +32,6 @@ from .models import Folder, Role
 ROLE_ORDER = [Role.INBOX, Role.DRAFTS, Role.SENT, Role.ARCHIVE, Role.JUNK, Role.TRASH]
 # What a person need not read in a refusal: "[ALREADYEXISTS] ", Dovecot's " (0.001 + 0.000 secs)."
 SERVER_NOISE = re.compile(r"^\s*\[[^\]]*\]\s*|\s*\([\d.+ ]+secs?\)\.?\s*$")
-
-
-def get_imap_account_or_404(user, account_id):
-    """The user's own IMAP account; a POP3 account has no folders to manage."""
-    return get_object_or_404(MailAccount, pk=account_id, user=user, incoming_protocol=Protocol.IMAP)
-
-
-def get_folder_or_404(user, folder_id):
-    folders = Folder.objects.select_related("account")
-    return get_object_or_404(
-        folders, pk=folder_id, account__user=user, account__incoming_protocol=Protocol.IMAP
-    )
 
 
 # --- the folder tree ---------------------------------------------------------------------------
@@ -81,7 +69,7 @@ def _sibling_key(node):
 
 @login_required
 def folder_list(request, account_id):
-    account = get_imap_account_or_404(request.user, account_id)
+    account = actions.get_imap_account_for_user(request.user, account_id)
     folders = list(Folder.objects.filter(account=account))
     synced = account.synced_at
     context = {
@@ -96,7 +84,7 @@ def folder_list(request, account_id):
 @login_required
 @require_POST
 def account_sync(request, account_id):
-    account = get_imap_account_or_404(request.user, account_id)
+    account = actions.get_imap_account_for_user(request.user, account_id)
     try:
         tasks.sync_account.delay(account.pk)
     except OperationalError:  # the task queue (Redis) does not answer
@@ -139,7 +127,7 @@ def _form_problem(request, form):
 @login_required
 @require_POST
 def folder_create(request, account_id):
-    account = get_imap_account_or_404(request.user, account_id)
+    account = actions.get_imap_account_for_user(request.user, account_id)
     form = FolderCreateForm(request.POST, account=account)
     if not form.is_valid():
         _form_problem(request, form)
@@ -157,7 +145,7 @@ def folder_create(request, account_id):
 @login_required
 @require_POST
 def folder_rename(request, folder_id):
-    folder = get_folder_or_404(request.user, folder_id)
+    folder = actions.get_folder_for_user(request.user, folder_id)
     form = FolderRenameForm(request.POST, folder=folder)
     if not form.is_valid():
         _form_problem(request, form)
@@ -175,7 +163,7 @@ def folder_rename(request, folder_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def folder_delete(request, folder_id):
-    folder = get_folder_or_404(request.user, folder_id)
+    folder = actions.get_folder_for_user(request.user, folder_id)
     if request.method == "POST":
         _perform(
             request,
@@ -190,7 +178,7 @@ def folder_delete(request, folder_id):
 @login_required
 @require_POST
 def folder_subscribe(request, folder_id):
-    folder = get_folder_or_404(request.user, folder_id)
+    folder = actions.get_folder_for_user(request.user, folder_id)
     form = FolderSubscribeForm(request.POST)
     if not form.is_valid():
         _form_problem(request, form)

@@ -29,7 +29,6 @@ from .models import Message
 from .parsing import BodyStructureError, find_parts, parse_bodystructure
 from .parsing.charsets import decode_bytes
 from .sanitize import sanitize_html, text_to_html
-from .views import get_folder_or_404
 
 PAGE_SIZE = 50
 INLINE_IMAGE_TYPES = {"image/png", "image/gif", "image/jpeg", "image/webp"}
@@ -75,7 +74,7 @@ def folder_page(folder, cursor):
 @login_required
 @require_GET
 def folder_messages(request, folder_id):
-    folder = get_folder_or_404(request.user, folder_id)
+    folder = actions.get_folder_for_user(request.user, folder_id)
     page, older = folder_page(folder, parse_cursor(request.GET.get("before")))
     context = {"folder": folder, "page": page, "older": older, "first": "before" not in request.GET}
     return render(request, "mailbox/folder_messages.html", context)
