@@ -4,7 +4,7 @@ from django.db import transaction
 
 from mailbox.events import send_event_on_commit
 
-from .models import Protocol
+from .models import Preferences, Protocol
 
 
 @transaction.atomic
@@ -40,3 +40,15 @@ def do_rotate_encryption(accounts):
         account.save(update_fields=["incoming_password_encrypted", "smtp_password_encrypted"])
         count += 1
     return count
+
+
+@transaction.atomic
+def do_save_preferences(user, **changes):
+    """Change some of the user's preferences (theme, mark_read_after); other tabs follow."""
+    preferences, _created = Preferences.objects.get_or_create(user=user)
+    for name, value in changes.items():
+        setattr(preferences, name, value)
+    preferences.full_clean()
+    preferences.save()
+    send_event_on_commit([user.pk], {"type": "preferences.changed"})
+    return preferences

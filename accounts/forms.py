@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
-from .models import DEFAULT_PORTS, MailAccount, Protocol, SmtpAuth
+from .models import DEFAULT_PORTS, MailAccount, Preferences, Protocol, SmtpAuth
 
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$"
@@ -173,3 +173,10 @@ PROTOCOL_EXPLANATIONS = {
     Protocol.IMAP: _("IMAP keeps your mail on the server and in sync across all your devices."),
     Protocol.POP3: _("POP3 downloads your mail here and can remove it from the server."),
 }
+
+
+class PreferencesForm(forms.ModelForm):
+    class Meta:
+        model = Preferences
+        fields = ["theme", "mark_read_after"]
+        widgets = {"theme": forms.RadioSelect, "mark_read_after": forms.RadioSelect}

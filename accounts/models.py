@@ -96,3 +96,39 @@ class MailAccount(models.Model):
     @smtp_password.setter
     def smtp_password(self, value):
         self.smtp_password_encrypted = crypto.encrypt(value)
+
+
+class Theme(models.TextChoices):
+    SYSTEM = "system", _("Follow the system")
+    LIGHT = "light", _("Light")
+    DARK = "dark", _("Dark")
+
+
+class MarkRead(models.IntegerChoices):
+    IMMEDIATELY = 0, _("As soon as it is opened")
+    AFTER_3S = 3, _("After 3 seconds")
+    AFTER_10S = 10, _("After 10 seconds")
+    NEVER = -1, _("Never: I mark mail read myself")
+
+
+class Preferences(models.Model):
+    """How one portal user likes the mail screens."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True
+    )
+    theme = models.CharField(_("theme"), max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
+    mark_read_after = models.IntegerField(
+        _("mark a message read"), choices=MarkRead.choices, default=MarkRead.IMMEDIATELY
+    )
+
+    def __str__(self):
+        return f"preferences of {self.user}"
+
+
+def get_preferences(user):
+    """The user's preferences; the defaults (unsaved) for one who never changed them."""
+    try:
+        return user.preferences
+    except Preferences.DoesNotExist:
+        return Preferences(user=user)

@@ -8,4 +8,7 @@ urlpatterns = [
     path("add/", views.account_add, name="add"),
     path("<int:account_id>/", views.account_edit, name="edit"),
     path("<int:account_id>/delete/", views.account_delete, name="delete"),
+    path("preferences/", views.preferences, name="preferences"),
+    path("preferences/theme/", views.theme, name="theme"),
+    path("preferences/senders/<int:sender_id>/forget/", views.forget_sender, name="forget_sender"),
 ]

@@ -1,14 +1,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .actions import do_delete_mail_account, do_save_mail_account
+from mailbox.actions import do_trust_sender
+from mailbox.models import TrustedSender
+
+from .actions import do_delete_mail_account, do_save_mail_account, do_save_preferences
 from .connection import check_mail_account, describe_check
-from .forms import PROTOCOL_EXPLANATIONS, MailAccountForm
-from .models import DEFAULT_PORTS, MailAccount
+from .forms import PROTOCOL_EXPLANATIONS, MailAccountForm, PreferencesForm
+from .models import DEFAULT_PORTS, MailAccount, Theme, get_preferences
 
 
 def get_account_for_user(user, account_id):
@@ -74,3 +79,42 @@ def account_delete(request, account_id):
         messages.success(request, _("%(email)s was removed.") % {"email": account.email})
         return redirect("accounts:list")
     return render(request, "accounts/delete.html", {"account": account})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    """Theme, when opened mail is marked read, and the senders whose remote content shows."""
+    current = get_preferences(request.user)
+    form = PreferencesForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        do_save_preferences(request.user, **form.cleaned_data)
+        messages.success(request, _("Your preferences are saved."))
+        return redirect("accounts:preferences")
+    senders = TrustedSender.objects.filter(user=request.user).order_by("address")
+    return render(request, "accounts/preferences.html", {"form": form, "senders": senders})
+
+
+@login_required
+@require_POST
+def theme(request):
+    """The theme toggle of the top bar: system, then dark, then light."""
+    choice = request.POST.get("theme")
+    if choice in Theme.values:
+        do_save_preferences(request.user, theme=choice)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return JsonResponse({"ok": True, "theme": get_preferences(request.user).theme})
+    back = request.headers.get("Referer", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = "/"
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def forget_sender(request, sender_id):
+    sender = get_object_or_404(TrustedSender, pk=sender_id, user=request.user)
+    do_trust_sender(request.user, sender.address, trusted=False)
+    messages.success(request, _("Remote content from %(address)s is blocked again.") % {
+        "address": sender.address})  # fmt: skip
+    return redirect("accounts:preferences")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import MailAccount
 
 from .events import send_event_on_commit
-from .models import ChangeKind, Folder, Message, PendingChange, Role
+from .models import ChangeKind, Folder, Message, PendingChange, Role, TrustedSender
 from .sync import store
 
 SYSTEM_FLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
@@ -311,3 +311,25 @@ def do_subscribe_folder(user, folder_id, subscribed):
     folder = get_folder_for_user(user, folder_id)
     verb = "subscribe" if subscribed else "unsubscribe"
     _folder_command(folder.account, lambda session: getattr(session, verb)(folder.name))
+
+
+# --- remote content ------------------------------------------------------------------------------
+
+
+def is_trusted_sender(user, address):
+    return (
+        bool(address) and TrustedSender.objects.filter(user=user, address=address.lower()).exists()
+    )
+
+
+@transaction.atomic
+def do_trust_sender(user, address, trusted=True):
+    """Always show (or stop showing) remote content in mail from ``address``."""
+    address = address.strip().lower()[:320]
+    if not address:
+        raise ValidationError(_("This message has no sender address."))
+    if trusted:
+        TrustedSender.objects.get_or_create(user=user, address=address)
+    else:
+        TrustedSender.objects.filter(user=user, address=address).delete()
+    send_event_on_commit([user.pk], {"type": "preferences.changed"})

@@ -23,6 +23,7 @@ EVENT_TYPES = frozenset(
         "folder.changed",  # messages or counts of a folder changed
         "sync.progress",  # a first sync's backfill: cached of total
         "change.failed",  # the server refused a change made here; it was rolled back
+        "preferences.changed",  # theme or reading preferences; other tabs follow
     }
 )
 

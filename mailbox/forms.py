@@ -67,12 +67,16 @@ class IdsField(forms.Field):
 class MessageActionForm(forms.Form):
     ACTIONS = ("read", "unread", "flag", "unflag", "move", "copy", "delete", "archive", "junk")
 
-    ids = IdsField(error_messages={"required": _("Choose at least one message.")})
+    ids = IdsField(required=False)
+    # "Select all in this folder": every message of this folder, however many.
+    in_folder = forms.IntegerField(required=False, min_value=1)
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     folder = forms.IntegerField(required=False, min_value=1)
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("ids") and not cleaned.get("in_folder") and "ids" not in self.errors:
+            raise ValidationError(_("Choose at least one message."))
         if cleaned.get("action") in ("move", "copy") and not cleaned.get("folder"):
             raise ValidationError(_("Choose the folder to put the messages in."))
         return cleaned

@@ -5,8 +5,10 @@ Messages are keyed by (folder, uidvalidity, uid), as the server keys them. URLs 
 A message moved or copied here but not yet confirmed by the server has ``uid = None``.
 """
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.functions import Coalesce, Lower, NullIf, Substr
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import MailAccount
@@ -71,6 +73,14 @@ SYSTEM_FLAGS = {
 }
 
 
+# Sort keys of the message list (mailbox.listing), each with its index: a query must use the very
+# same expression for the planner to match the index.
+SENDER_KEY = Lower(
+    Coalesce(NullIf(models.F("from_name"), models.Value("")), models.F("from_address"))
+)
+SUBJECT_KEY = Substr(Lower(models.F("subject")), 1, 100)  # bounded: btree entries have a size limit
+
+
 class Message(models.Model):
     folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
     uidvalidity = models.BigIntegerField()
@@ -113,6 +123,10 @@ class Message(models.Model):
                 fields=["folder"], condition=models.Q(seen=False), name="message_folder_unseen"
             ),
             models.Index(fields=["message_id"], name="message_message_id"),
+            # The list's other sort orders (mailbox.listing: the same expressions)
+            models.Index("folder", SENDER_KEY, "id", name="message_folder_sender"),
+            models.Index("folder", SUBJECT_KEY, "id", name="message_folder_subject"),
+            models.Index(fields=["folder", "size", "id"], name="message_folder_size"),
         ]
 
     def __str__(self):
@@ -176,3 +190,19 @@ class PendingChange(models.Model):
 
     def __str__(self):
         return f"{self.kind} {len(self.uids)} in {self.folder_id}"
+
+
+class TrustedSender(models.Model):
+    """A sender whose mail shows remote content (images, fonts) without asking each time."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=320)  # lower case
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "address"], name="trustedsender_unique")
+        ]
+
+    def __str__(self):
+        return self.address

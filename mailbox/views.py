@@ -25,7 +25,13 @@ from mailbox.protocols.base import ConnectionProblem
 from mailbox.protocols.imap import ImapCommandError
 
 from . import actions, tasks
-from .forms import FolderCreateForm, FolderRenameForm, FolderSubscribeForm, MessageActionForm
+from .forms import (
+    MAX_IDS,
+    FolderCreateForm,
+    FolderRenameForm,
+    FolderSubscribeForm,
+    MessageActionForm,
+)
 from .models import Folder, Role
 
 # Siblings are shown Inbox first, then these special-use folders, then the rest by name.
@@ -217,12 +223,29 @@ def message_action(request):
         return JsonResponse({"ok": False, "error": form.first_error()}, status=400)
     data = form.cleaned_data
     try:
-        count = _apply(request.user, data["action"], data["ids"], data["folder"])
+        if data["in_folder"]:
+            count = _apply_to_folder(
+                request.user, data["action"], data["in_folder"], data["folder"]
+            )
+        else:
+            count = _apply(request.user, data["action"], data["ids"], data["folder"])
     except ValidationError as error:
         return JsonResponse({"ok": False, "error": " ".join(error.messages)}, status=400)
     except (Folder.DoesNotExist, Http404):
         return JsonResponse({"ok": False, "error": _("That folder does not exist.")}, status=404)
     return JsonResponse({"ok": True, "count": count})
+
+
+def _apply_to_folder(user, action, source_id, folder_id):
+    """The action on every message of a folder, MAX_IDS at a time (each its own change)."""
+    source = actions.get_folder_for_user(user, source_id)
+    ids = list(
+        source.messages.filter(uid__isnull=False).order_by("id").values_list("id", flat=True)
+    )
+    return sum(
+        _apply(user, action, ids[start : start + MAX_IDS], folder_id)
+        for start in range(0, len(ids), MAX_IDS)
+    )
 
 
 def _apply(user, action, ids, folder_id):

@@ -1,45 +1,274 @@
-"""Attachments, streamed from the server to the browser chunk by chunk, never held whole."""
+"""A message's raw material: attachments downloaded or previewed, the whole message as a .eml
+file, and every header field for "show details".
+
+Downloads stream from the server to the browser chunk by chunk, never held whole. Everything
+here comes from a hostile sender, so each response is a wall of its own: a download is
+``attachment`` with a safe RFC 6266 name; a preview is served only when the bytes really are
+one of a few image types or a PDF, under the type they are, never the type declared; every
+response carries nosniff and a Content-Security-Policy that allows nothing.
+"""
 
 import re
+import unicodedata
 from urllib.parse import quote
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from accounts.connection import describe_problem
+
 from . import bodies
-from .models import Message
+from .parsing import BodyStructureError
+from .parsing.charsets import clean, decode_raw, decode_words
+from .protocols.base import ConnectionProblem
+from .protocols.imap import ImapCommandError, MessageGone
+from .views_read import get_message_or_404
 
+CHUNK_SIZE = 1 << 20  # bytes per partial fetch, and per piece sent to the browser
+SANDBOX = "default-src 'none'; sandbox"
+# No ``sandbox`` for PDFs: Chrome before its out-of-process PDF viewer (and Firefox's pdf.js)
+# refuse to show a PDF in a sandboxed document. The bytes start with %PDF- and are served as
+# application/pdf with nosniff, so no browser parses them as HTML; PDF scripts run inside the
+# viewer, apart from our origin. 'self' lets the viewer's own wrapper page embed the PDF, and
+# its inline styles size it; nothing else may load, submit or frame it from elsewhere.
+PDF_CSP = (
+    "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
+)
 UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]')
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # controls, bidi overrides ("txt.exe" shown as "exe.txt")
+
+# Previews: the declared type decides whether to offer one, the first bytes whether to serve it
+PREVIEW_TYPES = {
+    "image/png": "image",
+    "image/gif": "image",
+    "image/jpeg": "image",
+    "image/pjpeg": "image",
+    "image/webp": "image",
+    "application/pdf": "pdf",
+}
+PREVIEW_LIMIT = 28 * 1024 * 1024  # octets as the server counts them: about 20 MB in base64
+
+# "show details": the header fields, bounded (the block itself is cut at bodies.HEADER_LIMIT)
+MAX_HEADER_FIELDS = 500
+MAX_HEADER_VALUE_CHARS = 16384
+# a field name (printable ASCII but ':'), ':', the rest of the line and its folded lines
+_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
 
 
-def content_disposition(filename):
+# --- names and headers ---------------------------------------------------------------------------
+
+
+def safe_filename(text):
+    """``text`` as a file name: no path, quote, control or invisible formatting character."""
+    text = "".join("_" if unicodedata.category(c) in INVISIBLE else c for c in text[:1000])
+    return UNSAFE_IN_FILENAME.sub("_", text).strip(" .")
+
+
+def content_disposition(filename, disposition="attachment"):
     """RFC 6266: an ASCII fallback and the exact name in UTF-8; no path, no header break."""
-    name = UNSAFE_IN_FILENAME.sub("_", filename or "").strip(" .") or "attachment"
-    name = name[:200]
+    name = safe_filename(filename or "")[:200] or "attachment"
     fallback = name.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def eml_filename(subject):
+    return (safe_filename(subject or "")[:150] or "message") + ".eml"
+
+
+def header_fields(raw):
+    """Every field of a header block, in order, as (name, value) with the value unfolded,
+    RFC 2047 decoded and without control characters; and whether some were left out."""
+    found = _FIELD.findall(raw)
+    # names are ASCII: the pattern takes nothing else
+    fields = [(name.decode(), _header_value(value)) for name, value in found[:MAX_HEADER_FIELDS]]
+    return fields, len(found) > MAX_HEADER_FIELDS or len(raw) >= bodies.HEADER_LIMIT
+
+
+def _header_value(value):
+    text = decode_raw(value.replace(b"\r\n", b"").replace(b"\n", b""))
+    if "=?" in text:
+        text = decode_words(text)
+    text = clean(text)
+    if len(text) > MAX_HEADER_VALUE_CHARS:
+        text = text[:MAX_HEADER_VALUE_CHARS] + "…"
+    return text
+
+
+# --- previews ------------------------------------------------------------------------------------
+
+
+def previewable(part):
+    """ "image", "pdf" or None: whether to offer a preview of ``part`` (a parsed BodyPart), by
+    its declared type and size. The preview itself re-checks the bytes."""
+    kind = PREVIEW_TYPES.get(part.content_type)
+    return kind if kind is not None and _small_enough(part) else None
+
+
+def _small_enough(part):
+    return part.size is not None and part.size <= PREVIEW_LIMIT
+
+
+def sniff_image(head):
+    """The type the bytes really are, by their magic number: PNG, GIF, JPEG, WebP or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _verified_type(kind, head):
+    if kind == "image":
+        return sniff_image(head)
+    return "application/pdf" if head.startswith(b"%PDF-") else None
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+class _AsyncChunks:
+    """A bodies.Stream for daphne. Django's ASGI handler reads a synchronous iterator whole into
+    a list before it sends anything (StreamingHttpResponse.__aiter__); this fetches one chunk at
+    a time in a worker thread instead, so memory stays at one chunk."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        chunk = await sync_to_async(self.stream.next_chunk, thread_sensitive=False)()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    def close(self):
+        self.stream.close()
+
+
+def _streaming(request, stream, content_type):
+    content = _AsyncChunks(stream) if isinstance(request, ASGIRequest) else stream
+    return StreamingHttpResponse(content, content_type=content_type)
+
+
+def _guarded(response, csp=SANDBOX):
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = csp
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _problem_text(message, problem):
+    """One sentence on why the server did not give the message, and what to do."""
+    if isinstance(problem, ImapCommandError):
+        return _("The mail server refused: %(text)s") % {"text": problem.text[:300]}
+    account = message.folder.account
+    return describe_problem(problem, account.incoming_host, account.incoming_port)
+
+
+def _plain(status, text):
+    response = HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return _guarded(response)
+
+
+def _part_or_404(message, section):
+    try:
+        return bodies.find_part(message, section)
+    except (bodies.PartNotFound, BodyStructureError):
+        raise Http404 from None
+
+
+def _open(message, part=None):
+    """(a bodies.Stream of ``part``, or of the whole message, None), or (None, a calm 503)
+    when the server does not answer. Http404 when the message is gone from the server."""
+    try:
+        if part is None:
+            return bodies.stream_message(message, CHUNK_SIZE), None
+        return bodies.stream_part(message, part, CHUNK_SIZE), None
+    except MessageGone:
+        raise Http404 from None
+    except ConnectionProblem as problem:  # ImapCommandError too
+        return None, _plain(503, _problem_text(message, problem))
+
+
+# --- views ---------------------------------------------------------------------------------------
 
 
 @login_required
 @require_GET
 def part_download(request, message_id, section):
-    message = get_object_or_404(
-        Message.objects.select_related("folder__account"),
-        pk=message_id,
-        folder__account__user=request.user,
-        uid__isnull=False,
-    )
-    try:
-        part = bodies.find_part(message, section)
-    except (bodies.PartNotFound, ValueError):
-        raise Http404 from None
-    response = StreamingHttpResponse(
-        bodies.iter_part(message, section), content_type="application/octet-stream"
-    )
+    message = get_message_or_404(request.user, message_id)
+    part = _part_or_404(message, section)
+    stream, problem = _open(message, part)
+    if problem is not None:
+        return problem
+    response = _streaming(request, stream, "application/octet-stream")
     response["Content-Disposition"] = content_disposition(part.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Referrer-Policy"] = "no-referrer"
+    return _guarded(response)
+
+
+@login_required
+@require_GET
+def message_original(request, message_id):
+    """The whole message as the server keeps it (BODY.PEEK[]), as a .eml file."""
+    message = get_message_or_404(request.user, message_id)
+    stream, problem = _open(message)
+    if problem is not None:
+        return problem
+    response = _streaming(request, stream, "message/rfc822")
+    response["Content-Disposition"] = content_disposition(eml_filename(message.subject))
+    return _guarded(response)
+
+
+@login_required
+@require_GET
+def message_headers(request, message_id):
+    """Every header field, decoded and escaped: a fragment for the reading pane's details."""
+    message = get_message_or_404(request.user, message_id)
+    context = {"message": message, "fields": [], "truncated": False, "problem": None}
+    status = 200
+    try:
+        context["fields"], context["truncated"] = header_fields(bodies.get_header(message))
+    except MessageGone:
+        raise Http404 from None
+    except ConnectionProblem as problem:
+        context["problem"], status = _problem_text(message, problem), 503
+    response = render(request, "mailbox/_headers.html", context, status=status)
+    response["Cache-Control"] = "private" if status == 200 else "no-store"
     return response
+
+
+@login_required
+@require_GET
+def part_preview(request, message_id, section):
+    """An image or a PDF shown inline, only when its first bytes say it is what it claims."""
+    message = get_message_or_404(request.user, message_id)
+    part = _part_or_404(message, section)
+    kind = PREVIEW_TYPES.get(part.content_type)
+    if kind is None:
+        raise Http404
+    if not _small_enough(part):
+        return _plain(413, _("This attachment is too large to preview. Download it instead."))
+    stream, problem = _open(message, part)
+    if problem is not None:
+        return problem
+    content_type = _verified_type(kind, stream.peek(16))
+    if content_type is None:
+        stream.close()
+        raise Http404
+    response = _streaming(request, stream, content_type)
+    response["Content-Disposition"] = content_disposition(part.filename, "inline")
+    response["Cache-Control"] = "private, max-age=3600"
+    return _guarded(response, PDF_CSP if kind == "pdf" else SANDBOX)

@@ -1,44 +1,59 @@
-"""Reading mail: a folder's messages, one message, its HTML body in a sandboxed frame, and the
-inline images that body shows.
+"""The mail screen: folder tree, message list and reading pane; and the message body's frame.
+
+One page serves all three panes. Without JavaScript every link is a full page; with it, mail.js
+fetches just the part that changes (``?part=rows`` for more of the list, ``?part=pane`` for the
+reading pane) from the same views, with the same permission checks.
 
 The HTML body is served on its own URL, sanitized, with a Content-Security-Policy that allows no
-script and no remote load, and shown in an ``<iframe sandbox="">``: two independent walls between
-a hostile message and the webmail's own pages.
+script and no remote load (unless the user chose to show remote content), and shown in an
+``<iframe sandbox="">``: two independent walls between a hostile message and the webmail.
+
+Nothing here depends on the protocol that filled the cache: POP3 accounts fill the same tables.
 """
 
 import base64
-import datetime
+import re
+import secrets
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
 
 from accounts.connection import describe_problem
+from accounts.models import MailAccount, get_preferences
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.protocols.imap import ImapCommandError
 
-from . import actions, bodies
-from .models import Message
+from . import actions, bodies, listing
+from . import search as search_module
+from .models import Folder, Message, Role
 from .parsing import BodyStructureError, find_parts, parse_bodystructure
 from .parsing.charsets import decode_bytes
 from .sanitize import sanitize_html, text_to_html
+from .views import folder_tree
 
-PAGE_SIZE = 50
 INLINE_IMAGE_TYPES = {"image/png", "image/gif", "image/jpeg", "image/webp"}
 INLINE_IMAGE_BYTES = 1024 * 1024  # a larger inline image is left out of the frame
 BODY_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
-BODY_DOCUMENT = (
-    '<!doctype html><meta charset="utf-8">'
-    "<style>body { margin: .8rem; font: 15px/1.45 system-ui, sans-serif; color: #1d2330;"
-    " overflow-wrap: anywhere; } img { max-width: 100%; height: auto; }</style>"
+# With remote content allowed, images (only) may come from anywhere over http(s).
+BODY_CSP_REMOTE = (
+    "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; sandbox"
 )
+BODY_DOCUMENT = (
+    '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+    "<style>html { background: #fff; } body { margin: .8rem; color: #1d2330;"
+    " font: 15px/1.45 system-ui, sans-serif; overflow-wrap: anywhere; }"
+    " img { max-width: 100%; height: auto; }</style>"
+)
+SANITIZED_TTL = 600  # seconds the page's sanitized body waits in the cache for the frame's request
 
 
 def get_message_or_404(user, message_id):
@@ -47,40 +62,115 @@ def get_message_or_404(user, message_id):
     return get_object_or_404(messages, pk=message_id, folder__account__user=user, uid__isnull=False)
 
 
-# --- a folder's messages ------------------------------------------------------------------------
+# --- the screen ---------------------------------------------------------------------------------
 
 
-def parse_cursor(value):
-    """``?before=<date iso>,<id>`` as (date, id); None for the first page or a broken cursor."""
-    date, _sep, pk = (value or "").rpartition(",")
-    try:
-        return datetime.datetime.fromisoformat(date), int(pk)
-    except ValueError:
-        return None
+@login_required
+@require_GET
+def mail_home(request):
+    """The Inbox of the user's first account that has one; the accounts page before that."""
+    inbox = (
+        Folder.objects.filter(account__user=request.user, role=Role.INBOX)
+        .order_by("account_id")
+        .first()
+    )
+    if inbox is None:
+        return redirect("accounts:list")
+    return redirect("mailbox:folder_messages", inbox.pk)
 
 
-def folder_page(folder, cursor):
-    """One page, newest first, after ``cursor`` by keyset (the index on folder, -date, -id)."""
-    rows = folder.messages.order_by("-date", "-id")
-    if cursor:
-        date, pk = cursor
-        rows = rows.filter(Q(date__lt=date) | Q(date=date, pk__lt=pk))
-    rows = list(rows[: PAGE_SIZE + 1])
-    page, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-    older = f"{page[-1].date.isoformat()},{page[-1].pk}" if more else None
-    return page, older
+def screen_context(request, folder):
+    """What the three panes need around the list: accounts, the folder tree, preferences."""
+    account = folder.account
+    folders = Folder.objects.filter(account=account).exclude(subscribed=False, role="")
+    return {
+        "folder": folder,
+        "account": account,
+        "accounts": MailAccount.objects.filter(user=request.user).order_by("email"),
+        "tree": folder_tree(list(folders)),
+        "move_targets": [f for f in folders if f.selectable and f.pk != folder.pk],
+        "preferences": get_preferences(request.user),
+        "sorts": listing.SORTS,
+    }
+
+
+def list_context(request, folder):
+    sort = listing.clean_sort(request.GET.get("sort"))
+    page = listing.message_page(folder, sort, request.GET.get("after"))
+    return {"page": page, "sort": sort, "first_page": not request.GET.get("after")}
+
+
+@login_required
+@require_GET
+def account_inbox(request, account_id):
+    """An account's Inbox (its first folder, for an account that has no Inbox yet)."""
+    account = get_object_or_404(MailAccount, pk=account_id, user=request.user)
+    folders = Folder.objects.filter(account=account)
+    folder = folders.filter(role=Role.INBOX).first() or folders.order_by("name").first()
+    if folder is None:
+        messages.info(request, _("%(email)s has no folders yet.") % {"email": account.email})
+        return redirect("accounts:list")
+    return redirect("mailbox:folder_messages", folder.pk)
 
 
 @login_required
 @require_GET
 def folder_messages(request, folder_id):
     folder = actions.get_folder_for_user(request.user, folder_id)
-    page, older = folder_page(folder, parse_cursor(request.GET.get("before")))
-    context = {"folder": folder, "page": page, "older": older, "first": "before" not in request.GET}
-    return render(request, "mailbox/folder_messages.html", context)
+    context = list_context(request, folder)
+    if request.GET.get("part") == "rows":
+        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
+    context.update(screen_context(request, folder))
+    return render(request, "mailbox/mail.html", context)
 
 
-# --- one message --------------------------------------------------------------------------------
+@login_required
+@require_GET
+def message_view(request, message_id):
+    message = get_message_or_404(request.user, message_id)
+    pane = reading_pane(request, message)
+    if request.GET.get("part") == "pane":
+        return render(request, "mailbox/_reading_pane.html", pane)
+    context = {**screen_context(request, message.folder), **list_context(request, message.folder)}
+    context.update(pane)
+    return render(request, "mailbox/mail.html", context)
+
+
+@login_required
+@require_GET
+def search(request, folder_id):
+    """Search results in the list pane: this folder, or (``in=account``) the whole account."""
+    folder = actions.get_folder_for_user(request.user, folder_id)
+    text = request.GET.get("q", "").strip()
+    if not text:
+        return redirect("mailbox:folder_messages", folder.pk)
+    scope = "account" if request.GET.get("in") == "account" else "folder"
+    context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT}
+    try:
+        query = search_module.parse_query(text)
+    except search_module.SearchError as error:
+        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error))
+    else:
+        whole = query.scope == "all" or (query.scope is None and scope == "account")
+        where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
+        result = search_module.search_messages(request.user, query=query, **where)
+        notes = [result.problem] if result.problem else []
+        if result.truncated:
+            notes.append(
+                _("Only the newest %(n)d matches are shown.") % {"n": len(result.messages)}
+            )
+        context.update(
+            page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
+            search_problem=" ".join([*notes, *query.notes]),
+            whole_account=whole,
+        )
+    if request.GET.get("part") == "rows":
+        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
+    context.update(screen_context(request, folder))
+    return render(request, "mailbox/mail.html", context)
+
+
+# --- one message in the reading pane -------------------------------------------------------------
 
 
 def message_parts(message):
@@ -95,12 +185,92 @@ def part_text(message, part):
     return decode_bytes(bodies.get_part(message, part.section), part.params.get("charset", ""))
 
 
-def sanitized_body(message, html_part, cid_url=None):
-    def cid_link(cid):
-        return reverse("mailbox:message_cid", args=[message.pk, cid])
+def reading_pane(request, message):
+    """The context of the reading pane: headers, the body (or why it is missing), attachments."""
+    text, html, attachments, inline = message_parts(message)
+    remote = _remote_choice(request, message)
+    context = {"message": message, "html": html is not None, "remote": remote}
+    shown_cids = frozenset()
+    try:
+        if html is not None:
+            sanitized = sanitized_body(request.user, message, html, remote["allowed"])
+            context["blocked_remote"] = sanitized["blocked_remote"]
+            shown_cids = frozenset(sanitized["cids"])
+        elif text is not None:
+            context["text_html"] = text_body(message, text)
+    except (ConnectionProblem, ImapCommandError) as problem:
+        context["body_problem"] = _describe(message, problem)
+    context["attachments"] = attachments + [p for p in inline if p.content_id not in shown_cids]
+    context["mark_read"] = _mark_read_on_open(request.user, message)
+    return context
+
+
+def text_body(message, part):
+    flowed = part.params.get("format", "").lower() == "flowed"
+    delsp = part.params.get("delsp", "").lower() == "yes"
+    return text_to_html(part_text(message, part), flowed, delsp)
+
+
+def _remote_choice(request, message):
+    """Whether remote content shows in this message: "this time" (?remote=1) or always for the
+    sender (a TrustedSender)."""
+    trusted = actions.is_trusted_sender(request.user, message.from_address)
+    this_time = request.GET.get("remote") == "1"
+    return {"allowed": trusted or this_time, "trusted": trusted, "this_time": this_time}
+
+
+def _mark_read_on_open(user, message):
+    """Mark the message read now, or tell the page after how many seconds to do it (None: never).
+
+    Returns the delay for mail.js; 0 means it is done."""
+    if message.seen:
+        return None
+    delay = get_preferences(user).mark_read_after
+    if delay != 0:
+        return delay if delay > 0 else None
+    try:
+        actions.do_set_flags(user, [message.pk], add=["\\Seen"])
+        message.seen = True
+    except OperationalError:  # the task queue does not answer: the next sync pushes the flag
+        pass
+    return 0
+
+
+def _describe(message, problem):
+    if isinstance(problem, ConnectionProblem):
+        account = message.folder.account
+        return describe_problem(problem, account.incoming_host, account.incoming_port)
+    return _("The server refused: %(text)s") % {"text": problem.text[:300]}
+
+
+# --- the sanitized body, computed once for the page and its frame --------------------------------
+
+
+def sanitized_body(user, message, html_part, allow_remote):
+    """The sanitized HTML of the message, with inline images as markers to fill in.
+
+    A dict: html, blocked_remote, cids (the Content-IDs in document order, each shown where its
+    marker ``<nonce>-<index>`` is) and nonce. Sanitizing a big newsletter costs tens of
+    milliseconds, and the page and then its frame both need it, so it is kept in the cache for a
+    while, per user, message and remote choice. The nonce is random, so no mail can forge a
+    marker."""
+    key = f"sanitized:{user.pk}:{message.pk}:{message.uidvalidity}:{int(allow_remote)}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    nonce, cids = secrets.token_hex(8), []
+
+    def marker(cid):
+        if cid not in cids:
+            cids.append(cid)
+        return f"{nonce}-{cids.index(cid)}"
 
     html = part_text(message, html_part)
-    return sanitize_html(html, cid_url=cid_url or cid_link, allow_remote=False)
+    result = sanitize_html(html, cid_url=marker, allow_remote=allow_remote)
+    found = {"html": result.html, "blocked_remote": result.blocked_remote, "cids": cids,
+             "nonce": nonce}  # fmt: skip
+    cache.set(key, found, SANITIZED_TTL)
+    return found
 
 
 def inline_image(message, part):
@@ -109,64 +279,27 @@ def inline_image(message, part):
     The frame's document has an opaque origin, so the browser sends it no session cookie
     (SameSite) and a link to message_cid would only meet the login page."""
     if part is None or part.content_type not in INLINE_IMAGE_TYPES:
-        return None
+        return ""
     if (part.size or 0) > INLINE_IMAGE_BYTES * 4 // 3 + 1024:  # base64 on the wire
-        return None
+        return ""
     try:
         data = bodies.get_part(message, part.section)
     except (ConnectionProblem, ImapCommandError):
-        return None
+        return ""
     if len(data) > INLINE_IMAGE_BYTES:
-        return None
+        return ""
     return f"data:{part.content_type};base64,{base64.b64encode(data).decode()}"
 
 
-def find_cid(message, cid):
-    """The leaf part whose Content-ID is ``cid``, or None."""
-    try:
-        tree = parse_bodystructure(bytes(message.bodystructure))
-    except BodyStructureError:
-        return None
-    return next((p for p in tree.walk() if p.content_id == cid and not p.is_multipart), None)
+def with_inline_images(message, sanitized, inline):
+    parts = {part.content_id: part for part in inline}
+    cids = sanitized["cids"]
 
+    def fill(match):
+        index = int(match.group(1))
+        return inline_image(message, parts.get(cids[index])) if index < len(cids) else ""
 
-def _mark_read(user, message):
-    if message.seen:
-        return
-    try:
-        actions.do_set_flags(user, [message.pk], add=["\\Seen"])
-    except OperationalError:  # the task queue does not answer: the next sync pushes the flag
-        pass
-
-
-@login_required
-@require_GET
-def message_view(request, message_id):
-    message = get_message_or_404(request.user, message_id)
-    text, html, attachments, inline = message_parts(message)
-    context = {"message": message, "folder": message.folder, "html": html is not None}
-    shown_cids = frozenset()
-    try:
-        if html is not None:
-            sanitized = sanitized_body(message, html)
-            context["blocked_remote"] = sanitized.blocked_remote
-            shown_cids = sanitized.cids
-        elif text is not None:
-            flowed = text.params.get("format", "").lower() == "flowed"
-            delsp = text.params.get("delsp", "").lower() == "yes"
-            context["text_html"] = text_to_html(part_text(message, text), flowed, delsp)
-    except (ConnectionProblem, ImapCommandError) as problem:
-        context["body_problem"] = _describe(message, problem)
-    context["attachments"] = attachments + [p for p in inline if p.content_id not in shown_cids]
-    _mark_read(request.user, message)
-    return render(request, "mailbox/message.html", context)
-
-
-def _describe(message, problem):
-    if isinstance(problem, ConnectionProblem):
-        account = message.folder.account
-        return describe_problem(problem, account.incoming_host, account.incoming_port)
-    return _("The server refused: %(text)s") % {"text": problem.text[:300]}
+    return re.sub(re.escape(sanitized["nonce"]) + r"-(\d+)", fill, sanitized["html"])
 
 
 def _guarded(response):
@@ -184,17 +317,25 @@ def message_body(request, message_id):
     _text, html, _attachments, inline = message_parts(message)
     if html is None:
         raise Http404
-    parts = {part.content_id: part for part in inline}
+    allow_remote = _remote_choice(request, message)["allowed"]
     try:
-        content = sanitized_body(
-            message, html, cid_url=lambda cid: inline_image(message, parts.get(cid))
-        ).html
-        status = 200
+        sanitized = sanitized_body(request.user, message, html, allow_remote)
+        content, status = with_inline_images(message, sanitized, inline), 200
     except (ConnectionProblem, ImapCommandError) as problem:
         content, status = format_html("<p>{}</p>", _describe(message, problem)), 503
     response = HttpResponse(BODY_DOCUMENT + content, status=status)
-    response["Content-Security-Policy"] = BODY_CSP
+    response["Content-Security-Policy"] = BODY_CSP_REMOTE if allow_remote else BODY_CSP
+    response["Cache-Control"] = "private, no-cache"
     return _guarded(response)
+
+
+def find_cid(message, cid):
+    """The leaf part whose Content-ID is ``cid``, or None."""
+    try:
+        tree = parse_bodystructure(bytes(message.bodystructure))
+    except BodyStructureError:
+        return None
+    return next((p for p in tree.walk() if p.content_id == cid and not p.is_multipart), None)
 
 
 @login_required
@@ -213,3 +354,16 @@ def message_cid(request, message_id, cid):
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=3600"
     return _guarded(response)
+
+
+@login_required
+@require_POST
+def trust_sender(request, message_id):
+    """Always show remote content from this message's sender, or stop doing so."""
+    message = get_message_or_404(request.user, message_id)
+    trusted = request.POST.get("trusted") != "0"
+    try:
+        actions.do_trust_sender(request.user, message.from_address, trusted)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("mailbox:message", message.pk)

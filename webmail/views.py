@@ -9,8 +9,7 @@ from django.views.decorators.cache import never_cache
 
 @login_required
 def home(request):
-    # The mail screens arrive with the reading issue; until then the accounts page is home.
-    return redirect("accounts:list")
+    return redirect("mailbox:home")
 
 
 def _database_problem():

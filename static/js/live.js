@@ -2,6 +2,38 @@
 // After a reconnect the page reloads its state instead of replaying what it missed.
 (function () {
   "use strict";
+  // The browser's time zone, for the dates the server writes (webmail.middleware).
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const cookie = document.cookie.split("; ").find((c) => c.startsWith("tz="));
+    if (zone && (!cookie || decodeURIComponent(cookie.slice(3)) !== zone)) {
+      document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+      if (!cookie && document.getElementById("mail")) window.location.reload();
+    }
+  } catch (error) { /* no Intl: dates stay in the server's zone */ }
+
+  // The theme toggle: system, dark, light, without leaving the page.
+  const toggle = document.getElementById("theme-toggle");
+  if (toggle) {
+    toggle.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = new URLSearchParams(new FormData(toggle.form));
+      body.set("theme", toggle.value);
+      fetch(toggle.form.action, { method: "POST", body, credentials: "same-origin",
+                                  headers: { "X-Requested-With": "fetch" } })
+        .then((response) => response.json())
+        .then(() => applyTheme(toggle.value))
+        .catch(() => toggle.form.submit());
+    });
+  }
+  function applyTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    if (!toggle) return;
+    const order = ["system", "dark", "light"];
+    toggle.value = order[(order.indexOf(theme) + 1) % order.length];
+    toggle.textContent = toggle.dataset[theme] || theme;
+  }
+
   const path = document.body.dataset.liveUrl;
   if (!path || !window.WebSocket) return;
   let delay = 1000;
@@ -17,6 +49,7 @@
         .then((response) => response.text())
         .then((html) => {
           const fresh = new DOMParser().parseFromString(html, "text/html");
+          if (fresh.documentElement.dataset.theme) applyTheme(fresh.documentElement.dataset.theme);
           for (const id of LIVE_PARTS) {
             const here = document.getElementById(id);
             const there = fresh.getElementById(id);
@@ -32,6 +65,7 @@
     "folders.changed": refresh,
     "folder.changed": refresh,
     "sync.progress": refresh,
+    "preferences.changed": refresh,
     "change.failed": (event) => {
       tell(`${document.body.dataset.changeFailed} ${event.reason}`);
       refresh();
@@ -64,6 +98,7 @@
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
       (handlers[event.type] || (() => {}))(event);
+      document.dispatchEvent(new CustomEvent("webmail:event", { detail: event }));
     };
     socket.onclose = (event) => {
       if (event.code === 4401) return; // logged out

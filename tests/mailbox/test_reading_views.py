@@ -65,7 +65,7 @@ def row_ids(response):
     return [
         int(pk)
         for pk in re.findall(
-            r'<tr class="[^"]*" data-message-id="(\d+)"', response.content.decode()
+            r'<li class="row[^"]*" data-message-id="(\d+)"', response.content.decode()
         )
     ]
 
@@ -104,8 +104,8 @@ def test_the_inbox_shows_unread_flagged_and_attachments(as_alice, deliver, imap_
     message = deliver(email("Plans", attachment=b"%PDF-1.4 plan"))
     Message.objects.filter(pk=message.pk).update(flagged=True)
     page = as_alice.get(f"/mail/folders/{message.folder_id}/").content.decode()
-    assert f'<tr class="unread" data-message-id="{message.pk}">' in page
-    assert 'class="star"' in page and 'class="clip"' in page
+    assert f'<li class="row unread flagged" data-message-id="{message.pk}"' in page
+    assert 'aria-pressed="true"' in page and 'class="clip"' in page
     assert f'href="/mail/messages/{message.pk}/"' in page
     assert "Mallory" in page
 

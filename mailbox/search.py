@@ -1,0 +1,318 @@
+"""The search box: Gmail-like operators, answered from the header cache and the IMAP server.
+
+``parse_query`` turns what the user typed into a :class:`SearchQuery`; ``search_messages`` runs it
+over one folder or a whole account and returns the matching cached messages, newest first.
+
+Who answers what:
+- Senders, recipients, subjects, dates and flags are answered by the cache, always. The cache is
+  what the message list shows (a flag changed here and still on its way to the server included),
+  so a message found by ``is:unread`` is one the list shows as unread.
+- Free text must also reach the bodies, which only the server has: ``UID SEARCH TEXT`` per folder
+  in scope, through ``names.search_criteria`` (which quotes, sends non-ASCII as UTF-8 literals
+  and refuses CR, LF and NUL). The folder is opened with EXAMINE, so searching never changes
+  ``\\Recent`` or a flag, and its UIDs are trusted only if its UIDVALIDITY is the one cached.
+  The UIDs found are mapped back to cached rows; the cache's header filters still apply.
+- Free text also matches the cached headers, so that with the server down a sender's name is
+  still found; the result then says so in a sentence for a banner, never an error page.
+"""
+
+import dataclasses
+import datetime
+import re
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.connection import describe_problem
+from accounts.models import Protocol
+
+from . import actions
+from .models import Message
+from .protocols.base import ConnectionProblem
+from .protocols.imap import ImapCommandError
+from .protocols.imap.names import search_criteria
+from .sync import imap_session
+
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 12  # each free-text term costs one SEARCH per folder
+MAX_SERVER_HITS = 10_000  # UIDs kept per term and folder: the highest, the latest to arrive
+MAX_LIMIT = 1000
+
+
+class SearchError(ValueError):
+    """A query that is not run; ``str(error)`` is a sentence for the user, in their language."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchQuery:
+    """What the user asked for. Every term must match (AND), as in Gmail."""
+
+    text: tuple[str, ...] = ()  # words and "quoted phrases": headers and body text
+    senders: tuple[str, ...] = ()  # from: (name or address)
+    recipients: tuple[str, ...] = ()  # to: (To or Cc, name or address)
+    subjects: tuple[str, ...] = ()  # subject:
+    after: datetime.date | None = None  # after: this day or later
+    before: datetime.date | None = None  # before: earlier than this day
+    unread: bool | None = None  # is:unread True, is:read False (the last one typed wins)
+    flagged: bool = False  # is:flagged, is:starred
+    has_attachment: bool = False  # has:attachment
+    scope: str | None = None  # in:all "all", in:folder "folder", None: the caller's default
+    notes: tuple[str, ...] = ()  # sentences for the user about operators read as text
+
+    @property
+    def is_empty(self):
+        return not any(
+            (self.text, self.senders, self.recipients, self.subjects, self.after, self.before)
+        ) and (self.unread, self.flagged, self.has_attachment) == (None, False, False)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+    messages: list  # Message rows (folder selected), newest first, all confirmed by the server
+    server_searched: bool  # the free text was searched on the server in every folder in scope
+    problem: str | None  # why the server did not answer (show as a banner), or None
+    truncated: bool  # more messages match than ``messages`` holds
+    whole_account: bool  # the scope was the account, not one folder
+
+
+# --- reading the query --------------------------------------------------------------------------
+
+# name:"quoted value" | name:value | "quoted phrase" | word. An unterminated quote runs to the
+# end; inside quotes \" and \\ stand for " and \ (the only way to search for a double quote).
+_TOKEN = re.compile(
+    r'(?P<name>[A-Za-z]+):(?:"(?P<quoted>(?:\\.|[^"\\])*)"?|(?P<value>[^\s"]+))'
+    r'|"(?P<phrase>(?:\\.|[^"\\])*)"?'
+    r'|(?P<word>[^\s"]+)'
+)
+_ESCAPE = re.compile(r'\\(["\\])')
+# CR, LF, NUL and the other control characters: whitespace to us, never part of a term
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+_FLAG_WORDS = {
+    "is": {"unread": ("unread", True), "read": ("unread", False),
+           "flagged": ("flagged", True), "starred": ("flagged", True)},
+    "has": {"attachment": ("has_attachment", True), "attachments": ("has_attachment", True)},
+    "in": {"all": ("scope", "all"), "anywhere": ("scope", "all"), "folder": ("scope", "folder")},
+}  # fmt: skip
+_TERM_FIELDS = {"from": "senders", "to": "recipients", "subject": "subjects"}
+
+
+def parse_query(text):
+    """The :class:`SearchQuery` for what the user typed; :class:`SearchError` if it is too long
+    (characters or words: every text word costs the server one SEARCH per folder).
+
+    Operators: from: to: subject: after:YYYY-MM-DD before:YYYY-MM-DD (also YYYY/MM/DD, as Gmail
+    writes them) is:unread is:read is:flagged is:starred has:attachment in:all in:folder. As in
+    Gmail, anything else (an unknown operator, a date that is not one) is searched as text; for
+    a date, ``notes`` also says so, since a search that silently finds nothing is puzzling."""
+    text = _CONTROL.sub(" ", text or "")
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchError(
+            _("The search is too long: at most %(count)d characters.") % {"count": MAX_QUERY_CHARS}
+        )
+    fields = {"text": [], "senders": [], "recipients": [], "subjects": [], "notes": []}
+    for match in _TOKEN.finditer(text):
+        quoted = match["quoted"] if match["quoted"] is not None else match["phrase"]
+        value = _ESCAPE.sub(r"\1", quoted) if quoted is not None else match["value"] or ""
+        if match["name"] is None:
+            _add_term(fields, "text", match["word"] or value)
+        else:
+            _read_operator(fields, match["name"], value)
+    terms = sum(len(fields[name]) for name in ("text", "senders", "recipients", "subjects"))
+    if terms > MAX_TERMS:
+        raise SearchError(
+            _("The search has too many words: at most %(count)d.") % {"count": MAX_TERMS}
+        )
+    return SearchQuery(**{name: _as_field(value) for name, value in fields.items()})
+
+
+def _as_field(value):
+    return tuple(dict.fromkeys(value)) if isinstance(value, list) else value  # duplicates gone
+
+
+def _add_term(fields, name, value):
+    value = " ".join(value.split())  # a phrase typed over two lines: one space between
+    if value:
+        fields[name].append(value)
+
+
+def _read_operator(fields, name, value):
+    """Apply ``name:value``; what is not understood becomes a text term, as Gmail does."""
+    typed, name = name, name.lower()
+    if name in _TERM_FIELDS and value:
+        _add_term(fields, _TERM_FIELDS[name], value)
+    elif name in ("after", "before") and value:
+        day = _parse_day(value)
+        if day is None:
+            fields["notes"].append(
+                _("“%(value)s” is not a date like 2024-12-31, so it was searched as text.")
+                % {"value": value}
+            )
+            _add_term(fields, "text", f"{typed}:{value}")
+        else:
+            # several after: (or before:) must all hold: the latest after, the earliest before
+            known = fields.get(name)
+            fields[name] = day if known is None else (max if name == "after" else min)(known, day)
+    elif value.lower() in _FLAG_WORDS.get(name, {}):
+        field, setting = _FLAG_WORDS[name][value.lower()]
+        fields[field] = setting
+    else:
+        _add_term(fields, "text", f"{typed}:{value}")  # C:\temp, http://..., label:x
+
+
+def _parse_day(value):
+    match = _DATE.fullmatch(value)
+    if match is None:
+        return None
+    try:
+        return datetime.date(*(int(part) for part in match.groups()))
+    except ValueError:  # 2024-02-30
+        return None
+
+
+# --- running it ---------------------------------------------------------------------------------
+
+
+def search_messages(user, *, folder_id=None, account_id=None, query, limit=200):
+    """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed).
+
+    The scope is looked up from ids, through the lookups that 404 on another user's objects:
+    the folder ``folder_id`` (or, with ``in:all``, its whole account), or the account
+    ``account_id``. Every query below is also filtered by ``user``. An empty query finds
+    nothing (the view shows the folder as usual)."""
+    if isinstance(query, str):
+        query = parse_query(query)
+    folder, account = _scope(user, folder_id, account_id)
+    whole_account = folder is None or query.scope == "all"
+    folders = _folders_in_scope(account, None if whole_account else folder)
+    if query.is_empty or not folders:
+        return SearchResult([], False, None, False, whole_account)
+    hits, unsearched, failure, cut = {}, [], None, False
+    if query.text and account.incoming_protocol == Protocol.IMAP:
+        hits, unsearched, failure, cut = _search_server(account, folders, query.text)
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = list(_matching_rows(user, folders, query, hits)[: limit + 1])
+    return SearchResult(
+        messages=rows[:limit],
+        server_searched=bool(query.text) and bool(hits) and not unsearched and failure is None,
+        problem=_problem(account, failure, unsearched),
+        truncated=len(rows) > limit or cut,
+        whole_account=whole_account,
+    )
+
+
+def _scope(user, folder_id, account_id):
+    if folder_id is not None:
+        folder = actions.get_folder_for_user(user, folder_id)
+        return folder, folder.account
+    if account_id is not None:
+        return None, actions.get_imap_account_for_user(user, account_id)
+    raise TypeError("search_messages needs a folder_id or an account_id")
+
+
+def _folders_in_scope(account, folder):
+    """The folder alone, or every folder of the account that can hold mail and has some cached
+    (a \\Noselect folder has none, and an empty one has nothing to map UIDs to)."""
+    if folder is not None:
+        return [folder] if folder.selectable else []
+    cached = Message.objects.filter(folder=OuterRef("pk"), uid__isnull=False)
+    return list(account.folders.filter(selectable=True).filter(Exists(cached)))
+
+
+def _search_server(account, folders, terms):
+    """({folder: [UIDs per term]}, folders not searched, the connection failure, whether hits
+    were cut). A connection that fails drops everything: the caller falls back to the cache."""
+    hits, unsearched, cut = {}, [], False
+    try:
+        with imap_session(account) as session:
+            for folder in folders:
+                found = _search_folder(session, folder, terms)
+                if found is None:
+                    unsearched.append(folder)
+                    continue
+                hits[folder] = [uids[-MAX_SERVER_HITS:] for uids in found]
+                cut = cut or any(len(uids) > MAX_SERVER_HITS for uids in found)
+    except ConnectionProblem as failure:
+        return {}, list(folders), failure, False
+    return hits, unsearched, None, cut
+
+
+def _search_folder(session, folder, terms):
+    """The UIDs matching each term (ascending), or None when the folder cannot be trusted: a
+    UIDVALIDITY other than the cached one means the same UIDs now name other messages."""
+    if folder.uidvalidity is None:  # never synced: no cached message to find
+        return [[] for _term in terms]
+    try:
+        opened = session.select(folder.name, readonly=True)  # EXAMINE: no flag changes
+        if opened.uidvalidity != folder.uidvalidity:
+            return None
+        return [session.uid_search(search_criteria(text=term)) for term in terms]
+    except ImapCommandError:  # gone since the last sync, or a charset it does not take
+        return None
+
+
+def _matching_rows(user, folders, query, hits):
+    rows = Message.objects.filter(folder__in=folders, folder__account__user=user)
+    rows = rows.filter(uid__isnull=False).filter(_header_filter(query))
+    for index, term in enumerate(query.text):
+        found = {folder: uids[index] for folder, uids in hits.items()}
+        rows = rows.filter(_text_filter(term, found))
+    return rows.select_related("folder").order_by("-date", "-id")
+
+
+def _header_filter(query):
+    where = Q()
+    for sender in query.senders:
+        where &= Q(from_name__icontains=sender) | Q(from_address__icontains=sender)
+    for recipient in query.recipients:
+        where &= Q(to__icontains=recipient) | Q(cc__icontains=recipient)
+    for subject in query.subjects:
+        where &= Q(subject__icontains=subject)
+    if query.after is not None:
+        where &= Q(date__gte=_start_of(query.after))
+    if query.before is not None:
+        where &= Q(date__lt=_start_of(query.before))
+    if query.unread is not None:
+        where &= Q(seen=not query.unread)
+    if query.flagged:
+        where &= Q(flagged=True)
+    if query.has_attachment:
+        where &= Q(has_attachments=True)
+    return where
+
+
+def _start_of(day):
+    """Midnight of ``day`` where the user is (the active time zone), as Gmail reads dates."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _text_filter(term, server_uids):
+    """A free-text term: in the cached headers or preview, or found by the server's SEARCH."""
+    where = Q()
+    for field in ("from_name", "from_address", "to", "cc", "subject", "preview"):
+        where |= Q(**{f"{field}__icontains": term})
+    for folder, uids in server_uids.items():
+        if uids:
+            where |= Q(folder=folder, uidvalidity=folder.uidvalidity, uid__in=uids)
+    return where
+
+
+def _problem(account, failure, unsearched):
+    """A sentence for the banner when the text could not be searched everywhere, else None."""
+    if failure is not None:
+        reason = describe_problem(failure, account.incoming_host, account.incoming_port)
+        return _(
+            "The mail server could not be searched, so these results only match senders, "
+            "recipients and subjects. %(reason)s"
+        ) % {"reason": reason}
+    if unsearched:
+        return ngettext(
+            "Message text in %(folder)s was not searched: the folder changed on the server "
+            "since the last sync. Try again in a few minutes.",
+            "Message text in %(count)d folders was not searched: they changed on the server "
+            "since the last sync. Try again in a few minutes.",
+            len(unsearched),
+        ) % {"folder": unsearched[0].name, "count": len(unsearched)}
+    return None

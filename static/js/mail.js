@@ -1,0 +1,398 @@
+// The mail screen: selection, bulk actions, keyboard shortcuts, the reading pane, drag to a folder.
+// Everything here enhances plain links and forms: without this script each one is a full page.
+(function () {
+  "use strict";
+  const screen = document.getElementById("mail");
+  if (!screen) return;
+  const list = document.getElementById("message-list");
+  const pane = document.getElementById("reading-pane");
+  const strings = document.getElementById("mail-strings").dataset;
+  const csrf = screen.querySelector("input[name=csrfmiddlewaretoken]").value;
+  let anchor = null; // the row a shift-click selects from
+  let folderSelected = false; // "select all in folder" is on
+  let markReadTimer = null;
+
+  const rows = () => Array.from(list.querySelectorAll("li.row"));
+  const rowOf = (id) => list.querySelector(`li.row[data-message-id="${id}"]`);
+  const cursorRow = () => list.querySelector("li.row.cursor") || list.querySelector("li.row.current");
+  const openMessage = () => pane.querySelector("#message");
+
+  // --- notes ----------------------------------------------------------------------------------
+  function toast(text) {
+    const note = document.createElement("div");
+    note.className = "toast";
+    note.setAttribute("role", "status");
+    note.textContent = text; // text only: never the server's words as HTML
+    document.body.append(note);
+    setTimeout(() => note.remove(), 4000);
+  }
+
+  // --- selection -------------------------------------------------------------------------------
+  function selectedIds() {
+    return rows().filter((row) => row.querySelector(".pick:checked")).map((row) => row.dataset.messageId);
+  }
+  function refreshSelection() {
+    const all = rows().filter((row) => !row.querySelector(".pick").disabled);
+    const picked = all.filter((row) => row.querySelector(".pick").checked);
+    for (const row of all) row.classList.toggle("selected", row.querySelector(".pick").checked);
+    screen.classList.toggle("has-selection", picked.length > 0);
+    const selectAll = document.getElementById("select-all");
+    selectAll.checked = all.length > 0 && picked.length === all.length;
+    selectAll.indeterminate = picked.length > 0 && picked.length < all.length;
+    const banner = document.getElementById("select-all-folder");
+    const moreThanPage = list.querySelector("li.more") !== null;
+    banner.hidden = !(selectAll.checked && moreThanPage);
+    if (picked.length < all.length) folderSelected = false;
+    banner.querySelector(".page-selected").textContent = folderSelected ? strings.folderSelected : strings.selected;
+    banner.querySelector("[data-select-folder]").hidden = folderSelected;
+  }
+  function setPicked(row, on) {
+    const box = row.querySelector(".pick");
+    if (!box.disabled) box.checked = on;
+  }
+
+  list.addEventListener("click", (event) => {
+    const box = event.target.closest(".pick");
+    if (box) {
+      const row = box.closest("li.row");
+      if (event.shiftKey && anchor && anchor !== row) {
+        const all = rows();
+        const [a, b] = [all.indexOf(anchor), all.indexOf(row)].sort((x, y) => x - y);
+        for (const r of all.slice(a, b + 1)) setPicked(r, box.checked);
+      }
+      anchor = row;
+      refreshSelection();
+      return;
+    }
+    const star = event.target.closest("button.star");
+    if (star) {
+      const row = star.closest("li.row");
+      act(row.classList.contains("flagged") ? "unflag" : "flag", [row.dataset.messageId]);
+      return;
+    }
+    const link = event.target.closest("a.open");
+    if (link && !event.ctrlKey && !event.metaKey && !event.shiftKey && event.button === 0) {
+      event.preventDefault();
+      show(link.closest("li.row"));
+      return;
+    }
+    const more = event.target.closest("a[data-more]");
+    if (more) {
+      event.preventDefault();
+      loadMore(more);
+    }
+  });
+  document.getElementById("select-all").addEventListener("change", (event) => {
+    for (const row of rows()) setPicked(row, event.target.checked);
+    folderSelected = false;
+    refreshSelection();
+  });
+  document.querySelector("[data-select-folder]").addEventListener("click", () => {
+    folderSelected = true;
+    refreshSelection();
+  });
+
+  // --- more of the list (keyset pages), when the end scrolls into view ---------------------------
+  let loading = false;
+  function loadMore(link) {
+    if (loading) return;
+    loading = true;
+    const url = new URL(link.href, window.location.href);
+    url.searchParams.set("part", "rows");
+    fetch(url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        const item = link.closest("li");
+        item.insertAdjacentHTML("afterend", html);
+        item.remove();
+        refreshSelection();
+        watchEnd();
+      })
+      .catch(() => toast(strings.offline))
+      .finally(() => { loading = false; });
+  }
+  const endWatcher = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const entry of entries) if (entry.isIntersecting) loadMore(entry.target.querySelector("a[data-more]"));
+  }, { root: list, rootMargin: "400px" }) : null;
+  function watchEnd() {
+    const more = list.querySelector("li.more");
+    if (endWatcher && more) endWatcher.observe(more);
+  }
+  watchEnd();
+
+  // --- the reading pane --------------------------------------------------------------------------
+  function show(row, { push = true } = {}) {
+    if (!row) return;
+    const link = row.querySelector("a.open");
+    if (!link) return;
+    const url = new URL(link.href, window.location.href);
+    url.searchParams.set("part", "pane");
+    for (const r of list.querySelectorAll("li.row.current, li.row.cursor")) r.classList.remove("current", "cursor");
+    row.classList.add("current", "cursor");
+    row.scrollIntoView({ block: "nearest" });
+    fetch(url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        pane.innerHTML = html;
+        screen.classList.add("has-message");
+        if (push) history.pushState({ message: row.dataset.messageId }, "", link.href);
+        afterPaneLoaded();
+      })
+      .catch(() => { window.location.href = link.href; });
+  }
+  function afterPaneLoaded() {
+    clearTimeout(markReadTimer);
+    const message = openMessage();
+    if (!message) return;
+    const row = rowOf(message.dataset.messageId);
+    const delay = message.dataset.markReadAfter;
+    if (delay === "0" && row) row.classList.remove("unread"); // the server marked it read
+    else if (delay !== undefined) {
+      markReadTimer = setTimeout(() => act("read", [message.dataset.messageId]), Number(delay) * 1000);
+    }
+    const details = message.querySelector("#message-details");
+    if (details) details.addEventListener("toggle", () => loadHeaders(details), { once: true });
+  }
+  function loadHeaders(details) {
+    const body = details.querySelector(".headers-body");
+    fetch(details.dataset.src, { credentials: "same-origin" })
+      .then((response) => response.text())
+      .then((html) => { body.innerHTML = html; }) // our own escaped fragment
+      .catch(() => toast(strings.offline));
+  }
+  function backToList() {
+    clearTimeout(markReadTimer);
+    screen.classList.remove("has-message");
+    const message = openMessage();
+    if (message) {
+      pane.innerHTML = "";
+      history.pushState({}, "", screen.dataset.folderUrl + window.location.search.replace(/[?&]remote=1/, ""));
+    }
+    const row = cursorRow();
+    if (row) row.querySelector("a.open, .pick").focus();
+  }
+  pane.addEventListener("click", (event) => {
+    const back = event.target.closest("[data-back]");
+    if (back && screen.classList.contains("has-message") && event.button === 0 && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      backToList();
+      return;
+    }
+    const button = event.target.closest("[data-message-action]");
+    if (button) act(button.dataset.messageAction, [openMessage().dataset.messageId]);
+  });
+  window.addEventListener("popstate", () => { window.location.reload(); });
+  afterPaneLoaded();
+
+  // --- actions -----------------------------------------------------------------------------------
+  const LEAVES_FOLDER = new Set(["archive", "delete", "junk", "move"]);
+  function act(action, ids, folder) {
+    const body = new URLSearchParams({ action });
+    if (folderSelected && ids === null) body.set("in_folder", screen.dataset.folderId);
+    else for (const id of ids || selectedIds()) body.append("ids", id);
+    if (folder) body.set("folder", folder);
+    if (!body.has("ids") && !body.has("in_folder")) return;
+    const touched = body.getAll("ids");
+    return fetch(screen.dataset.actionUrl, {
+      method: "POST", credentials: "same-origin", body,
+      headers: { "X-CSRFToken": csrf, "X-Requested-With": "fetch" },
+    })
+      .then((response) => response.json().then((data) => ({ response, data })))
+      .then(({ response, data }) => {
+        if (!response.ok || !data.ok) { toast(`${strings.failed} ${data.error || response.status}`); return; }
+        if (body.has("in_folder")) { window.location.reload(); return; }
+        applyLocally(action, touched);
+      })
+      .catch(() => toast(strings.offline));
+  }
+  function applyLocally(action, ids) {
+    const open = openMessage();
+    if (LEAVES_FOLDER.has(action)) {
+      const next = neighbour(ids);
+      for (const id of ids) { const row = rowOf(id); if (row) row.remove(); }
+      if (open && ids.includes(open.dataset.messageId)) {
+        if (next) show(next); else backToList();
+      } else if (next) next.classList.add("cursor");
+    }
+    for (const id of ids) {
+      const row = rowOf(id);
+      if (!row) continue;
+      if (action === "read" || action === "unread") row.classList.toggle("unread", action === "unread");
+      if (action === "flag" || action === "unflag") {
+        row.classList.toggle("flagged", action === "flag");
+        row.querySelector(".star").setAttribute("aria-pressed", action === "flag" ? "true" : "false");
+      }
+    }
+    if (open && ids.includes(open.dataset.messageId) && (action === "flag" || action === "unflag")) {
+      const button = open.querySelector("[data-message-action=flag], [data-message-action=unflag]");
+      const flagged = action === "flag";
+      open.dataset.flagged = flagged ? "1" : "";
+      button.dataset.messageAction = flagged ? "unflag" : "flag";
+      button.setAttribute("aria-pressed", String(flagged));
+      button.textContent = flagged ? button.dataset.unstar || "★" : button.dataset.star || "☆";
+    }
+    if (open && action === "unread" && ids.includes(open.dataset.messageId)) clearTimeout(markReadTimer);
+    refreshSelection();
+  }
+  function neighbour(ids) {
+    // The row after the last one acted on (or before the first), as Gmail and Thunderbird do.
+    const all = rows();
+    const gone = new Set(ids);
+    const last = all.map((r) => r.dataset.messageId).reduce((at, id, i) => (gone.has(id) ? i : at), -1);
+    return all.slice(last + 1).find((r) => !gone.has(r.dataset.messageId))
+      || all.slice(0, last).reverse().find((r) => !gone.has(r.dataset.messageId)) || null;
+  }
+  document.getElementById("toolbar").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (button) act(button.dataset.action, folderSelected ? null : undefined);
+  });
+  document.getElementById("move-to").addEventListener("change", (event) => {
+    const target = event.target.value;
+    event.target.value = "";
+    if (target) act("move", folderSelected ? null : undefined, target);
+  });
+
+  // --- drag to a folder --------------------------------------------------------------------------
+  list.addEventListener("dragstart", (event) => {
+    const row = event.target.closest("li.row");
+    if (!row) return;
+    const picked = selectedIds();
+    const ids = picked.includes(row.dataset.messageId) ? picked : [row.dataset.messageId];
+    event.dataTransfer.setData("application/x-webmail-messages", JSON.stringify(ids));
+    event.dataTransfer.effectAllowed = "move";
+    row.classList.add("dragging");
+  });
+  list.addEventListener("dragend", (event) => {
+    const row = event.target.closest("li.row");
+    if (row) row.classList.remove("dragging");
+  });
+  const folders = document.getElementById("folder-pane");
+  const dropFolder = (event) => {
+    const item = event.target.closest("li.mail-folder:not(.container)");
+    return item && item.dataset.folderId !== screen.dataset.folderId ? item : null;
+  };
+  folders.addEventListener("dragover", (event) => {
+    const item = dropFolder(event);
+    if (!item || !event.dataTransfer.types.includes("application/x-webmail-messages")) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    for (const other of folders.querySelectorAll(".drop-target")) other.classList.remove("drop-target");
+    item.classList.add("drop-target");
+  });
+  folders.addEventListener("dragleave", (event) => {
+    const item = dropFolder(event);
+    if (item && !item.contains(event.relatedTarget)) item.classList.remove("drop-target");
+  });
+  folders.addEventListener("drop", (event) => {
+    const item = dropFolder(event);
+    if (!item) return;
+    event.preventDefault();
+    item.classList.remove("drop-target");
+    const ids = JSON.parse(event.dataTransfer.getData("application/x-webmail-messages") || "[]");
+    act("move", ids, item.dataset.folderId);
+  });
+
+  // --- keyboard ----------------------------------------------------------------------------------
+  const help = document.getElementById("shortcuts");
+  let awaitingG = false;
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]") !== null;
+  }
+  function moveCursor(step) {
+    const all = rows();
+    if (!all.length) return;
+    const at = all.indexOf(cursorRow());
+    const next = all[Math.max(0, Math.min(all.length - 1, at < 0 ? 0 : at + step))];
+    if (openMessage()) show(next);
+    else {
+      for (const r of list.querySelectorAll("li.row.cursor")) r.classList.remove("cursor");
+      next.classList.add("cursor");
+      next.scrollIntoView({ block: "nearest" });
+    }
+  }
+  function targets() {
+    const picked = selectedIds();
+    if (picked.length) return folderSelected ? null : picked;
+    const open = openMessage();
+    if (open) return [open.dataset.messageId];
+    const row = cursorRow();
+    return row ? [row.dataset.messageId] : [];
+  }
+  const keys = {
+    j: () => moveCursor(1),
+    k: () => moveCursor(-1),
+    o: () => show(cursorRow()),
+    Enter: () => show(cursorRow()),
+    u: () => backToList(),
+    x: () => { const row = cursorRow(); if (row) { const box = row.querySelector(".pick"); box.click(); } },
+    e: () => act("archive", targets()),
+    "#": () => act("delete", targets()),
+    s: () => {
+      const ids = targets();
+      if (!ids || !ids.length) return;
+      const row = rowOf(ids[0]);
+      const open = openMessage();
+      const flagged = row ? row.classList.contains("flagged") : open && open.dataset.flagged === "1";
+      act(flagged ? "unflag" : "flag", ids);
+    },
+    I: () => act("read", targets()),
+    U: () => act("unread", targets()),
+    r: () => toast(strings.noCompose),
+    a: () => toast(strings.noCompose),
+    f: () => toast(strings.noCompose),
+    "/": () => document.getElementById("search-q").focus(),
+    "?": () => { help.hidden = false; help.querySelector("[data-close]").focus(); },
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (event.key === "Escape" && !help.hidden) { help.hidden = true; return; }
+    if (typing(event.target)) return; // never while typing in a field
+    if (awaitingG) {
+      awaitingG = false;
+      if (event.key === "i") { event.preventDefault(); window.location.href = screen.dataset.inboxUrl; }
+      return;
+    }
+    if (event.key === "g") { awaitingG = true; setTimeout(() => { awaitingG = false; }, 1500); return; }
+    if (event.key === "Enter" && event.target.closest("a, button")) return; // the focused control's own
+    const handler = keys[event.key];
+    if (!handler || !help.hidden && event.key !== "?") return;
+    event.preventDefault();
+    handler();
+  });
+  help.addEventListener("click", (event) => {
+    if (event.target === help || event.target.closest("[data-close]")) help.hidden = true;
+  });
+
+  // --- live: new mail and changes made elsewhere show in the list --------------------------------
+  // Only while the list shows its first page, unsearched, with nothing selected: otherwise the
+  // rows would move under the user's hand. The folder tree's counts are live.js's business.
+  let listRefresh = null;
+  document.addEventListener("webmail:event", (event) => {
+    const detail = event.detail;
+    if (detail.type !== "folder.changed" || String(detail.folder_id) !== screen.dataset.folderId) return;
+    if (listRefresh || selectedIds().length || list.querySelectorAll("li.row").length > 50) return;
+    if (new URLSearchParams(window.location.search).has("q")) return;
+    listRefresh = setTimeout(() => {
+      const url = new URL(screen.dataset.folderUrl, window.location.href);
+      url.searchParams.set("part", "rows");
+      url.searchParams.set("sort", screen.dataset.sort);
+      fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+        .then((html) => {
+          const keep = (cursorRow() || {}).dataset;
+          const open = openMessage();
+          list.innerHTML = html;
+          const current = open && rowOf(open.dataset.messageId);
+          if (current) current.classList.add("current");
+          const cursor = keep && rowOf(keep.messageId);
+          if (cursor) cursor.classList.add("cursor");
+          refreshSelection();
+          watchEnd();
+        })
+        .catch(() => {})
+        .finally(() => { listRefresh = null; });
+    }, 300);
+  });
+
+  refreshSelection();
+})();
