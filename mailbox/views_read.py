@@ -198,11 +198,22 @@ def reading_pane(request, message):
             shown_cids = frozenset(sanitized["cids"])
         elif text is not None:
             context["text_html"] = text_body(message, text)
+            _remember_preview(message, text)
     except (ConnectionProblem, ImapCommandError) as problem:
         context["body_problem"] = _describe(message, problem)
     context["attachments"] = attachments + [p for p in inline if p.content_id not in shown_cids]
     context["mark_read"] = _mark_read_on_open(request.user, message)
     return context
+
+
+def _remember_preview(message, part):
+    """The list's preview line, once the text is known (it is cached: no second fetch)."""
+    if message.preview:
+        return
+    words = " ".join(part_text(message, part).split())
+    if words:
+        message.preview = words[:200]
+        Message.objects.filter(pk=message.pk).update(preview=message.preview)
 
 
 def text_body(message, part):

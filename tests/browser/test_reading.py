@@ -27,10 +27,10 @@ def test_alice_reads_an_html_message(logged_in_page, imap_account, other_client)
     page.goto(f"/mail/accounts/{imap_account.pk}/folders/")
     page.click("li[data-folder-name='INBOX'] a.name")
     page.wait_for_url("**/mail/folders/*/")
-    assert page.locator("table.message-list tbody tr").count() == 9
+    assert page.locator("#message-list li.row").count() == 9
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "inbox.png", full_page=True)
-    page.click("table.message-list >> text=Newsletter")
+    page.click("#message-list >> text=Newsletter")
     page.wait_for_url("**/mail/messages/*/")
 
     frame = page.frame_locator("iframe.message-body")
