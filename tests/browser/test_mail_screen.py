@@ -77,7 +77,9 @@ def test_the_keyboard_moves_opens_stars_and_archives(logged_in_page, inbox):
     page.keyboard.press("e")
     page.wait_for_selector(f"li.row[data-message-id='{order[2]}']", state="detached")
     assert not inbox.messages.filter(pk=order[2]).exists()
-    assert Message.objects.filter(folder__role="archive", folder__account=inbox.account).count() == 1
+    assert (
+        Message.objects.filter(folder__role="archive", folder__account=inbox.account).count() == 1
+    )
     page.wait_for_selector(f"#message[data-message-id='{order[3]}']")  # the next one opens
 
 

@@ -1,0 +1,227 @@
+"""The mail screen's server side: every sort order pages through a folder by keyset without
+skipping or repeating a message; search, preferences and remote content choices; and Bob should
+have no access to any of Alice's screens."""
+
+import datetime
+import random
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import MailAccount, Preferences
+from mailbox import listing
+from mailbox.models import Folder, Message, TrustedSender
+
+pytestmark = pytest.mark.django_db
+
+NAMES = ["Zoë Martin", "", "alice", "Ålesund Bank", "bob", "ZED", "émile", "日本の園芸クラブ"]
+
+
+@pytest.fixture
+def account(alice):
+    account = MailAccount(
+        user=alice, email="alice@example.com", incoming_host="imap.example.com",
+        incoming_port=993, incoming_username="alice", smtp_host="smtp.example.com", smtp_port=465,
+    )  # fmt: skip
+    account.incoming_password = "secret"
+    account.save()
+    return account
+
+
+@pytest.fixture
+def inbox(account):
+    """137 messages with ties in every sort key, so that only the id tells some of them apart."""
+    folder = Folder.objects.create(account=account, name="INBOX", role="inbox", uidvalidity=7)
+    pick = random.Random(3)
+    start = timezone.now() - datetime.timedelta(days=400)
+    Message.objects.bulk_create(
+        Message(
+            folder=folder, uidvalidity=7, uid=uid,
+            date=start + datetime.timedelta(hours=pick.randrange(40)),
+            internaldate=start, from_name=pick.choice(NAMES),
+            from_address=f"{pick.choice('abcxyz')}@example.com",
+            subject=pick.choice(["Re: plans", "plans", "Plans", "", "Ünïcode", "a" * 300]),
+            size=pick.choice([100, 2000, 2000, 50_000]), seen=pick.random() < 0.5,
+        )
+        for uid in range(1, 138)
+    )  # fmt: skip
+    return folder
+
+
+def every_page(folder, sort):
+    seen, cursor = [], None
+    for _ in range(100):
+        page = listing.message_page(folder, sort, cursor, size=10)
+        seen += [m.pk for m in page.messages]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+    raise AssertionError("the pages never end")
+
+
+@pytest.mark.parametrize("sort", listing.SORTS)
+def test_every_sort_pages_through_the_whole_folder_in_order(inbox, sort):
+    expected = [m.pk for m in listing.ordered(inbox.messages.all(), sort)]
+    assert every_page(inbox, sort) == expected
+    assert len(expected) == 137
+
+
+def test_sender_order_is_by_the_name_shown_ignoring_case(inbox):
+    shown = [
+        (m.from_name or m.from_address).lower()
+        for m in listing.ordered(inbox.messages.all(), "sender")
+    ]
+    assert shown == sorted(shown)
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "", "eyJ4IjoxfQ", "WyJzaXplIiwgIngiLCAxXQ"])
+def test_a_broken_or_foreign_cursor_means_the_first_page(inbox, cursor):
+    first = listing.message_page(inbox, "date")
+    assert listing.message_page(inbox, "date", cursor).messages == first.messages
+
+
+def test_a_cursor_of_another_sort_is_not_reused(inbox):
+    cursor = listing.message_page(inbox, "size", size=10).next_cursor
+    assert listing.message_page(inbox, "date", cursor, size=10).messages == (
+        listing.message_page(inbox, "date", size=10).messages
+    )
+
+
+def test_deep_pages_walk_an_index_not_the_whole_folder(inbox):
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a 137-row table would be scanned otherwise
+    for sort in listing.SORTS:
+        deep = listing.ordered(inbox.messages.all(), sort)[100]
+        cursor = listing.encode_cursor(deep, sort)
+        rows = listing.ordered(inbox.messages.all(), sort).filter(
+            listing._after(sort, *listing.decode_cursor(cursor, sort))
+        )[:51]
+        plan = rows.explain()
+        assert "Index" in plan and "Sort" not in plan.split("->")[0], (sort, plan)
+
+
+def test_the_list_view_sorts_and_pages(alice_client, inbox):
+    response = alice_client.get(f"/mail/folders/{inbox.pk}/?sort=size")
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert [m.pk for m in page.messages] == every_page(inbox, "size")[:50]
+    more = alice_client.get(
+        f"/mail/folders/{inbox.pk}/", {"sort": "size", "after": page.next_cursor, "part": "rows"}
+    )
+    assert [m.pk for m in more.context["page"].messages] == every_page(inbox, "size")[50:100]
+    assert b"<html" not in more.content, "only the rows"
+
+
+def test_an_unknown_sort_is_the_default(alice_client, inbox):
+    response = alice_client.get(f"/mail/folders/{inbox.pk}/?sort=drop+table")
+    assert response.context["sort"] == "date"
+
+
+def test_mail_home_opens_the_first_inbox(alice_client, inbox):
+    assert alice_client.get("/mail/").url == f"/mail/folders/{inbox.pk}/"
+    assert alice_client.get("/").url == "/mail/"
+
+
+def test_mail_home_without_accounts_is_the_accounts_page(alice_client):
+    assert alice_client.get("/mail/").url == "/accounts/"
+
+
+def test_search_in_cached_headers_needs_no_server(alice_client, inbox):
+    """The account's server does not exist: header terms are answered from the cache."""
+    response = alice_client.get(f"/mail/folders/{inbox.pk}/search/", {"q": "from:zoë is:unread"})
+    assert response.status_code == 200
+    found = response.context["page"].messages
+    expected = inbox.messages.filter(from_name="Zoë Martin", seen=False)
+    assert {m.pk for m in found} == set(expected.values_list("pk", flat=True)) and found
+
+
+def test_search_for_text_with_the_server_down_says_so_calmly(alice_client, inbox):
+    response = alice_client.get(f"/mail/folders/{inbox.pk}/search/", {"q": "plans"})
+    assert response.status_code == 200
+    assert response.context["search_problem"]
+    assert b'id="search-problem"' in response.content
+
+
+def test_an_empty_search_is_the_folder(alice_client, inbox):
+    assert (
+        alice_client.get(f"/mail/folders/{inbox.pk}/search/?q=").url == f"/mail/folders/{inbox.pk}/"
+    )
+
+
+def test_preferences_are_saved(alice_client, alice):
+    response = alice_client.post(
+        "/accounts/preferences/", {"theme": "dark", "mark_read_after": "-1"}
+    )
+    assert response.status_code == 302
+    preferences = Preferences.objects.get(user=alice)
+    assert (preferences.theme, preferences.mark_read_after) == ("dark", -1)
+    assert b'data-theme="dark"' in alice_client.get("/accounts/preferences/").content
+
+
+def test_the_theme_toggle_rejects_unknown_themes(alice_client, alice):
+    alice_client.post("/accounts/preferences/theme/", {"theme": "neon"})
+    assert not Preferences.objects.filter(user=alice).exists()
+    alice_client.post(
+        "/accounts/preferences/theme/", {"theme": "light"}, HTTP_REFERER="https://evil.example/"
+    )
+    assert Preferences.objects.get(user=alice).theme == "light"
+
+
+def test_the_theme_toggle_never_redirects_elsewhere(alice_client):
+    response = alice_client.post(
+        "/accounts/preferences/theme/", {"theme": "light"}, HTTP_REFERER="https://evil.example/"
+    )
+    assert response.url == "/"
+
+
+def test_alice_forgets_a_trusted_sender(alice_client, alice, bob):
+    mine = TrustedSender.objects.create(user=alice, address="news@example.com")
+    bobs = TrustedSender.objects.create(user=bob, address="news@example.com")
+    assert alice_client.post(f"/accounts/preferences/senders/{bobs.pk}/forget/").status_code == 404
+    alice_client.post(f"/accounts/preferences/senders/{mine.pk}/forget/")
+    assert list(TrustedSender.objects.all()) == [bobs]
+
+
+def test_bob_has_no_access_to_alices_screens(client, bob, inbox):
+    client.force_login(bob)
+    message = inbox.messages.first()
+    for url in [
+        f"/mail/folders/{inbox.pk}/", f"/mail/folders/{inbox.pk}/?part=rows",
+        f"/mail/folders/{inbox.pk}/search/?q=plans", f"/mail/accounts/{inbox.account_id}/",
+        f"/mail/messages/{message.pk}/", f"/mail/messages/{message.pk}/?part=pane",
+        f"/mail/messages/{message.pk}/headers/", f"/mail/messages/{message.pk}/original/",
+    ]:  # fmt: skip
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/mail/messages/{message.pk}/trust-sender/").status_code == 404
+    response = client.post("/mail/messages/action/", {"action": "read", "in_folder": inbox.pk})
+    assert response.status_code == 404
+    assert not TrustedSender.objects.exists()
+    assert inbox.messages.filter(seen=True).count() < 137
+
+
+def test_alice_marks_a_whole_folder_read(alice_client, inbox):
+    response = alice_client.post(
+        "/mail/messages/action/", {"action": "read", "in_folder": inbox.pk}
+    )
+    assert response.json() == {"ok": True, "count": 137}
+    assert not inbox.messages.filter(seen=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("delay", "marked", "attribute"),
+    [(0, True, 'data-mark-read-after="0"'), (3, False, 'data-mark-read-after="3"'),
+     (-1, False, None)],
+)  # fmt: skip
+def test_opening_marks_read_as_alice_prefers(alice_client, alice, inbox, delay, marked, attribute):
+    Preferences.objects.create(user=alice, mark_read_after=delay)
+    message = inbox.messages.filter(seen=False).first()
+    page = alice_client.get(f"/mail/messages/{message.pk}/?part=pane").content.decode()
+    message.refresh_from_db()
+    assert message.seen is marked
+    if attribute:
+        assert attribute in page
+    else:
+        assert "data-mark-read-after" not in page
