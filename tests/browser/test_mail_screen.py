@@ -3,6 +3,8 @@ the keyboard, several messages at once, dragging to a folder, dark mode, and rem
 
 Each test checks what she sees and what the cache (the source of the server's changes) holds."""
 
+from pathlib import Path
+
 import pytest
 
 from accounts.models import get_preferences
@@ -11,6 +13,7 @@ from mailbox.sync import run_account
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
 from tests.mailbox.test_reading_views import HOSTILE_HTML, email
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 
@@ -173,6 +176,10 @@ def test_dark_mode_follows_the_system_and_the_toggle(logged_in_page, inbox, alic
     assert get_preferences(alice).theme == "dark"
     page.reload()
     assert page.evaluate(background) == dark
+    page.click("#message-list >> text=Newsletter")
+    page.frame_locator("iframe.message-body").locator("b").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "mail-dark.png")
 
 
 def test_a_phone_shows_one_column(browser, live_server, alice, inbox):
@@ -185,8 +192,10 @@ def test_a_phone_shows_one_column(browser, live_server, alice, inbox):
     page.goto(f"/mail/folders/{inbox.pk}/")
     assert page.is_visible("#message-list") and not page.is_visible("#reading-pane")
     page.click("#message-list >> text=Newsletter")
-    page.wait_for_selector("#message")
+    page.frame_locator("iframe.message-body").locator("b").wait_for()
     assert page.is_visible("#reading-pane") and not page.is_visible("#message-list")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "mail-phone-message.png", full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "nothing wider than the phone"
     page.click("[data-back]")
