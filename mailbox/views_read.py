@@ -36,7 +36,7 @@ from . import actions, bodies, listing
 from . import search as search_module
 from .models import Folder, Message, Role
 from .parsing import BodyStructureError, find_parts, parse_bodystructure
-from .parsing.charsets import decode_bytes
+from .parsing.charsets import decode_body
 from .sanitize import sanitize_html, text_to_html
 from .views import folder_tree
 
@@ -182,7 +182,7 @@ def message_parts(message):
 
 
 def part_text(message, part):
-    return decode_bytes(bodies.get_part(message, part.section), part.params.get("charset", ""))
+    return decode_body(bodies.get_part(message, part.section), part.params.get("charset", ""))
 
 
 def reading_pane(request, message):

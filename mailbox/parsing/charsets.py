@@ -98,6 +98,27 @@ def decode_bytes(data: bytes, charset: str) -> str:
         return decode_raw(data)
 
 
+# Single-byte charsets that mail mislabels most: text in them is almost never also valid UTF-8
+# with multi-byte sequences ("Ã©" and the like), so such bytes are UTF-8 under the wrong label.
+_SINGLE_BYTE_LATIN = {"cp1252", "iso8859-1", "iso8859-15", "iso8859-2", "cp1250", "ascii"}
+
+
+def decode_body(data: bytes, charset: str) -> str:
+    """A text body in its declared charset, or in the one it plainly is when the label is wrong:
+
+    - no charset, or one that promises nothing: UTF-8 when the bytes are UTF-8, else Windows-1252;
+    - labelled UTF-8 but not UTF-8: Windows-1252 (what mislabelled 8-bit mail mostly is);
+    - labelled Latin-1 or the like but valid UTF-8 with non-ASCII characters: UTF-8."""
+    codec = _codec(charset) if charset else None
+    if codec is None or codec == "utf-8" or codec in _SINGLE_BYTE_LATIN:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            if codec is None or codec == "utf-8":
+                return data.decode("cp1252", "replace")
+    return decode_bytes(data, charset)
+
+
 def _word_bytes(encoding: str, text: str) -> bytes | None:
     """The bytes of one encoded-word's text, or None when it is malformed."""
     if not text.isascii():

@@ -20,6 +20,7 @@ from mailbox.parsing import (
     parse_bodystructure,
     parse_header_fields,
 )
+from mailbox.parsing.charsets import decode_body
 
 UTC = datetime.UTC
 
@@ -819,3 +820,25 @@ def test_an_absurd_number_of_parts_is_refused():
         parse_bodystructure(raw)
     assert has_attachments(raw) is False
     assert len(parse_bodystructure(b"(" + leaf * 1000 + b' "mixed")').children) == 1000
+
+
+# --- text bodies whose charset label is missing or wrong ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "text"),
+    [
+        ("Zoë à Noël".encode(), "utf-8", "Zoë à Noël"),
+        ("Zoë à Noël".encode("cp1252"), "utf-8", "Zoë à Noël"),  # labelled UTF-8, is Windows-1252
+        ("Zoë à Noël".encode(), "iso-8859-1", "Zoë à Noël"),  # labelled Latin-1, is UTF-8
+        ("Zoë “quoted”".encode("cp1252"), "iso-8859-1", "Zoë “quoted”"),  # Latin-1 means 1252
+        ("Zoë".encode(), "", "Zoë"),  # no label: UTF-8 when it is
+        ("Zoë".encode("cp1252"), "", "Zoë"),  # no label: else Windows-1252
+        ("Zoë".encode(), "us-ascii", "Zoë"),  # 8-bit under a 7-bit label
+        ("日本の園芸".encode("iso-2022-jp"), "iso-2022-jp", "日本の園芸"),
+        ("Привет".encode("koi8-r"), "koi8-r", "Привет"),  # a label that is right stays
+        (b"caf\xc3", "utf-8", "caf\u00c3"),  # cut in the middle of a character
+    ],
+)
+def test_text_bodies_decode_even_when_their_charset_is_missing_or_wrong(data, charset, text):
+    assert decode_body(data, charset) == text
