@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from .models import SENDER_KEY, SUBJECT_KEY
-
 PAGE_SIZE = 50
 
-# sort name -> (key field or annotation, descending)
+# sort name -> (key field, descending); the keys are columns the database computes (models.py)
 SORTS = {
     "date": ("date", True),
     "date_asc": ("date", False),
@@ -32,7 +30,6 @@ SORTS = {
     "size_asc": ("size", False),
 }
 DEFAULT_SORT = "date"
-_ANNOTATIONS = {"sender_key": SENDER_KEY, "subject_key": SUBJECT_KEY}
 
 
 @dataclass(frozen=True)
@@ -47,10 +44,8 @@ def clean_sort(value):
 
 
 def ordered(rows, sort):
-    """``rows`` (a Message queryset) in the list order ``sort``, with the key annotated."""
+    """``rows`` (a Message queryset) in the list order ``sort``."""
     key, descending = SORTS[clean_sort(sort)]
-    if key in _ANNOTATIONS:
-        rows = rows.annotate(**{key: _ANNOTATIONS[key]})
     prefix = "-" if descending else ""
     return rows.order_by(prefix + key, prefix + "id")
 
@@ -76,7 +71,7 @@ def _after(sort, value, pk):
 
 
 def encode_cursor(message, sort):
-    """An opaque cursor after ``message`` (which must carry the annotation ``ordered`` adds)."""
+    """An opaque cursor after ``message``."""
     key, _descending = SORTS[clean_sort(sort)]
     value = getattr(message, key)
     if isinstance(value, datetime.datetime):

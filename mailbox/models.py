@@ -73,14 +73,6 @@ SYSTEM_FLAGS = {
 }
 
 
-# Sort keys of the message list (mailbox.listing), each with its index: a query must use the very
-# same expression for the planner to match the index.
-SENDER_KEY = Lower(
-    Coalesce(NullIf(models.F("from_name"), models.Value("")), models.F("from_address"))
-)
-SUBJECT_KEY = Substr(Lower(models.F("subject")), 1, 100)  # bounded: btree entries have a size limit
-
-
 class Message(models.Model):
     folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="messages")
     uidvalidity = models.BigIntegerField()
@@ -101,6 +93,19 @@ class Message(models.Model):
     has_attachments = models.BooleanField(default=False)
     bodystructure = models.BinaryField(default=b"")  # raw, parsed when the message is opened
     preview = models.CharField(max_length=300, blank=True)
+    # Sort keys of the message list (mailbox.listing), computed and stored by the database so that
+    # each has a plain index: SQLite matches an index on an expression only when the query spells
+    # it identically, and Django sends an expression's literals as parameters.
+    sender_key = models.GeneratedField(
+        expression=Lower(Coalesce(NullIf("from_name", models.Value("")), "from_address")),
+        output_field=models.CharField(max_length=320),
+        db_persist=True,
+    )
+    subject_key = models.GeneratedField(  # bounded: a btree entry has a size limit
+        expression=Substr(Lower("subject"), 1, 100),
+        output_field=models.CharField(max_length=100),
+        db_persist=True,
+    )
 
     seen = models.BooleanField(default=False)
     answered = models.BooleanField(default=False)
@@ -124,8 +129,8 @@ class Message(models.Model):
             ),
             models.Index(fields=["message_id"], name="message_message_id"),
             # The list's other sort orders (mailbox.listing: the same expressions)
-            models.Index("folder", SENDER_KEY, "id", name="message_folder_sender"),
-            models.Index("folder", SUBJECT_KEY, "id", name="message_folder_subject"),
+            models.Index(fields=["folder", "sender_key", "id"], name="message_folder_sender"),
+            models.Index(fields=["folder", "subject_key", "id"], name="message_folder_subject"),
             models.Index(fields=["folder", "size", "id"], name="message_folder_size"),
         ]
 

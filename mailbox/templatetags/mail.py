@@ -1,8 +1,12 @@
-"""Small filters for the mail screens."""
+"""Small filters for the mail screens, and the message list's rows."""
+
+from html import escape
 
 from django import template
 from django.template.defaultfilters import date as format_date
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from mailbox.models import Role
@@ -45,3 +49,72 @@ def previewable(part):
     from mailbox.views_download import previewable as kind
 
     return kind(part) is not None
+
+
+CLIP_ICON = mark_safe(
+    '<svg class="icon" viewBox="0 0 24 24" width="14" height="14" aria-hidden="true" '
+    'focusable="false" fill="none" stroke="currentColor" stroke-width="2" '
+    'stroke-linecap="round" stroke-linejoin="round"><path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1'
+    '-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48"/></svg>'
+)
+
+
+@register.simple_tag
+def message_rows(messages, current=None, whole_account=False):
+    """The list's rows, rendered in Python: 50 rows through the template engine cost about
+    15 ms of the list's 50 ms budget, a few milliseconds this way. Every value of the message
+    goes through escape(); the words are translated once per list."""
+    words = {
+        key: escape(text)
+        for key, text in (
+            ("select", _("Select")), ("starred", _("Starred")), ("not_starred", _("Not starred")),
+            ("star", _("Star")), ("no_subject", _("(no subject)")), ("clip", _("Has attachments")),
+            ("unread", _("Unread")),
+        )
+    }  # fmt: skip
+    url = reverse("mailbox:message", args=[0])[: -len("0/")]  # /mail/messages/
+    now = timezone.now()
+    current_id = getattr(current, "pk", None)
+    rows = (_row(row, current_id, whole_account, words, url, now) for row in messages)
+    return mark_safe("".join(rows))  # noqa: S308 (every piece is escaped in _row)
+
+
+def _row(row, current_id, whole_account, words, url, now):
+    confirmed = row.uid is not None
+    classes = "row"
+    classes += "" if row.seen else " unread"
+    classes += " flagged" if row.flagged else ""
+    classes += " current" if row.pk == current_id else ""
+    classes += "" if confirmed else " pending"
+    off = "" if confirmed else " disabled"
+    marks = ""
+    if row.has_attachments:
+        marks += (f'<span class="clip" title="{words["clip"]}">{CLIP_ICON}'
+                  f'<span class="visually-hidden">{words["clip"]}</span></span>')  # fmt: skip
+    if not row.seen:
+        marks += f'<span class="visually-hidden">{words["unread"]}</span>'
+    folder = ""
+    if whole_account:
+        folder = f'<span class="in-folder">{escape(folder_label(row.folder))}</span>'
+    draggable = ' draggable="true"' if confirmed else ""
+    preview = f'<span class="preview">{escape(row.preview)}</span>' if row.preview else ""
+    subject = escape(row.subject) if row.subject else words["no_subject"]
+    full_date = escape(format_date(timezone.localtime(row.date), "DATETIME_FORMAT"))
+    inner = (
+        f'<span class="sender">{escape(sender(row))}</span>{folder}'
+        f'<span class="subject">{subject}</span>{preview}<span class="marks">{marks}</span>'
+        f'<time class="date" datetime="{row.date.isoformat()}" title="{full_date}">'
+        f"{escape(list_date(row.date, now))}</time>"
+    )
+    opener = (f'<a class="open" href="{url}{row.pk}/">{inner}</a>' if confirmed
+              else f'<span class="open">{inner}</span>')  # fmt: skip
+    flagged = row.flagged
+    return (
+        f'<li class="{classes}" data-message-id="{row.pk}"{draggable}>'
+        f'<input type="checkbox" class="pick" value="{row.pk}" aria-label="{words["select"]}"{off}>'
+        f'<button type="button" class="star" data-action="{"unflag" if flagged else "flag"}" '
+        f'aria-pressed="{"true" if flagged else "false"}" '
+        f'title="{words["starred"] if flagged else words["not_starred"]}"{off}>'
+        f'<span aria-hidden="true">★</span><span class="visually-hidden">{words["star"]}</span>'
+        f"</button>{opener}</li>\n"
+    )

@@ -189,7 +189,7 @@ def test_a_phone_shows_one_column(browser, live_server, alice, inbox):
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "alice-portal-pw")
     page.click("button[type=submit]")
-    page.goto(f"/mail/folders/{inbox.pk}/")
+    page.wait_for_url(f"**/mail/folders/{inbox.pk}/")  # her Inbox is where she lands
     assert page.is_visible("#message-list") and not page.is_visible("#reading-pane")
     page.click("#message-list >> text=Newsletter")
     page.frame_locator("iframe.message-body").locator("b").wait_for()
