@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from accounts.connection import describe_problem
 from accounts.models import MailAccount, get_preferences
@@ -266,7 +267,7 @@ def sanitized_body(user, message, html_part, allow_remote):
     while, per user, message and remote choice. The nonce is random, so no mail can forge a
     marker."""
     key = f"sanitized:{user.pk}:{message.pk}:{message.uidvalidity}:{int(allow_remote)}"
-    found = cache.get(key)
+    found = _cache_get(key)
     if found is not None:
         return found
     nonce, cids = secrets.token_hex(8), []
@@ -280,8 +281,22 @@ def sanitized_body(user, message, html_part, allow_remote):
     result = sanitize_html(html, cid_url=marker, allow_remote=allow_remote)
     found = {"html": result.html, "blocked_remote": result.blocked_remote, "cids": cids,
              "nonce": nonce}  # fmt: skip
-    cache.set(key, found, SANITIZED_TTL)
+    _cache_set(key, found)
     return found
+
+
+def _cache_get(key):
+    try:
+        return cache.get(key)
+    except RedisError:  # without the cache the body is only sanitized twice
+        return None
+
+
+def _cache_set(key, value):
+    try:
+        cache.set(key, value, SANITIZED_TTL)
+    except RedisError:
+        pass
 
 
 def inline_image(message, part):

@@ -136,6 +136,16 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env("WEBMAIL_REDIS_PREFIX", "webmail")},
     }
 }
+# Shared by every web process: a message's sanitized body, computed for its page, waits here for
+# the frame's request, which may reach another process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("WEBMAIL_REDIS_PREFIX", "webmail"),
+        "TIMEOUT": 600,
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

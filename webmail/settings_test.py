@@ -23,3 +23,6 @@ from .settings import DATABASES, STORAGES  # noqa: E402
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Each test process its own memory: database ids repeat from test to test, so cached sanitized
+# bodies must not outlive the process (Redis would keep them across runs).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
