@@ -11,6 +11,8 @@
   let anchor = null; // the row a shift-click selects from
   let folderSelected = false; // "select all in folder" is on
   let markReadTimer = null;
+  // Where "back to the list" goes: the list this page was opened on (a folder, a sort, a search).
+  const listUrl = document.getElementById("message") ? screen.dataset.folderUrl : window.location.href;
 
   const rows = () => Array.from(list.querySelectorAll("li.row"));
   const rowOf = (id) => list.querySelector(`li.row[data-message-id="${id}"]`);
@@ -166,7 +168,7 @@
     const message = openMessage();
     if (message) {
       pane.innerHTML = "";
-      history.pushState({}, "", screen.dataset.folderUrl + window.location.search.replace(/[?&]remote=1/, ""));
+      history.pushState({}, "", listUrl);
     }
     const row = cursorRow();
     if (row) row.querySelector("a.open, .pick").focus();
