@@ -75,9 +75,7 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
         if counts_unknown:
             store.refresh_counts(folder)
         else:  # the total moves by what came and went; unread is counted from its small index
-            store.refresh_counts(
-                folder, total=folder.total + summary["added"] - len(summary["removed"])
-            )
+            store.refresh_counts(folder, delta=summary["added"] - len(summary["removed"]))
         send_event_on_commit(
             [user_id],
             {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},

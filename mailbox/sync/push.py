@@ -56,6 +56,7 @@ def _confirm_placeholders(change, mapping):
     """
     placeholders = change.undo.get("placeholders", {})  # source message id -> placeholder id
     uidvalidity = change.target.uidvalidity
+    dropped = 0
     with transaction.atomic():
         for message_id, uid in zip(change.message_ids, change.uids, strict=True):
             new_uid = (mapping or {}).get(uid)
@@ -65,7 +66,11 @@ def _confirm_placeholders(change, mapping):
             if new_uid and uidvalidity is not None:
                 placeholder.update(uid=new_uid, uidvalidity=uidvalidity)
             else:
-                placeholder.delete()
+                dropped += placeholder.delete()[0]
+        if dropped:
+            # The target's total counted them; its next sync adds the real messages, if any,
+            # and moves the total by what it adds, so it must start from the truth.
+            store.refresh_counts(Folder.objects.get(pk=change.target_id))
 
 
 def rollback(change, reason):

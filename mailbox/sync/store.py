@@ -176,14 +176,21 @@ def analyze_after_bulk_load():
             cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Message._meta.db_table)}")
 
 
-def refresh_counts(folder, status=None, total=None):
+def refresh_counts(folder, status=None, delta=None):
     """Total and unread: from the cache once it holds the whole folder, else from STATUS.
-    A caller that knows the new total (a resync: old total + added - removed) passes it."""
+
+    A caller that knows how the total moved (a resync: added - removed) passes ``delta``; it
+    applies to the stored total, which pushes between folders may have changed since ``folder``
+    was read."""
     if folder.backfill_done or status is None:
         # two counts, each answered from an index (the unread one from the partial index of
         # unread messages); one aggregate with a filter would read every row of the folder
         messages = Message.objects.filter(folder_id=folder.pk)
-        folder.total = messages.count() if total is None else total
+        if delta is None:
+            folder.total = messages.count()
+        else:
+            stored = Folder.objects.filter(pk=folder.pk).values_list("total", flat=True)
+            folder.total = stored[0] + delta
         folder.unread = messages.filter(seen=False).count()
     else:
         folder.total, folder.unread = status.messages, status.unseen
