@@ -1,0 +1,131 @@
+"""Odd and malformed mail, through the real reading path: CPython's email fuzzing seeds
+(shared/corpus/mime-fuzz, 299 files) are put on the test Dovecot as they are, synced into Alice's
+cache, and opened the way her browser would: the message page, the body of its frame, the header
+details, the original, and a download and a preview of every part. None may end in an uncaught
+exception (a 500), and each message is read in well under a second.
+
+Dovecot, not our code, turns each file into ENVELOPE and BODYSTRUCTURE; what our code meets is
+what it makes of them, as with any mail that arrives. None of these files has an HTML part that
+Dovecot recognises, so the frame's URL is a 404 for each: the HTML path is the XSS corpus's, in
+tests/browser/test_corpus_frame.py.
+"""
+
+import email
+import email.policy
+import re
+import statistics
+import time
+from collections import Counter
+
+import pytest
+from django.urls import reverse
+
+from mailbox.models import Folder
+from mailbox.parsing import BodyStructureError, parse_bodystructure
+from mailbox.sync import run_account
+
+from .test_sanitize import CORPUS
+
+FUZZ = CORPUS / "mime-fuzz"
+# shown; absent; too large to preview; the server could not give it: each a calm answer
+FINE = {200, 404, 413, 503}
+SAFETY_NET = 1.0  # seconds per message, against a hang; they take a few hundredths
+APPENDUID = re.compile(rb"\[APPENDUID \d+ (\d+)\]")
+
+
+def fuzz_files():
+    files = sorted(FUZZ.glob("*.eml")) if FUZZ.exists() else []
+    if not files:
+        pytest.skip(f"corpus absent: {FUZZ}")
+    return files
+
+
+def leaf_sections(message):
+    """Every part a user could download, from the structure the server gave."""
+    try:
+        tree = parse_bodystructure(bytes(message.bodystructure))
+    except BodyStructureError:
+        return []
+    return [part.section for part in tree.walk() if not part.is_multipart]
+
+
+def reading_urls(message):
+    """[(view name, url)]: everything the reading pane shows or links to for ``message``."""
+    urls = [
+        (name, reverse(f"mailbox:{name}", args=[message.pk]))
+        for name in ("message", "message_body", "message_headers", "message_original")
+    ]
+    for section in leaf_sections(message):
+        for name in ("part_download", "part_preview"):
+            urls.append((name, reverse(f"mailbox:{name}", args=[message.pk, section])))
+    return urls
+
+
+def get(client, url):
+    """The status, or the exception that would have been a 500."""
+    try:
+        response = client.get(url)
+        if response.streaming:  # a download's errors happen while it streams
+            b"".join(response.streaming_content)
+        return response.status_code
+    except Exception as error:  # noqa: BLE001 - any of them is the finding
+        return error
+
+
+@pytest.mark.django_db
+@pytest.mark.servers
+def test_odd_mime_messages_read_through_the_real_path(as_alice, imap_account, other_client):
+    """1. APPEND every file (a refusal is a skip, with the server's reason); 2. sync once;
+    3. read each message through the views, timed."""
+    files, refused = {}, {}
+    for path in fuzz_files():
+        status, data = other_client.imap.append("INBOX", None, None, path.read_bytes())
+        if status != "OK":
+            refused[path.name] = data[0].decode(errors="replace")
+            continue
+        files[int(APPENDUID.search(data[0]).group(1))] = path.name
+    assert run_account(imap_account.pk)
+    inbox = Folder.objects.get(account=imap_account, name="INBOX")
+    messages = {message.uid: message for message in inbox.messages.all()}
+    assert messages.keys() == files.keys(), "every accepted file is in the cache"
+
+    failures, seconds, answers = {}, {}, Counter()
+    for uid, name in files.items():
+        started = time.perf_counter()
+        results = [(view, url, get(as_alice, url)) for view, url in reading_urls(messages[uid])]
+        seconds[name] = time.perf_counter() - started
+        answers.update(f"{view} {result}" for view, _url, result in results)
+        bad = {url: result for _view, url, result in results if result not in FINE}
+        if bad:
+            failures[name] = bad
+
+    print(
+        f"\n{len(files)} messages read, {len(refused)} refused by Dovecot;"
+        f" per message median {statistics.median(seconds.values()):.3f} s,"
+        f" max {max(seconds.values()):.3f} s; answers {dict(sorted(answers.items()))}"
+    )
+    assert failures == {}
+    assert {name: s for name, s in seconds.items() if s > SAFETY_NET} == {}
+    if refused:
+        pytest.skip(f"Dovecot refused {len(refused)} files, the rest read fine: {refused}")
+
+
+def test_every_file_parses_with_the_email_package_given_a_compat32_fallback():
+    """The modern policy raises on a few fuzzed headers (an embedded NUL in a parameter, a
+    parameter cut short); a reader that parses raw mail with the email package must then fall
+    back to compat32, which reads them all. (Ours does not: it reads what IMAP says.)"""
+    needs_fallback = []
+    for path in fuzz_files():
+        try:
+            parse_and_walk(path.read_bytes(), email.policy.default)
+        except Exception:  # noqa: BLE001 - the stdlib raises many kinds here
+            needs_fallback.append(path.name)
+            parse_and_walk(path.read_bytes(), email.policy.compat32)
+    print(f"\n{len(needs_fallback)} files need compat32: {needs_fallback}")
+
+
+def parse_and_walk(raw, policy):
+    message = email.message_from_bytes(raw, policy=policy)
+    for part in message.walk():
+        for _name, value in part.items():
+            str(value)
