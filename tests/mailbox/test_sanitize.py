@@ -349,6 +349,9 @@ def test_raster_data_images_are_kept_and_others_removed():
         "position: f\\69xed",
         "position: absolute",
         "position: sticky",
+        "color: red; position: fixed; top: 0",  # split into declarations, each checked
+        "color: red; position:fixed !important",
+        "color: red; z-index: 99999; width: 100%",
         "z-index: 99999",
         "font-family: 'javascript:alert(1)'",
         "background: linear-gradient(red, blue), url(http://evil.example/)",
@@ -608,3 +611,14 @@ def test_ordinary_long_newsletters_keep_their_markup():
     rows = "".join(f"<tr><td><p>item {n}<td>price" for n in range(3000))  # unclosed, as in the wild
     result = sanitize_html(f"<table>{rows}</table>")
     assert result.html.count("<td") == 6000
+
+
+def test_styles_that_differ_in_one_declaration_keep_them_all():
+    """Each declaration of a simple style is decided on its own (and remembered): the answer
+    is the same as for the style as a whole."""
+    for n in range(3):
+        output = clean(f'<p style="color:#333;padding:0 8px;margin-bottom:{n}px !important">x</p>')
+        assert output == (
+            f'<div><p style="color: #333; padding: 0 8px; margin-bottom: {n}px !important;">'
+            "x</p></div>"
+        )
