@@ -297,8 +297,12 @@
   // --- keyboard ----------------------------------------------------------------------------------
   const help = document.getElementById("shortcuts");
   let awaitingG = false;
+  const TEXT_INPUTS = new Set(["text", "search", "email", "password", "number", "url", "tel",
+                               "date", "datetime-local", "month", "week", "time"]);
   function typing(target) {
-    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]") !== null;
+    // A checkbox or a button that has the focus is not typing: j, k and the rest still work.
+    if (target.isContentEditable || target.closest("textarea, select")) return true;
+    return target.tagName === "INPUT" && TEXT_INPUTS.has((target.type || "text").toLowerCase());
   }
   function moveCursor(step) {
     const all = rows();

@@ -116,6 +116,12 @@ def test_alice_selects_a_range_and_marks_it_read(logged_in_page, inbox):
     page.wait_for_function("document.querySelectorAll('li.row.unread').length === 9")
     read = set(inbox.messages.filter(seen=True).values_list("id", flat=True))
     assert read == set(order[1:5])
+    page.click("#select-all")  # all on, then all off
+    page.click("#select-all")
+    page.click(f"li.row[data-message-id='{order[7]}'] .pick")
+    page.keyboard.press("Shift+I")  # the focus is on a checkbox: shortcuts still work
+    page.wait_for_function("document.querySelectorAll('li.row.unread').length === 8")
+    assert inbox.messages.get(pk=order[7]).seen
 
 
 def test_select_all_in_the_folder_reaches_past_the_page(logged_in_page, imap_account, other_client):  # noqa: F811
