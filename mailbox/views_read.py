@@ -43,10 +43,15 @@ from .views import folder_tree
 
 INLINE_IMAGE_TYPES = {"image/png", "image/gif", "image/jpeg", "image/webp"}
 INLINE_IMAGE_BYTES = 1024 * 1024  # a larger inline image is left out of the frame
-BODY_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
+# The frame's sandbox lets a link the reader clicks open in a new tab (the sanitizer gives every
+# link target=_blank and rel="noopener noreferrer"), unsandboxed there since it is another site's
+# page; it allows no script, form, plugin or navigation of our page.
+SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
+BODY_CSP = f"default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox {SANDBOX}"
 # With remote content allowed, images (only) may come from anywhere over http(s).
 BODY_CSP_REMOTE = (
-    "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; sandbox"
+    "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; "
+    f"sandbox {SANDBOX}"
 )
 BODY_DOCUMENT = (
     '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'

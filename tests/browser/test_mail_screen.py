@@ -226,3 +226,25 @@ def test_remote_content_shows_this_time_or_always_for_the_sender(logged_in_page,
     page.click("#trust-sender")
     page.wait_for_selector("#remote-trusted")
     assert TrustedSender.objects.filter(user=alice, address="mallory@example.com").exists()
+
+
+def test_a_link_in_a_message_opens_in_a_new_tab(
+    logged_in_page, imap_account, other_client, live_server
+):  # noqa: F811
+    """The frame runs no script, but the reader can still follow a link: in a new tab, with no
+    way back to the webmail (no opener, no referrer)."""
+    target = f"{live_server.url}/healthz"
+    html = f'<p>See <a href="{target}" onclick="alert(1)">the report</a></p>'
+    status, data = other_client.imap.append("INBOX", None, None, email("Report", html=html))
+    assert status == "OK", data
+    assert run_account(imap_account.pk)
+    message = Message.objects.get(folder__account=imap_account, subject="Report")
+    page = logged_in_page
+    page.goto(f"/mail/messages/{message.pk}/")
+    with page.context.expect_page() as opened:
+        page.frame_locator("iframe.message-body").locator("text=the report").click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url == target
+    assert tab.evaluate("window.opener") is None
+    assert tab.evaluate("document.referrer") == ""
