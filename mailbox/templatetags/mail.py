@@ -30,11 +30,17 @@ def list_date(value, now=None):
     return format_date(local, "SHORT_DATE_FORMAT")
 
 
+SPECIAL_USE_LABELS = (Role.INBOX, Role.DRAFTS, Role.SENT, Role.ARCHIVE, Role.JUNK, Role.TRASH)
+
+
 @register.filter
 def folder_label(folder):
-    """The Inbox as "Inbox" in the user's language, any other folder by its last name."""
-    if folder.role == Role.INBOX or folder.name.upper() == "INBOX":
+    """A special-use folder by its role in the user's language ("Sent" whether the server
+    calls it Sent, Sent Items or Envoyés, as Thunderbird does); any other by its last name."""
+    if folder.name.upper() == "INBOX":
         return _("Inbox")
+    if folder.role in SPECIAL_USE_LABELS and folder.parent_name is None:
+        return Role(folder.role).label
     return folder.leaf_name
 
 

@@ -225,3 +225,18 @@ def test_opening_marks_read_as_alice_prefers(alice_client, alice, inbox, delay, 
         assert attribute in page
     else:
         assert "data-mark-read-after" not in page
+
+
+def test_special_use_folders_are_named_in_alices_language(account):
+    from django.utils import translation
+
+    from mailbox.templatetags.mail import folder_label
+
+    sent = Folder.objects.create(account=account, name="Sent Items", role="sent", delimiter="/")
+    nested = Folder.objects.create(account=account, name="Old/Trash", role="trash", delimiter="/")
+    plain = Folder.objects.create(account=account, name="Receipts", delimiter="/")
+    inbox = Folder.objects.create(account=account, name="INBOX", delimiter="/")
+    with translation.override("fr"):
+        assert [folder_label(f) for f in (sent, nested, plain, inbox)] == [
+            "Envoyés", "Trash", "Receipts", "Boîte de réception"
+        ]  # fmt: skip
