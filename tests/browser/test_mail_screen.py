@@ -229,8 +229,11 @@ def test_remote_content_shows_this_time_or_always_for_the_sender(logged_in_page,
 
 
 def test_a_link_in_a_message_opens_in_a_new_tab(
-    logged_in_page, imap_account, other_client, live_server
-):  # noqa: F811
+    logged_in_page,
+    imap_account,  # noqa: F811
+    other_client,  # noqa: F811
+    live_server,
+):
     """The frame runs no script, but the reader can still follow a link: in a new tab, with no
     way back to the webmail (no opener, no referrer)."""
     target = f"{live_server.url}/healthz"
