@@ -307,12 +307,17 @@ def _problem(account, failure, unsearched):
             "The mail server could not be searched, so these results only match senders, "
             "recipients and subjects. %(reason)s"
         ) % {"reason": reason}
+    if len(unsearched) == 1:
+        return _(
+            "Message text in %(folder)s was not searched: the folder changed on the server "
+            "since the last sync. Try again in a few minutes."
+        ) % {"folder": unsearched[0].name}
     if unsearched:
         return ngettext(
-            "Message text in %(folder)s was not searched: the folder changed on the server "
+            "Message text in %(count)d folder was not searched: it changed on the server "
             "since the last sync. Try again in a few minutes.",
             "Message text in %(count)d folders was not searched: they changed on the server "
             "since the last sync. Try again in a few minutes.",
             len(unsearched),
-        ) % {"folder": unsearched[0].name, "count": len(unsearched)}
+        ) % {"count": len(unsearched)}
     return None
