@@ -50,5 +50,6 @@ def do_save_preferences(user, **changes):
         setattr(preferences, name, value)
     preferences.full_clean()
     preferences.save()
+    user.preferences = preferences  # what get_preferences answers for the rest of the request
     send_event_on_commit([user.pk], {"type": "preferences.changed"})
     return preferences

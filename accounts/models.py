@@ -127,8 +127,12 @@ class Preferences(models.Model):
 
 
 def get_preferences(user):
-    """The user's preferences; the defaults (unsaved) for one who never changed them."""
+    """The user's preferences; the defaults (unsaved) for one who never changed them.
+
+    Asked several times a request (the theme, the screen, mark-read): the answer is kept on
+    the user object, whose life is the request's, found or not."""
     try:
-        return user.preferences
+        return user.preferences  # Django keeps it on the user once found
     except Preferences.DoesNotExist:
-        return Preferences(user=user)
+        user.preferences = Preferences(user=user)
+        return user.preferences

@@ -25,12 +25,13 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import use_bench_database  # noqa: E402 (bench/, the folder of the script run)
 
 
 def write_maildir(maildir, count, seed):
@@ -90,13 +91,7 @@ def raw_imaplib_fetch(world, login):
 
 def setup_django(sqlite):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmail.settings_test")
-    if sqlite:
-        os.environ["TEST_DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    else:
-        base = os.environ.get(
-            "TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres"
-        )
-        os.environ["TEST_DATABASE_URL"] = base.rsplit("/", 1)[0] + "/webmail_bench"
+    use_bench_database(sqlite, "webmail_bench")
     import django
 
     django.setup()

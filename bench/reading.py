@@ -34,7 +34,6 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 import unicodedata
 from email.message import EmailMessage
@@ -43,6 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import use_bench_database  # noqa: E402 (bench/, the folder of the script run)
 
 DEEP_PAGES = 1000
 SORT_INDEXES = {  # listing's sort key -> the index its pages must walk (mailbox.models)
@@ -57,13 +58,7 @@ def setup_django(sqlite):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmail.settings_test")
     # our events and tasks stay out of the channel groups of tests running meanwhile
     os.environ.setdefault("WEBMAIL_REDIS_PREFIX", "webmail-bench-reading")
-    if sqlite:
-        os.environ["TEST_DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    else:
-        base = os.environ.get(
-            "TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres"
-        )
-        os.environ["TEST_DATABASE_URL"] = base.rsplit("/", 1)[0] + "/bench_reading"
+    use_bench_database(sqlite, "bench_reading")
     import django
 
     django.setup()

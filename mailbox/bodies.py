@@ -147,16 +147,10 @@ class _StreamDecoder:
 def iter_part(message, section, chunk_size=1 << 20):
     """The decoded bytes of one part, chunk by chunk, straight from the server."""
     part = find_part(message, section)
-    decoder = _StreamDecoder(part.encoding)
     with _session_for(message) as session:
         session.select(message.folder.name, readonly=True)
-        for chunk in session.iter_part(message.uid, section, chunk_size=chunk_size):
-            decoded = decoder.feed(chunk)
-            if decoded:
-                yield decoded
-    tail = decoder.close()
-    if tail:
-        yield tail
+        yield from _decoded(session.iter_part(message.uid, section, chunk_size=chunk_size),
+                            part.encoding)  # fmt: skip
 
 
 def _decoded(chunks, encoding):

@@ -24,7 +24,7 @@ from accounts.connection import describe_problem
 
 from . import bodies
 from .parsing import BodyStructureError
-from .parsing.charsets import clean, decode_raw, decode_words
+from .parsing.headers import list_header_fields
 from .protocols.base import ConnectionProblem
 from .protocols.imap import ImapCommandError, MessageGone
 from .views_read import get_message_or_404
@@ -54,12 +54,6 @@ PREVIEW_TYPES = {
 }
 PREVIEW_LIMIT = 28 * 1024 * 1024  # octets as the server counts them: about 20 MB in base64
 
-# "show details": the header fields, bounded (the block itself is cut at bodies.HEADER_LIMIT)
-MAX_HEADER_FIELDS = 500
-MAX_HEADER_VALUE_CHARS = 16384
-# a field name (printable ASCII but ':'), ':', the rest of the line and its folded lines
-_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.M)
-
 
 # --- names and headers ---------------------------------------------------------------------------
 
@@ -79,25 +73,6 @@ def content_disposition(filename, disposition="attachment"):
 
 def eml_filename(subject):
     return (safe_filename(subject or "")[:150] or "message") + ".eml"
-
-
-def header_fields(raw):
-    """Every field of a header block, in order, as (name, value) with the value unfolded,
-    RFC 2047 decoded and without control characters; and whether some were left out."""
-    found = _FIELD.findall(raw)
-    # names are ASCII: the pattern takes nothing else
-    fields = [(name.decode(), _header_value(value)) for name, value in found[:MAX_HEADER_FIELDS]]
-    return fields, len(found) > MAX_HEADER_FIELDS or len(raw) >= bodies.HEADER_LIMIT
-
-
-def _header_value(value):
-    text = decode_raw(value.replace(b"\r\n", b"").replace(b"\n", b""))
-    if "=?" in text:
-        text = decode_words(text)
-    text = clean(text)
-    if len(text) > MAX_HEADER_VALUE_CHARS:
-        text = text[:MAX_HEADER_VALUE_CHARS] + "…"
-    return text
 
 
 # --- previews ------------------------------------------------------------------------------------
@@ -240,7 +215,10 @@ def message_headers(request, message_id):
     context = {"message": message, "fields": [], "truncated": False, "problem": None}
     status = 200
     try:
-        context["fields"], context["truncated"] = header_fields(bodies.get_header(message))
+        raw = bodies.get_header(message)
+        context["fields"], more = list_header_fields(raw)
+        # fields were left out, or the block was cut at the fetch's bound
+        context["truncated"] = more or len(raw) >= bodies.HEADER_LIMIT
     except MessageGone:
         raise Http404 from None
     except ConnectionProblem as problem:

@@ -88,12 +88,12 @@ def mail_home(request):
 def screen_context(request, folder):
     """What the three panes need around the list: accounts, the folder tree, preferences."""
     account = folder.account
-    folders = Folder.objects.filter(account=account).exclude(subscribed=False, role="")
+    folders = list(Folder.objects.filter(account=account).exclude(subscribed=False, role=""))
     return {
         "folder": folder,
         "account": account,
         "accounts": MailAccount.objects.filter(user=request.user).order_by("email"),
-        "tree": folder_tree(list(folders)),
+        "tree": folder_tree(folders),
         "move_targets": [f for f in folders if f.selectable and f.pk != folder.pk],
         "preferences": get_preferences(request.user),
         "sorts": listing.SORTS,

@@ -100,7 +100,7 @@ def decode_bytes(data: bytes, charset: str) -> str:
 
 # Single-byte charsets that mail mislabels most: text in them is almost never also valid UTF-8
 # with multi-byte sequences ("Ã©" and the like), so such bytes are UTF-8 under the wrong label.
-_SINGLE_BYTE_LATIN = {"cp1252", "iso8859-1", "iso8859-15", "iso8859-2", "cp1250", "ascii"}
+_SINGLE_BYTE_LATIN = {"cp1252", "iso8859-1", "iso8859-15", "iso8859-2", "cp1250"}
 
 
 def decode_body(data: bytes, charset: str) -> str:

@@ -20,7 +20,7 @@ from .addresses import format_addresses, parse_addresses
 from .charsets import clean, decode_raw, decode_words
 from .dates import parse_date, parse_date_bytes
 
-__all__ = ["FETCH_FIELDS", "HeaderFields", "parse_header_fields"]
+__all__ = ["FETCH_FIELDS", "HeaderFields", "list_header_fields", "parse_header_fields"]
 
 # what to ask the server for: BODY.PEEK[HEADER.FIELDS (...)]
 FETCH_FIELDS = "DATE FROM TO CC SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE"
@@ -31,6 +31,9 @@ MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit
 MAX_ADDRESS_LIST_CHARS = 2000
 MAX_MESSAGE_ID_CHARS = 255
 MAX_REFERENCES = 50
+# "show details": every field of a whole header block, bounded
+MAX_LISTED_FIELDS = 500
+MAX_LISTED_VALUE_CHARS = 16384
 
 # a field name (printable ASCII but ':'), optional obsolete space, ':', the rest of the line and
 # every following line that starts with a space or tab; '.' stops only at LF
@@ -192,3 +195,23 @@ def parse_header_fields(raw: bytes | None) -> HeaderFields:
     if (value := get(b"content-type")) is not None:
         fields.content_type = _content_type(value)
     return fields
+
+
+def list_header_fields(raw: bytes) -> tuple[list[tuple[str, str]], bool]:
+    """Every field of a header block, in order, as (name, value) with the value unfolded,
+    RFC 2047 decoded and without control characters; and whether fields were left out (past
+    MAX_LISTED_FIELDS)."""
+    found = _FIELD.findall(raw)
+    # names are ASCII: the pattern takes nothing else
+    fields = [(name.decode(), _listed_value(value)) for name, value in found[:MAX_LISTED_FIELDS]]
+    return fields, len(found) > MAX_LISTED_FIELDS
+
+
+def _listed_value(value: bytes) -> str:
+    text = _text(value)
+    if "=?" in text:
+        text = decode_words(text)
+    text = clean(text)
+    if len(text) > MAX_LISTED_VALUE_CHARS:
+        text = text[:MAX_LISTED_VALUE_CHARS] + "…"
+    return text

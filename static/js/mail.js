@@ -231,7 +231,7 @@
       open.dataset.flagged = flagged ? "1" : "";
       button.dataset.messageAction = flagged ? "unflag" : "flag";
       button.setAttribute("aria-pressed", String(flagged));
-      button.textContent = flagged ? button.dataset.unstar || "★" : button.dataset.star || "☆";
+      button.textContent = flagged ? button.dataset.unstar : button.dataset.star;
     }
     if (open && action === "unread" && ids.includes(open.dataset.messageId)) clearTimeout(markReadTimer);
     refreshSelection();

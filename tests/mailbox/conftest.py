@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 from accounts.models import MailAccount
-from mailbox.models import Folder
+from mailbox.models import Folder, Message
+from mailbox.sync import run_account
 from mailbox.testing.seed import generate_messages, seed_imap
 
 FETCH_FLAGS = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)")
@@ -112,6 +113,19 @@ def other_client(mail_world, mailbox_login):
     client = OtherClient(mail_world, mailbox_login)
     yield client
     client.close()
+
+
+@pytest.fixture
+def deliver(imap_account, other_client):
+    """Put raw bytes in Alice's Inbox on the server, sync, and return the cached message."""
+
+    def deliver(raw):
+        status, data = other_client.imap.append("INBOX", None, None, raw)
+        assert status == "OK", data
+        assert run_account(imap_account.pk)
+        return Message.objects.filter(folder__account=imap_account).latest("id")
+
+    return deliver
 
 
 def cache_of(account):

@@ -18,10 +18,10 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
 from mailbox import bodies, views_download
-from mailbox.models import BodyPart, Message
+from mailbox.models import BodyPart
 from mailbox.parsing import BodyPart as PartInfo
-from mailbox.parsing import parse_bodystructure
-from mailbox.sync import run_account
+from mailbox.parsing import headers, parse_bodystructure
+from mailbox.parsing.headers import list_header_fields
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
 
@@ -68,19 +68,6 @@ def mail(subject="Plans", attachments=(), extra_headers=()):
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     raw = message.as_bytes(policy=email.policy.SMTP)
     return raw.replace(b"Subject: SUBJECT\r\n", b"Subject: %s\r\n" % subject.encode(), 1)
-
-
-@pytest.fixture
-def deliver(imap_account, other_client):
-    """Put raw bytes in Alice's Inbox on the server, sync, and return the cached message."""
-
-    def deliver(raw):
-        status, data = other_client.imap.append("INBOX", None, None, raw)
-        assert status == "OK", data
-        assert run_account(imap_account.pk)
-        return Message.objects.filter(folder__account=imap_account).latest("id")
-
-    return deliver
 
 
 @pytest.fixture
@@ -208,11 +195,11 @@ def test_the_headers_are_cached_and_shown_while_the_server_is_down(as_alice, del
 
 def test_header_fields_are_bounded():
     raw = b"".join(b"X-N%d: =?utf-8?q?caf=C3=A9?=\r\n" % n for n in range(600))
-    fields, truncated = views_download.header_fields(raw + b"Subject: " + b"x" * 20000 + b"\r\n")
+    fields, truncated = list_header_fields(raw + b"Subject: " + b"x" * 20000 + b"\r\n")
     assert len(fields) == 500 and truncated
     assert fields[0] == ("X-N0", "café")
-    fields, truncated = views_download.header_fields(b"Subject: " + b"x" * 20000 + b"\r\n")
-    assert len(fields[0][1]) == views_download.MAX_HEADER_VALUE_CHARS + 1 and not truncated
+    fields, truncated = list_header_fields(b"Subject: " + b"x" * 20000 + b"\r\n")
+    assert len(fields[0][1]) == headers.MAX_LISTED_VALUE_CHARS + 1 and not truncated
 
 
 # --- previews ------------------------------------------------------------------------------------

@@ -48,19 +48,6 @@ def email(subject, body="Hello Alice,\nsee you tomorrow.\n", html=None, attachme
     return message.as_bytes()
 
 
-@pytest.fixture
-def deliver(imap_account, other_client):
-    """Put one message in Alice's Inbox on the server, sync, and return it from the cache."""
-
-    def deliver(raw):
-        status, data = other_client.imap.append("INBOX", None, None, raw)
-        assert status == "OK", data
-        assert run_account(imap_account.pk)
-        return Message.objects.filter(folder__account=imap_account).latest("id")
-
-    return deliver
-
-
 def row_ids(response):
     return [
         int(pk)
