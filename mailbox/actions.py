@@ -53,6 +53,12 @@ def _push_on_commit(account_ids):
         transaction.on_commit(lambda a=account_id: sync_account.delay(a, push_only=True))
 
 
+def _locked_by_folder(user, message_ids):
+    """The user's confirmed messages, locked for the change, grouped by folder."""
+    messages = get_confirmed_messages_for_user(user, message_ids).select_related("folder")
+    return _by_folder(messages.select_for_update())
+
+
 def _by_folder(messages):
     groups = {}
     for message in messages:
@@ -73,12 +79,7 @@ def _announce(user_id, folders):
 def do_set_flags(user, message_ids, *, add=(), remove=()):
     """Add and remove flags on the user's messages (read, unread, star, ...)."""
     add, remove = set(check_flags(add)), set(check_flags(remove))
-    messages = (
-        get_confirmed_messages_for_user(user, message_ids)
-        .select_related("folder")
-        .select_for_update()
-    )
-    groups = _by_folder(messages)
+    groups = _locked_by_folder(user, message_ids)
     for folder, rows in groups.items():
         undo = {row.pk: list(row.flags) for row in rows}
         for row in rows:
@@ -189,12 +190,7 @@ def do_delete_messages(user, message_ids):
 @transaction.atomic
 def do_expunge_messages(user, message_ids):
     """Remove messages for good (UID EXPUNGE of exactly these)."""
-    messages = (
-        get_confirmed_messages_for_user(user, message_ids)
-        .select_related("folder")
-        .select_for_update()
-    )
-    groups = _by_folder(messages)
+    groups = _locked_by_folder(user, message_ids)
     for folder, rows in groups.items():
         undo = {"rows": [_serialize(row) for row in rows]}
         Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
