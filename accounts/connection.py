@@ -1,12 +1,18 @@
-"""From a MailAccount to a tested connection, and from a failure to a sentence for its owner."""
+"""From a MailAccount to a tested connection, and from a failure to a sentence for its owner.
 
+Every failure a user can meet while their mail is fetched, read or changed is worded here, in
+:func:`describe_error` (and :func:`describe_problem` for a connection that failed): the views,
+the search and the sync all call these, so that the same trouble reads the same everywhere.
+"""
+
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from mailbox.protocols import imap, pop3, smtp
-from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
+from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security, ServerRefused
 
 from .models import Protocol, SmtpAuth
 
@@ -25,6 +31,10 @@ def _endpoint(host, port, security, username, password, account):
 
 
 def incoming_endpoint(account):
+    """The incoming server with its credentials. The stored password goes only to the server it
+    was typed for: ConnectionProblem(PASSWORD_NEEDED) otherwise, before any connection."""
+    if not account.may_send_incoming_password():
+        raise ConnectionProblem(Problem.PASSWORD_NEEDED)
     return _endpoint(
         account.incoming_host,
         account.incoming_port,
@@ -36,6 +46,9 @@ def incoming_endpoint(account):
 
 
 def outgoing_endpoint(account):
+    """The outgoing server with what it logs in with (see incoming_endpoint)."""
+    if not account.may_send_smtp_password():
+        raise ConnectionProblem(Problem.PASSWORD_NEEDED)
     if account.smtp_auth == SmtpAuth.SAME:
         username, password = account.incoming_username, account.incoming_password
     elif account.smtp_auth == SmtpAuth.CUSTOM:
@@ -119,8 +132,36 @@ def describe_problem(problem, host, port):
         Problem.PROTOCOL: _("%(where)s answered unexpectedly: %(detail)s.")
         % {"where": where, "detail": detail},
         Problem.BAD_INPUT: _("A field contains a line break or a NUL character."),
+        Problem.STORAGE: _(
+            "The mail kept here could not be read or written (%(detail)s). Try again later, "
+            "or tell your operator."
+        )
+        % {"detail": detail},
+        Problem.PASSWORD_NEEDED: _(
+            "The settings of %(where)s changed since its password was saved: edit the account "
+            "and type the password again."
+        )
+        % {"where": where},
     }
     return sentences[problem.problem]
+
+
+# What a person need not read in a refusal: "[ALREADYEXISTS] ", Dovecot's " (0.001 + 0.000 secs)."
+SERVER_NOISE = re.compile(r"^\s*\[[^\]]*\]\s*|\s*\([\d.+ ]+secs?\)\.?\s*$")
+
+
+def describe_error(account, error):
+    """One sentence for the owner of ``account`` about ``error``: a command the server refused
+    (its own words, without codes and timings), a connection that failed, mail kept here that
+    could not be read, or a message that is gone."""
+    from mailbox.sources import MessageGone
+
+    if isinstance(error, MessageGone):
+        return _("This message is no longer there: it was deleted or moved meanwhile.")
+    if isinstance(error, ServerRefused):
+        text = SERVER_NOISE.sub("", error.text or "")[:300] or error.command
+        return _("The mail server refused: %(text)s") % {"text": text}
+    return describe_problem(error, account.incoming_host, account.incoming_port)
 
 
 def describe_check(account, result):

@@ -5,16 +5,24 @@ import ssl
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
-from .models import DEFAULT_PORTS, MailAccount, Preferences, Protocol, SmtpAuth
+from .models import DEFAULT_PORTS, MailAccount, Preferences, Protocol, Retention, SmtpAuth
 
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$"
     r"|^\[?[0-9a-f:.]+\]?$",
     re.IGNORECASE,
 )
+
+
+POP3_FIELDS = ("pop3_retention", "pop3_keep_days", "fetch_interval")
+_SERVER_FIELDS = (
+    "incoming_protocol", "incoming_host", "incoming_port", "incoming_security", "smtp_host",
+    "smtp_port", "smtp_security", "smtp_auth",
+)  # fmt: skip
 
 
 def clean_host(value):
@@ -43,7 +51,7 @@ def _only_private_addresses(host):
 
 
 def no_line_breaks(value):
-    if any(ch in value for ch in FORBIDDEN_CHARACTERS):
+    if not FORBIDDEN_CHARACTERS.isdisjoint(value):
         raise forms.ValidationError(_("Line breaks and NUL characters are not allowed."))
 
 
@@ -86,8 +94,11 @@ class MailAccountForm(forms.ModelForm):
             "smtp_port",
             "smtp_auth",
             "smtp_username",
+            "pop3_retention",
+            "pop3_keep_days",
+            "fetch_interval",
         ]
-        widgets = {"incoming_protocol": forms.RadioSelect}
+        widgets = {"incoming_protocol": forms.RadioSelect, "pop3_retention": forms.RadioSelect}
         help_texts = {
             "incoming_username": _("Often your full email address."),
         }
@@ -99,6 +110,8 @@ class MailAccountForm(forms.ModelForm):
         self.fields["incoming_username"].required = False
         for name in ("incoming_username", "smtp_username", "display_name"):
             self.fields[name].validators.append(no_line_breaks)
+        for name in POP3_FIELDS:  # only POP3 accounts use them: their defaults otherwise
+            self.fields[name].required = False
         if self.instance.pk:
             keep = _("Leave empty to keep the current password.")
             self.fields["incoming_password"].help_text = keep
@@ -135,6 +148,9 @@ class MailAccountForm(forms.ModelForm):
                 self.add_error(name, _("A port is a number from 1 to 65535."))
         if not data.get("incoming_username") and data.get("email"):
             data["incoming_username"] = data["email"]
+        for name in POP3_FIELDS:
+            if data.get(name) in (None, ""):
+                data[name] = getattr(self.instance, name)
         if not self.instance.incoming_password_encrypted and not data.get("incoming_password"):
             self.add_error("incoming_password", _("Enter the password of this mail account."))
         if data.get("smtp_auth") == SmtpAuth.CUSTOM:
@@ -142,7 +158,55 @@ class MailAccountForm(forms.ModelForm):
                 self.add_error("smtp_username", _("Enter the user name for the outgoing server."))
             if not data.get("smtp_password") and not self.instance.smtp_password_encrypted:
                 self.add_error("smtp_password", _("Enter the password for the outgoing server."))
+        keep_days = data.get("pop3_keep_days")
+        if data.get("pop3_retention") == Retention.DAYS and not (keep_days and keep_days <= 3650):
+            self.add_error("pop3_keep_days", _("Enter a number of days from 1 to 3650."))
+        if self.instance.pk and not self.errors:
+            self._keep_pop3_mail(data)
+            self._require_password_for_new_servers(data)
         return data
+
+    def _keep_pop3_mail(self, data):
+        """Mail a POP3 account downloaded lives only here: it cannot become an IMAP account."""
+        from mailbox.models import Message
+
+        saved = MailAccount.objects.get(pk=self.instance.pk)
+        if (
+            saved.incoming_protocol != Protocol.POP3
+            or data.get("incoming_protocol") == saved.incoming_protocol
+        ):
+            return
+        kept = Message.objects.filter(folder__account=saved).count()
+        if kept:
+            self.add_error("incoming_protocol", ngettext(
+                "This account keeps %(count)d message downloaded by POP3, which would be lost. "
+                "To read this mailbox by IMAP, add it as another account.",
+                "This account keeps %(count)d messages downloaded by POP3, which would be lost. "
+                "To read this mailbox by IMAP, add it as another account.", kept,
+            ) % {"count": kept})  # fmt: skip
+
+    def _require_password_for_new_servers(self, data):
+        """A saved password goes only to the server it was typed for: a changed host, port,
+        security or protocol needs it typed again (else anyone holding a session could send it
+        to a server of their choosing by the connection test alone)."""
+        saved = MailAccount.objects.get(pk=self.instance.pk)
+        candidate = MailAccount(**{name: data.get(name) for name in _SERVER_FIELDS})
+        candidate.incoming_password_server = saved.incoming_password_server
+        candidate.smtp_password_server = saved.smtp_password_server
+        if data.get("incoming_password"):
+            candidate.incoming_password = data["incoming_password"]
+        if data.get("smtp_password"):
+            candidate.smtp_password = data["smtp_password"]
+        again = _("type the password again. A saved password is only ever sent to the server it "
+                  "was typed for.")  # fmt: skip
+        if not candidate.may_send_incoming_password():
+            self.add_error("incoming_password", _("You changed the incoming server: %(again)s")
+                           % {"again": again})  # fmt: skip
+        elif not candidate.may_send_smtp_password():
+            field = "incoming_password" if data.get("smtp_auth") == SmtpAuth.SAME else (
+                "smtp_password")  # fmt: skip
+            self.add_error(field, _("You changed the outgoing server, which logs in with this "
+                                    "password: %(again)s") % {"again": again})  # fmt: skip
 
     def _default_port(self, field, protocol, security_field):
         data = self.cleaned_data
@@ -172,6 +236,21 @@ class MailAccountForm(forms.ModelForm):
 PROTOCOL_EXPLANATIONS = {
     Protocol.IMAP: _("IMAP keeps your mail on the server and in sync across all your devices."),
     Protocol.POP3: _("POP3 downloads your mail here and can remove it from the server."),
+}
+
+RETENTION_EXPLANATIONS = {
+    Retention.DELETE: _(
+        "Uses the least space on the server and leaves no copy there, but other devices and "
+        "programs will not see the mail once this webmail has it."
+    ),
+    Retention.DAYS: _(
+        "A phone or another program can still download new mail for that many days; after "
+        "that the server's copy goes, saving space there."
+    ),
+    Retention.KEEP: _(
+        "Every device can still download everything, but the server keeps a copy of all your "
+        "mail, which uses space there and may fill your quota."
+    ),
 }
 
 

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +24,31 @@ class SmtpAuth(models.TextChoices):
     SAME = "same", _("Same user name and password as incoming")
     CUSTOM = "custom", _("Another user name and password")
     NONE = "none", _("No authentication")
+
+
+class Retention(models.TextChoices):
+    """What a POP3 fetch leaves on the server (RFC 1939 DELE, final at QUIT)."""
+
+    DELETE = "delete", _("Remove it from the server once it is downloaded")
+    DAYS = "days", _("Keep it on the server for some days, then remove it")
+    KEEP = "keep", _("Keep it on the server")
+
+
+FETCH_INTERVALS = [
+    (1, _("Every minute")),
+    (5, _("Every 5 minutes")),
+    (15, _("Every 15 minutes")),
+    (30, _("Every 30 minutes")),
+    (60, _("Every hour")),
+    (0, _("Only when I press “Check now”")),
+]
+
+
+def server_fingerprint(kind, host, port, security):
+    """Which server a stored password was typed for: ``kind`` (the protocol, or "smtp-same" /
+    "smtp-custom"), host, port and security. A password goes to no other server."""
+    identity = f"{kind}|{(host or '').strip().lower().rstrip('.')}|{port}|{security}"
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 DEFAULT_PORTS = {
@@ -65,6 +92,20 @@ class MailAccount(models.Model):
         blank=True,
         help_text=_("PEM certificate(s) trusted instead of the system's for this account."),
     )
+    # The servers the stored passwords were typed for (server_fingerprint): a changed host, port
+    # or security needs the password typed again, and the endpoints refuse to send it elsewhere.
+    incoming_password_server = models.CharField(max_length=64, blank=True, editable=False)
+    smtp_password_server = models.CharField(max_length=64, blank=True, editable=False)
+
+    # POP3 only: what stays on the server, and how often to fetch
+    pop3_retention = models.CharField(
+        _("after download"), max_length=6, choices=Retention.choices, default=Retention.DAYS
+    )
+    pop3_keep_days = models.PositiveIntegerField(_("days to keep on the server"), default=14)
+    fetch_interval = models.PositiveIntegerField(
+        _("check for new mail"), choices=FETCH_INTERVALS, default=5
+    )
+
     last_error = models.TextField(blank=True)
     # One sync at a time per account: a lease that expires (a killed worker frees it by time).
     sync_lease_until = models.DateTimeField(null=True, editable=False)
@@ -81,13 +122,33 @@ class MailAccount(models.Model):
     def __str__(self):
         return self.email
 
+    def save(self, *args, **kwargs):
+        """Passwords typed since the load are confirmed for the servers named now."""
+        if getattr(self, "_incoming_password_typed", False):
+            self.incoming_password_server = self.incoming_server()
+            if self.smtp_auth == SmtpAuth.SAME:
+                self.smtp_password_server = self.smtp_server()
+        if self.smtp_auth == SmtpAuth.CUSTOM and getattr(self, "_smtp_password_typed", False):
+            self.smtp_password_server = self.smtp_server()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "incoming_password_server",
+                                       "smtp_password_server"}  # fmt: skip
+        super().save(*args, **kwargs)
+        self._incoming_password_typed = self._smtp_password_typed = False
+
+    @property
+    def is_pop3(self):
+        return self.incoming_protocol == Protocol.POP3
+
     @property
     def incoming_password(self):
         return crypto.decrypt(self.incoming_password_encrypted)
 
     @incoming_password.setter
     def incoming_password(self, value):
+        """A password typed now: confirmed for the servers this account names when saved."""
         self.incoming_password_encrypted = crypto.encrypt(value)
+        self._incoming_password_typed = True
 
     @property
     def smtp_password(self):
@@ -96,6 +157,31 @@ class MailAccount(models.Model):
     @smtp_password.setter
     def smtp_password(self, value):
         self.smtp_password_encrypted = crypto.encrypt(value)
+        self._smtp_password_typed = bool(value)
+
+    def incoming_server(self):
+        return server_fingerprint(
+            self.incoming_protocol, self.incoming_host, self.incoming_port, self.incoming_security
+        )
+
+    def smtp_server(self):
+        kind = f"smtp-{self.smtp_auth}"
+        return server_fingerprint(kind, self.smtp_host, self.smtp_port, self.smtp_security)
+
+    def may_send_incoming_password(self):
+        """Whether the incoming password may go to the incoming server as it is named now:
+        typed since this object was loaded, or saved for exactly that server."""
+        typed = getattr(self, "_incoming_password_typed", False)
+        return typed or self.incoming_password_server == self.incoming_server()
+
+    def may_send_smtp_password(self):
+        """The same for what the outgoing server gets: the incoming password ("same"), or the
+        outgoing one ("custom")."""
+        if self.smtp_auth == SmtpAuth.NONE:
+            return True
+        attribute = "_incoming_password_typed" if self.smtp_auth == SmtpAuth.SAME else (
+            "_smtp_password_typed")  # fmt: skip
+        return getattr(self, attribute, False) or self.smtp_password_server == self.smtp_server()
 
 
 class Theme(models.TextChoices):

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Sum
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -8,11 +9,16 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailbox.actions import do_trust_sender
-from mailbox.models import TrustedSender
+from mailbox.models import Message, TrustedSender
 
 from .actions import do_delete_mail_account, do_save_mail_account, do_save_preferences
 from .connection import check_mail_account, describe_check
-from .forms import PROTOCOL_EXPLANATIONS, MailAccountForm, PreferencesForm
+from .forms import (
+    PROTOCOL_EXPLANATIONS,
+    RETENTION_EXPLANATIONS,
+    MailAccountForm,
+    PreferencesForm,
+)
 from .models import DEFAULT_PORTS, MailAccount, Theme, get_preferences
 
 
@@ -23,7 +29,17 @@ def get_account_for_user(user, account_id):
 
 @login_required
 def account_list(request):
-    accounts = MailAccount.objects.filter(user=request.user)
+    """The user's accounts, with their state; for POP3 ones, the mail kept here."""
+    accounts = list(MailAccount.objects.filter(user=request.user))
+    kept = (
+        Message.objects.filter(folder__account__user=request.user)
+        .exclude(raw_name="")
+        .values("folder__account_id")
+        .annotate(count=Count("id"), size=Sum("size"))
+    )
+    by_account = {row["folder__account_id"]: row for row in kept}
+    for account in accounts:
+        account.kept = by_account.get(account.pk, {"count": 0, "size": 0})
     return render(request, "accounts/list.html", {"accounts": accounts})
 
 
@@ -64,6 +80,7 @@ def _account_form(request, account):
             "account": account,
             "problems": problems,
             "explanations": PROTOCOL_EXPLANATIONS,
+            "retention_explanations": RETENTION_EXPLANATIONS,
             "default_ports": DEFAULT_PORTS,
         },
         status=422 if problems else 200,

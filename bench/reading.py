@@ -363,7 +363,7 @@ def opener(client, html_ids, pane):
 
 
 def html_message_ids(messages):
-    from mailbox.views_read import message_parts
+    from mailbox.views.message import message_parts
 
     return {m.pk for m in messages if message_parts(m)[1] is not None}
 

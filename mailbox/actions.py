@@ -1,5 +1,6 @@
 """Every user-visible write to mail: the cache changes at once (the user sees it), the event goes
-to the owner's browsers, and a task pushes the change to the server after the commit.
+to the owner's browsers, and, for an IMAP account, a task pushes the change to the server after
+the commit. A POP3 account's mail is kept here: the change is all there is.
 
 Views validate and call these; nothing else writes messages or folders on a user's behalf.
 """
@@ -16,7 +17,7 @@ from accounts.models import MailAccount
 
 from .events import send_event_on_commit
 from .models import ChangeKind, Folder, Message, PendingChange, Role, TrustedSender
-from .sync import store
+from .sync import local, store
 
 SYSTEM_FLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
 KEYWORD = re.compile(r"^[A-Za-z0-9$_.\-]{1,64}$")
@@ -46,17 +47,18 @@ def check_flags(flags):
     return list(flags)
 
 
-def _push_on_commit(account_ids):
+def _push_on_commit(accounts):
+    """Push the queued changes of these IMAP accounts to their servers, after the commit."""
     from .tasks import sync_account
 
-    for account_id in set(account_ids):
+    for account_id in {account.pk for account in accounts if not account.is_pop3}:
         transaction.on_commit(lambda a=account_id: sync_account.delay(a, push_only=True))
 
 
 def _locked_by_folder(user, message_ids):
     """The user's confirmed messages, locked for the change, grouped by folder."""
-    messages = get_confirmed_messages_for_user(user, message_ids).select_related("folder")
-    return _by_folder(messages.select_for_update())
+    messages = get_confirmed_messages_for_user(user, message_ids)
+    return _by_folder(messages.select_related("folder__account").select_for_update(of=("self",)))
 
 
 def _by_folder(messages):
@@ -89,12 +91,15 @@ def do_set_flags(user, message_ids, *, add=(), remove=()):
         _queue_change(folder, ChangeKind.FLAGS, rows, undo={"flags": undo},
                       add_flags=sorted(add), remove_flags=sorted(remove))  # fmt: skip
     _announce(user.pk, groups)
-    _push_on_commit(folder.account_id for folder in groups)
+    _push_on_commit(folder.account for folder in groups)
     return sum(len(rows) for rows in groups.values())
 
 
 def _queue_change(folder, kind, rows, **fields):
-    """The change to push for ``rows`` of ``folder`` (all known to the server by their UIDs)."""
+    """The change to push for ``rows`` of ``folder`` (all known to the server by their UIDs);
+    nothing for mail kept here."""
+    if folder.account.is_pop3:
+        return
     PendingChange.objects.create(
         account_id=folder.account_id, folder=folder, kind=kind, uidvalidity=folder.uidvalidity,
         uids=[row.uid for row in rows], message_ids=[row.pk for row in rows], **fields,
@@ -129,21 +134,35 @@ def do_move_messages(user, message_ids, target_folder_id, *, copy=False):
         raise ValidationError(_("Messages cannot be put in %(folder)s.") % {"folder": target.name})
     messages = (
         get_confirmed_messages_for_user(user, message_ids)
-        .select_related("folder")
-        .select_for_update()
+        .select_related("folder__account")
+        .select_for_update(of=("self",))
     )
     groups = {f: rows for f, rows in _by_folder(messages).items() if f != target or copy}
     for folder, rows in groups.items():
         if folder.account_id != target.account_id:
             raise ValidationError(_("Messages can only be moved within one mail account."))
+        if target.account.is_pop3:
+            _move_kept(rows, target, copy)
+            continue
         undo = {"rows": [_serialize(row) for row in rows], "placeholders": _copy_rows(rows, target)}
         if not copy:
             Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
         kind = ChangeKind.COPY if copy else ChangeKind.MOVE
         _queue_change(folder, kind, rows, target=target, undo=undo)
     _announce(user.pk, [*groups, target])
-    _push_on_commit([target.account_id])
+    _push_on_commit([target.account])
     return sum(len(rows) for rows in groups.values())
+
+
+def _move_kept(rows, target, copy):
+    """Mail kept here moves at once; a copy shares the raw file of its original."""
+    if not copy:
+        local.move_messages(rows, target)
+        return
+    copies = [Message(**{**_serialize(row), "id": None, "folder_id": target.pk}) for row in rows]
+    for copy_row, uid in zip(copies, local.allocate_uids(target.pk, len(rows)), strict=True):
+        copy_row.uid = uid
+    Message.objects.bulk_create(copies)
 
 
 def _role_folder(account, role):
@@ -192,24 +211,66 @@ def do_expunge_messages(user, message_ids):
     """Remove messages for good (UID EXPUNGE of exactly these)."""
     groups = _locked_by_folder(user, message_ids)
     for folder, rows in groups.items():
+        if folder.account.is_pop3:
+            local.delete_messages([row.pk for row in rows])
+            continue
         undo = {"rows": [_serialize(row) for row in rows]}
         Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
         _queue_change(folder, ChangeKind.EXPUNGE, rows, undo=undo)
     _announce(user.pk, groups)
-    _push_on_commit(folder.account_id for folder in groups)
+    _push_on_commit(folder.account for folder in groups)
     return sum(len(rows) for rows in groups.values())
 
 
-# --- folders: done on the server at once (the user waits for the answer), then mirrored ---
+@transaction.atomic
+def do_empty_folder(user, folder_id):
+    """Empty Trash or Junk: every message in it, for good."""
+    folder = get_folder_for_user(user, folder_id)
+    if folder.role not in (Role.TRASH, Role.JUNK):
+        raise ValidationError(_("Only Trash and Junk can be emptied."))
+    ids = list(folder.messages.filter(uid__isnull=False).values_list("pk", flat=True))
+    # one change per 5,000 messages, as a folder-wide selection is applied
+    return sum(
+        do_expunge_messages(user, ids[start : start + 5000]) for start in range(0, len(ids), 5000)
+    )
+
+
+# --- folders: an IMAP account's on the server at once (the user waits for the answer), then
+# mirrored; a POP3 account's here ---
+
+
+def get_account_for_user(user, account_id):
+    """The user's own mail account, or 404: never confirm that another user's exists."""
+    return get_object_or_404(MailAccount, pk=account_id, user=user)
 
 
 def get_imap_account_for_user(user, account_id):
-    """The user's own IMAP account, or 404 (a POP3 account has no server folders)."""
+    """The user's own IMAP account, or 404 (the search of a server, say)."""
     return get_object_or_404(MailAccount, pk=account_id, user=user, incoming_protocol="imap")
 
 
-def _folder_command(account, command):
-    """Run a folder command on the server, then mirror the folder list, refused or not."""
+def do_check_mail(user, account_id):
+    """ "Check now": the account's sync (IMAP) or fetch (POP3), queued at once.
+    kombu's OperationalError when the task queue does not answer."""
+    from .tasks import fetch_pop3_account, sync_account
+
+    account = get_account_for_user(user, account_id)
+    (fetch_pop3_account if account.is_pop3 else sync_account).delay(account.pk)
+    return account
+
+
+def _announce_folders(account):
+    send_event_on_commit([account.user_id], {"type": "folders.changed", "account_id": account.pk})
+
+
+def _folder_command(account, command, here=None):
+    """Run a folder command on the server, then mirror the folder list, refused or not. For a
+    POP3 account, ``here()`` makes the change in its local folders instead."""
+    if account.is_pop3:
+        with transaction.atomic():
+            here()
+            _announce_folders(account)
+        return
     from .sync import imap_session
     from .sync.folders import sync_folder_list
 
@@ -218,9 +279,7 @@ def _folder_command(account, command):
             command(session)
         finally:
             sync_folder_list(account, session)
-            send_event_on_commit(
-                [account.user_id], {"type": "folders.changed", "account_id": account.pk}
-            )
+            _announce_folders(account)
 
 
 def _account_delimiter(account):
@@ -251,14 +310,15 @@ def _check_free(account, name):
 
 
 def do_create_folder(user, account_id, name, parent_id=None):
-    account = get_imap_account_for_user(user, account_id)
+    account = get_account_for_user(user, account_id)
     delimiter = _account_delimiter(account)
     name = check_folder_name(name, delimiter)
     if parent_id:
         parent = get_object_or_404(Folder, pk=parent_id, account=account)
         name = f"{parent.name}{parent.delimiter or delimiter}{name}"
     _check_free(account, name)
-    _folder_command(account, lambda session: (session.create(name), session.subscribe(name)))
+    _folder_command(account, lambda session: (session.create(name), session.subscribe(name)),
+                    lambda: local.create_folder(account, name))  # fmt: skip
     return Folder.objects.filter(account=account, name=name).first()
 
 
@@ -272,6 +332,10 @@ def do_rename_folder(user, folder_id, new_leaf_name):
     if new_name == folder.name:
         return folder
     _check_free(folder.account, new_name)
+    if folder.account.is_pop3:
+        rename = lambda: _rename_locally(folder, folder.name, new_name)  # noqa: E731
+        _folder_command(folder.account, None, rename)
+        return Folder.objects.get(pk=folder.pk)
     # keep the cache: the folder, its subfolders and their messages follow the new name
     # (RFC 3501 RENAME keeps UIDVALIDITY, so the cached UIDs stay good)
     renamed = _rename_locally(folder, folder.name, new_name)
@@ -297,14 +361,23 @@ def _rename_locally(folder, old, new, folders=None):
 
 
 def do_delete_folder(user, folder_id):
+    """Delete a folder with everything in it (a POP3 account's mail in it is gone for good)."""
     folder = get_folder_for_user(user, folder_id)
     if folder.role == Role.INBOX:
         raise ValidationError(_("The Inbox cannot be deleted."))
-    _folder_command(folder.account, lambda session: session.delete(folder.name))
+    if folder.account.is_pop3 and folder.role:
+        raise ValidationError(
+            _("%(folder)s is one of this account's standard folders and cannot be deleted.")
+            % {"folder": Role(folder.role).label}
+        )
+    _folder_command(folder.account, lambda session: session.delete(folder.name),
+                    lambda: local.delete_folder(folder))  # fmt: skip
 
 
 def do_subscribe_folder(user, folder_id, subscribed):
     folder = get_folder_for_user(user, folder_id)
+    if folder.account.is_pop3:
+        raise ValidationError(_("Folders kept here are always shown."))
     verb = "subscribe" if subscribed else "unsubscribe"
     _folder_command(folder.account, lambda session: getattr(session, verb)(folder.name))
 

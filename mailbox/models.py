@@ -3,6 +3,10 @@ changes made here that are still on their way to the server.
 
 Messages are keyed by (folder, uidvalidity, uid), as the server keys them. URLs use our own ids.
 A message moved or copied here but not yet confirmed by the server has ``uid = None``.
+
+A POP3 account's mail lives here, in local folders that work like a server's: each folder hands
+out its own UIDs (``uidnext``) under a fixed UIDVALIDITY, and each message's raw bytes are kept
+in the mail storage (``raw_name``, see mailbox.sources.rawstore), never in the database.
 """
 
 from django.conf import settings
@@ -114,6 +118,9 @@ class Message(models.Model):
     draft = models.BooleanField(default=False)
     keywords = models.CharField(max_length=1000, blank=True)  # space-separated, as on the server
     modseq = models.BigIntegerField(null=True)
+    # kept here: its name in the storage ("" for a message on an IMAP server; the default in the
+    # database too, since the IMAP sync COPYs rows without it)
+    raw_name = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -132,6 +139,10 @@ class Message(models.Model):
             models.Index(fields=["folder", "sender_key", "id"], name="message_folder_sender"),
             models.Index(fields=["folder", "subject_key", "id"], name="message_folder_subject"),
             models.Index(fields=["folder", "size", "id"], name="message_folder_size"),
+            # mail kept here: which rows still name a raw file
+            models.Index(
+                fields=["raw_name"], condition=~models.Q(raw_name=""), name="message_raw_name"
+            ),
         ]
 
     def __str__(self):
@@ -195,6 +206,25 @@ class PendingChange(models.Model):
 
     def __str__(self):
         return f"{self.kind} {len(self.uids)} in {self.folder_id}"
+
+
+class Pop3Download(models.Model):
+    """A message downloaded from a POP3 server, known by its UIDL (RFC 1939), or by a digest of
+    its header block on a server without UIDL. Kept while the server still lists the message,
+    so that it is never downloaded twice, even after it was deleted here."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    uidl = models.CharField(max_length=255)
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, related_name="+")
+    downloaded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "uidl"], name="pop3download_unique_uidl")
+        ]
+
+    def __str__(self):
+        return self.uidl
 
 
 class TrustedSender(models.Model):

@@ -7,11 +7,9 @@ Who answers what:
 - Senders, recipients, subjects, dates and flags are answered by the cache, always. The cache is
   what the message list shows (a flag changed here and still on its way to the server included),
   so a message found by ``is:unread`` is one the list shows as unread.
-- Free text must also reach the bodies, which only the server has: ``UID SEARCH TEXT`` per folder
-  in scope, through ``names.search_criteria`` (which quotes, sends non-ASCII as UTF-8 literals
-  and refuses CR, LF and NUL). The folder is opened with EXAMINE, so searching never changes
-  ``\\Recent`` or a flag, and its UIDs are trusted only if its UIDVALIDITY is the one cached.
-  The UIDs found are mapped back to cached rows; the cache's header filters still apply.
+- Free text must also reach the bodies: the account's message source searches them
+  (``search_text``): an IMAP server by ``UID SEARCH TEXT`` under EXAMINE, mail kept here by
+  reading it. The ids found are matched with the cached rows; the header filters still apply.
 - Free text also matches the cached headers, so that with the server down a sender's name is
   still found; the result then says so in a sentence for a banner, never an error page.
 """
@@ -25,19 +23,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.connection import describe_problem
-from accounts.models import Protocol
+from accounts.connection import describe_error
 
 from . import actions
 from .models import Message
-from .protocols.base import ConnectionProblem
-from .protocols.imap import ImapCommandError
-from .protocols.imap.names import search_criteria
-from .sync import imap_session
+from .sources import TextSearch, source_for_account
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 12  # each free-text term costs one SEARCH per folder
-MAX_SERVER_HITS = 10_000  # UIDs kept per term and folder: the highest, the latest to arrive
 MAX_LIMIT = 1000
 
 
@@ -189,16 +182,17 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200):
     folders = _folders_in_scope(account, None if whole_account else folder)
     if query.is_empty or not folders:
         return SearchResult([], False, None, False, whole_account)
-    hits, unsearched, failure, cut = {}, [], None, False
-    if query.text and account.incoming_protocol == Protocol.IMAP:
-        hits, unsearched, failure, cut = _search_server(account, folders, query.text)
+    found = TextSearch({}, [])
+    if query.text:
+        found = source_for_account(account).search_text(account, folders, query.text)
     limit = max(1, min(limit, MAX_LIMIT))
-    rows = list(_matching_rows(user, folders, query, hits)[: limit + 1])
+    rows = list(_matching_rows(user, folders, query, found.ids)[: limit + 1])
+    complete = not found.unsearched and found.failure is None
     return SearchResult(
         messages=rows[:limit],
-        server_searched=bool(query.text) and bool(hits) and not unsearched and failure is None,
-        problem=_problem(account, failure, unsearched),
-        truncated=len(rows) > limit or cut,
+        server_searched=bool(query.text) and bool(found.ids) and complete,
+        problem=_problem(account, found.failure, found.unsearched),
+        truncated=len(rows) > limit or found.truncated,
         whole_account=whole_account,
     )
 
@@ -208,7 +202,7 @@ def _scope(user, folder_id, account_id):
         folder = actions.get_folder_for_user(user, folder_id)
         return folder, folder.account
     if account_id is not None:
-        return None, actions.get_imap_account_for_user(user, account_id)
+        return None, actions.get_account_for_user(user, account_id)
     raise TypeError("search_messages needs a folder_id or an account_id")
 
 
@@ -221,43 +215,11 @@ def _folders_in_scope(account, folder):
     return list(account.folders.filter(selectable=True).filter(Exists(cached)))
 
 
-def _search_server(account, folders, terms):
-    """({folder: [UIDs per term]}, folders not searched, the connection failure, whether hits
-    were cut). A connection that fails drops everything: the caller falls back to the cache."""
-    hits, unsearched, cut = {}, [], False
-    try:
-        with imap_session(account) as session:
-            for folder in folders:
-                found = _search_folder(session, folder, terms)
-                if found is None:
-                    unsearched.append(folder)
-                    continue
-                hits[folder] = [uids[-MAX_SERVER_HITS:] for uids in found]
-                cut = cut or any(len(uids) > MAX_SERVER_HITS for uids in found)
-    except ConnectionProblem as failure:
-        return {}, list(folders), failure, False
-    return hits, unsearched, None, cut
-
-
-def _search_folder(session, folder, terms):
-    """The UIDs matching each term (ascending), or None when the folder cannot be trusted: a
-    UIDVALIDITY other than the cached one means the same UIDs now name other messages."""
-    if folder.uidvalidity is None:  # never synced: no cached message to find
-        return [[] for _term in terms]
-    try:
-        opened = session.select(folder.name, readonly=True)  # EXAMINE: no flag changes
-        if opened.uidvalidity != folder.uidvalidity:
-            return None
-        return [session.uid_search(search_criteria(text=term)) for term in terms]
-    except ImapCommandError:  # gone since the last sync, or a charset it does not take
-        return None
-
-
 def _matching_rows(user, folders, query, hits):
     rows = Message.objects.filter(folder__in=folders, folder__account__user=user)
     rows = rows.filter(uid__isnull=False).filter(_header_filter(query))
     for index, term in enumerate(query.text):
-        found = {folder: uids[index] for folder, uids in hits.items()}
+        found = set().union(*(ids[index] for ids in hits.values()))
         rows = rows.filter(_text_filter(term, found))
     return rows.select_related("folder").order_by("-date", "-id")
 
@@ -288,21 +250,20 @@ def _start_of(day):
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-def _text_filter(term, server_uids):
-    """A free-text term: in the cached headers or preview, or found by the server's SEARCH."""
+def _text_filter(term, found_ids):
+    """A free-text term: in the cached headers or preview, or found by the message source."""
     where = Q()
     for field in ("from_name", "from_address", "to", "cc", "subject", "preview"):
         where |= Q(**{f"{field}__icontains": term})
-    for folder, uids in server_uids.items():
-        if uids:
-            where |= Q(folder=folder, uidvalidity=folder.uidvalidity, uid__in=uids)
+    if found_ids:
+        where |= Q(pk__in=found_ids)
     return where
 
 
 def _problem(account, failure, unsearched):
     """A sentence for the banner when the text could not be searched everywhere, else None."""
     if failure is not None:
-        reason = describe_problem(failure, account.incoming_host, account.incoming_port)
+        reason = describe_error(account, failure)
         return _(
             "The mail server could not be searched, so these results only match senders, "
             "recipients and subjects. %(reason)s"

@@ -38,3 +38,21 @@ def sync_all_accounts():
     ids = MailAccount.objects.filter(incoming_protocol=Protocol.IMAP).values_list("pk", flat=True)
     for account_id in ids:
         sync_account.delay(account_id)
+
+
+@shared_task(ignore_result=True)
+def fetch_pop3_account(account_id):
+    """Fetch a POP3 account's new mail (mailbox.sync.fetch); failures are recorded on it."""
+    from .sync.fetch import fetch_account
+
+    if MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.POP3).exists():
+        fetch_account(account_id)
+
+
+@shared_task(ignore_result=True)
+def fetch_due_pop3_accounts():
+    """On beat's tick (WEBMAIL_FETCH_TICK_SECONDS): each POP3 account due, in its own task."""
+    from .sync.fetch import due_pop3_accounts
+
+    for account_id in due_pop3_accounts():
+        fetch_pop3_account.delay(account_id)

@@ -5,6 +5,7 @@ default ``var/webmail.env``) that ``make run`` writes on its first start, then f
 Outside debug mode the secret key and the encryption keys must be real: defaults refuse to start.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -160,6 +161,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailbox.tasks.sync_all_accounts",
         "schedule": WEBMAIL_RESYNC_SECONDS,
     },
+    # POP3 accounts whose own fetch interval has passed
+    "fetch-due-pop3-accounts": {
+        "task": "mailbox.tasks.fetch_due_pop3_accounts",
+        "schedule": int(env("WEBMAIL_FETCH_TICK_SECONDS", "60")),
+    },
 }
 # Fetched body parts kept per account; the least recently used go first past this.
 WEBMAIL_BODY_CACHE_BYTES = int(env("WEBMAIL_BODY_CACHE_BYTES", str(64 * 1024 * 1024)))
@@ -192,6 +198,19 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Raw messages kept here (POP3 mail): a private directory under var/ by default; operators may name
+# any Django storage instead (e.g. storages.backends.s3.S3Storage) with its options as JSON.
+WEBMAIL_MAIL_STORAGE = env("WEBMAIL_MAIL_STORAGE", "django.core.files.storage.FileSystemStorage")
+_mail_options = json.loads(env("WEBMAIL_MAIL_STORAGE_OPTIONS", "") or "{}")
+if WEBMAIL_MAIL_STORAGE.endswith(".FileSystemStorage"):
+    _mail_options = {
+        "location": env("WEBMAIL_MAIL_DIR", str(VAR_DIR / "mail")),
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+        **_mail_options,
+    }
+STORAGES["mail"] = {"BACKEND": WEBMAIL_MAIL_STORAGE, "OPTIONS": _mail_options}
 
 # Mail servers that users type may not be on loopback, private or link-local addresses unless the
 # operator allows it (a household whose mail server is on the LAN; the tests; the demo).

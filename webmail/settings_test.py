@@ -5,6 +5,7 @@ makes sure both answer. The embedded SQLite mode has its own end-to-end test.
 """
 
 import os
+import tempfile
 
 os.environ["WEBMAIL_ENV_FILE"] = os.devnull  # never read a developer's var/webmail.env
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
@@ -16,6 +17,8 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:63
 os.environ.setdefault("WEBMAIL_REDIS_PREFIX", "webmail-test")
 os.environ.setdefault("WEBMAIL_ALLOW_PRIVATE_HOSTS", "1")
 os.environ.setdefault("WEBMAIL_CONNECT_TIMEOUT", "3")
+# raw POP3 mail: a directory of this run's own (worker processes started by tests inherit it)
+os.environ.setdefault("WEBMAIL_MAIL_DIR", tempfile.mkdtemp(prefix="webmail-test-mail-"))
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STORAGES  # noqa: E402

@@ -51,6 +51,8 @@ class BodyPart:
     location: str | None = None
     children: list["BodyPart"] = field(default_factory=list)  # multipart/* only
     message: "BodyPart | None" = None  # message/rfc822: the attached message's body
+    body_start: int | None = None  # byte offsets of the encoded body in a raw message file;
+    body_end: int | None = None  # None for parts that came from IMAP (see mime.py)
 
     @property
     def content_id(self) -> str | None:

@@ -36,6 +36,8 @@ class Problem(enum.StrEnum):
     AUTH_UNSUPPORTED = "auth_unsupported"
     PROTOCOL = "protocol"
     BAD_INPUT = "bad_input"
+    PASSWORD_NEEDED = "password_needed"  # the server changed since its password was typed
+    STORAGE = "storage"  # mail kept here could not be read or written (disk, storage service)
 
 
 class ConnectionProblem(Exception):
@@ -43,6 +45,14 @@ class ConnectionProblem(Exception):
         super().__init__(f"{problem}: {detail}" if detail else str(problem))
         self.problem = Problem(problem)
         self.detail = detail
+
+
+class ServerRefused(ConnectionProblem):
+    """The server refused a command (IMAP NO or BAD, POP3 -ERR); ``text`` is what it said."""
+
+    def __init__(self, command, text, detail=None):
+        super().__init__(Problem.PROTOCOL, detail or f"{command}: {text}")
+        self.command, self.text = command, text
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,15 @@ class Endpoint:
         return f"Endpoint({self.host!r}, {self.port}, {self.security!s}, user={self.username!r})"
 
 
-FORBIDDEN_CHARACTERS = ("\r", "\n", "\0")
+# NUL and every line break str.splitlines() splits on: each would end or split a command line
+# somewhere (ours, a server's, a proxy's)
+FORBIDDEN_CHARACTERS = frozenset("\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def check_wire_text(value, what="value"):
-    """CR, LF and NUL would end or split a command line: refuse them before anything is sent."""
-    if any(ch in value for ch in FORBIDDEN_CHARACTERS):
+    """Refuse FORBIDDEN_CHARACTERS in ``value`` before anything is sent: ConnectionProblem
+    (BAD_INPUT). Returns ``value``."""
+    if not FORBIDDEN_CHARACTERS.isdisjoint(value):
         raise ConnectionProblem(Problem.BAD_INPUT, f"{what} contains a line break or NUL")
     return value
 

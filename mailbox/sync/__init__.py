@@ -10,7 +10,7 @@ import logging
 
 from django.utils import timezone
 
-from accounts.connection import describe_problem, incoming_endpoint
+from accounts.connection import describe_error, incoming_endpoint
 from accounts.models import MailAccount, Protocol
 from mailbox.events import send_event_on_commit
 from mailbox.models import PendingChange
@@ -49,7 +49,7 @@ def run_account(account_id, *, folder_names=None, push_only=False, session_optio
     try:
         return run_exclusively(account.pk, work)
     except ConnectionProblem as problem:
-        text = describe_problem(problem, account.incoming_host, account.incoming_port)
+        text = describe_error(account, problem)
         logger.warning("sync of account %s failed: %s", account.pk, problem)
         _record(account, text)
         return True

@@ -52,7 +52,7 @@ def sender(message):
 @register.filter
 def previewable(part):
     """Whether an attachment gets a Preview link (the preview view checks its bytes again)."""
-    from mailbox.views_download import previewable as kind
+    from mailbox.views.download import previewable as kind
 
     return kind(part) is not None
 

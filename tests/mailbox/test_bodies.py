@@ -5,8 +5,9 @@ import email.policy
 
 import pytest
 
-from mailbox import bodies
 from mailbox.models import BodyPart, Message
+from mailbox.sources import PartNotFound
+from mailbox.sources.imap import ImapSource, evict
 from mailbox.sync import run_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
@@ -36,15 +37,18 @@ def test_the_text_part_is_fetched_decoded_and_cached(synced):
     message, _payload = synced
     assert message.has_attachments
     assert (
-        bodies.get_part(message, "1").decode() == "Here is the report, café.\r\n"
+        ImapSource().get_part(message, "1").decode() == "Here is the report, café.\r\n"
     )  # as on the wire
     assert BodyPart.objects.filter(message=message, section="1").exists()
-    assert bodies.get_part(message, "1").decode().startswith("Here is")  # from the cache
+    assert ImapSource().get_part(message, "1").decode().startswith("Here is")  # from the cache
 
 
 def test_an_attachment_streams_in_chunks_equal_to_the_original(synced):
     message, payload = synced
-    chunks = list(bodies.iter_part(message, "2", chunk_size=10_000))
+    source = ImapSource()
+    stream = source.stream_part(message, source.find_part(message, "2"), chunk_size=10_000)
+    chunks = list(stream)
+    stream.close()
     assert len(chunks) > 5
     assert b"".join(chunks) == payload
     assert not BodyPart.objects.filter(section="2").exists()  # streamed, not cached
@@ -52,18 +56,18 @@ def test_an_attachment_streams_in_chunks_equal_to_the_original(synced):
 
 def test_the_cache_keeps_within_its_bound(synced, settings):
     message, _payload = synced
-    bodies.get_part(message, "1")
+    ImapSource().get_part(message, "1")
     settings.WEBMAIL_BODY_CACHE_BYTES = 10
-    bodies.get_part(message, "2")  # 300 KB: over the bound, the oldest part goes
-    assert bodies.evict(message.folder.account_id) == 0
+    ImapSource().get_part(message, "2")  # 300 KB: over the bound, the oldest part goes
+    assert evict(message.folder.account_id) == 0
     total = sum(BodyPart.objects.values_list("size", flat=True))
     assert total <= 300_000 + 10
     assert not BodyPart.objects.filter(section="1").exists()
 
 
 def test_an_unknown_section_is_refused(synced):
-    with pytest.raises(bodies.PartNotFound):
-        bodies.get_part(synced[0], "9.9")
+    with pytest.raises(PartNotFound):
+        ImapSource().get_part(synced[0], "9.9")
 
 
 def test_alice_downloads_an_attachment_streamed(synced, client, alice):
@@ -94,7 +98,7 @@ def test_bob_cannot_download_alices_attachment(synced, client, bob):
     ],
 )
 def test_filenames_are_made_safe(name, fallback):
-    from mailbox.views_download import content_disposition
+    from mailbox.views.download import content_disposition
 
     header = content_disposition(name)
     assert f'filename="{fallback}"' in header

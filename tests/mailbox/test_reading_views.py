@@ -171,6 +171,7 @@ def test_a_message_not_yet_confirmed_by_the_server_is_not_found(as_alice, delive
 def test_a_server_that_does_not_answer_is_said_calmly(as_alice, deliver, imap_account):
     message = deliver(email("Offline"))
     imap_account.incoming_port = free_port()
+    imap_account.incoming_password = imap_account.incoming_password  # as typed for that port
     imap_account.save()
     response = as_alice.get(f"/mail/messages/{message.pk}/")
     assert response.status_code == 200

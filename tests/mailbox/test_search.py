@@ -303,6 +303,7 @@ def server_down(mailbox):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     mailbox.incoming_port = port
+    mailbox.incoming_password = mailbox.incoming_password  # as typed for that port
     mailbox.save(update_fields=["incoming_port"])
     return mailbox
 

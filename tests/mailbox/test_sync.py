@@ -291,12 +291,14 @@ def test_changes_that_could_not_be_sent_are_tried_again_later(imap_account, othe
     actions.do_set_flags(alice, [message.pk], add=["\\Flagged"])
     port = imap_account.incoming_port
     imap_account.incoming_port = free_port()  # the server stops answering
+    imap_account.incoming_password = imap_account.incoming_password  # as typed for that port
     imap_account.save()
     assert run_account(imap_account.pk, push_only=True)
     assert PendingChange.objects.count() == 1  # kept for later, not lost
     assert retry_countdown(imap_account.pk, 0) == 30
     assert retry_countdown(imap_account.pk, 10) == MAX_RETRY_SECONDS
     imap_account.incoming_port = port  # back again
+    imap_account.incoming_password = imap_account.incoming_password
     imap_account.save()
     sync(imap_account, push_only=True)
     assert "\\Flagged" in other_client.flags("INBOX")[message.uid]

@@ -46,6 +46,7 @@ def test_a_dead_server_is_retried_with_backoff(imap_account):
     from mailbox.testing.servers import free_port
 
     imap_account.incoming_port = free_port()
+    imap_account.incoming_password = imap_account.incoming_password  # as typed for that port
     imap_account.save()
     watcher = AccountWatcher(imap_account.pk, lambda _: None, max_backoff=0.2)
     watcher.start()

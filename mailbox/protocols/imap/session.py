@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..base import ConnectionProblem, Problem, check_wire_text
+from ..base import ConnectionProblem, Problem, ServerRefused, check_wire_text
 from .connect import connect
 from .names import (
     Literal,
@@ -63,14 +63,12 @@ HEADER_FIELDS = (
 )  # fmt: skip
 
 
-class ImapCommandError(ConnectionProblem):
+class ImapCommandError(ServerRefused):
     """The server answered NO or BAD to a command; ``status`` and ``text`` say what it said."""
 
     def __init__(self, command, status, text):
-        from ..base import Problem
-
-        super().__init__(Problem.PROTOCOL, f"{command}: {status} {text}")
-        self.command, self.status, self.text = command, status, text
+        super().__init__(command, text, f"{command}: {status} {text}")
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """A message's raw material: attachments downloaded or previewed, the whole message as a .eml
 file, and every header field for "show details".
 
-Downloads stream from the server to the browser chunk by chunk, never held whole. Everything
+Downloads stream from the message source (the IMAP server, or the mail kept here) to the browser
+chunk by chunk, never held whole. Everything
 here comes from a hostile sender, so each response is a wall of its own: a download is
 ``attachment`` with a safe RFC 6266 name; a preview is served only when the bytes really are
 one of a few image types or a PDF, under the type they are, never the type declared; every
@@ -20,14 +21,13 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.connection import describe_problem
+from accounts.connection import describe_error
+from mailbox.parsing import BodyStructureError
+from mailbox.parsing.headers import list_header_fields
+from mailbox.protocols.base import ConnectionProblem
+from mailbox.sources import HEADER_LIMIT, MessageGone, PartNotFound, source_for
 
-from . import bodies
-from .parsing import BodyStructureError
-from .parsing.headers import list_header_fields
-from .protocols.base import ConnectionProblem
-from .protocols.imap import ImapCommandError, MessageGone
-from .views_read import get_message_or_404
+from .message import get_message_or_404
 
 CHUNK_SIZE = 1 << 20  # bytes per partial fetch, and per piece sent to the browser
 SANDBOX = "default-src 'none'; sandbox"
@@ -112,7 +112,7 @@ def _verified_type(kind, head):
 
 
 class _AsyncChunks:
-    """A bodies.Stream for daphne. Django's ASGI handler reads a synchronous iterator whole into
+    """A sources.Stream for daphne. Django's ASGI handler reads a synchronous iterator whole into
     a list before it sends anything (StreamingHttpResponse.__aiter__); this fetches one chunk at
     a time in a worker thread instead, so memory stays at one chunk."""
 
@@ -144,14 +144,6 @@ def _guarded(response, csp=SANDBOX):
     return response
 
 
-def _problem_text(message, problem):
-    """One sentence on why the server did not give the message, and what to do."""
-    if isinstance(problem, ImapCommandError):
-        return _("The mail server refused: %(text)s") % {"text": problem.text[:300]}
-    account = message.folder.account
-    return describe_problem(problem, account.incoming_host, account.incoming_port)
-
-
 def _plain(status, text):
     response = HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
@@ -160,22 +152,25 @@ def _plain(status, text):
 
 def _part_or_404(message, section):
     try:
-        return bodies.find_part(message, section)
-    except (bodies.PartNotFound, BodyStructureError):
+        return source_for(message).find_part(message, section)
+    except (PartNotFound, BodyStructureError, MessageGone):
+        raise Http404 from None
+    except ConnectionProblem:  # the tree of a kept message could not be read: said by _open
         raise Http404 from None
 
 
 def _open(message, part=None):
-    """(a bodies.Stream of ``part``, or of the whole message, None), or (None, a calm 503)
-    when the server does not answer. Http404 when the message is gone from the server."""
+    """(a sources.Stream of ``part``, or of the whole message, None), or (None, a calm 503)
+    when the source cannot give it now. Http404 when the message is gone."""
+    source = source_for(message)
     try:
         if part is None:
-            return bodies.stream_message(message, CHUNK_SIZE), None
-        return bodies.stream_part(message, part, CHUNK_SIZE), None
+            return source.stream_message(message, CHUNK_SIZE), None
+        return source.stream_part(message, part, CHUNK_SIZE), None
     except MessageGone:
         raise Http404 from None
-    except ConnectionProblem as problem:  # ImapCommandError too
-        return None, _plain(503, _problem_text(message, problem))
+    except ConnectionProblem as problem:  # a refusal too
+        return None, _plain(503, describe_error(message.folder.account, problem))
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -197,7 +192,7 @@ def part_download(request, message_id, section):
 @login_required
 @require_GET
 def message_original(request, message_id):
-    """The whole message as the server keeps it (BODY.PEEK[]), as a .eml file."""
+    """The whole message as it came (IMAP BODY.PEEK[], or the raw file kept), as a .eml file."""
     message = get_message_or_404(request.user, message_id)
     stream, problem = _open(message)
     if problem is not None:
@@ -215,14 +210,14 @@ def message_headers(request, message_id):
     context = {"message": message, "fields": [], "truncated": False, "problem": None}
     status = 200
     try:
-        raw = bodies.get_header(message)
+        raw = source_for(message).get_header(message)
         context["fields"], more = list_header_fields(raw)
         # fields were left out, or the block was cut at the fetch's bound
-        context["truncated"] = more or len(raw) >= bodies.HEADER_LIMIT
+        context["truncated"] = more or len(raw) >= HEADER_LIMIT
     except MessageGone:
         raise Http404 from None
     except ConnectionProblem as problem:
-        context["problem"], status = _problem_text(message, problem), 503
+        context["problem"], status = describe_error(message.folder.account, problem), 503
     response = render(request, "mailbox/_headers.html", context, status=status)
     response["Cache-Control"] = "private" if status == 200 else "no-store"
     return response

@@ -1,43 +1,36 @@
-"""The folder page of an IMAP account, and the endpoint for actions on selected messages.
+"""The folder page of a mail account: its folders, made, renamed and deleted, and "check now".
 
-Each view looks up what it works on with the user's permission (another user's account, folder or
-message is a 404, never a 403), calls a do_* action, and renders or redirects. What the server
-says when it refuses becomes a message that says so, never a 500.
+An IMAP account's folders are the server's: each change is made there at once, so the server may
+refuse it. A POP3 account's folders are kept here, and change at once.
+
+Each view looks up what it works on with the user's permission (another user's account or folder
+is a 404, never a 403), calls a do_* action, and renders or redirects. A refusal or a failure
+becomes a message that says what happened (accounts.connection.describe_error), never a 500.
 """
 
 import datetime
-import re
 from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from kombu.exceptions import OperationalError
 
-from accounts.connection import describe_problem
+from accounts.connection import describe_error
 from accounts.models import MailAccount
+from mailbox import actions
+from mailbox.forms import FolderCreateForm, FolderRenameForm, FolderSubscribeForm
+from mailbox.models import Folder, Role
 from mailbox.protocols.base import ConnectionProblem
-from mailbox.protocols.imap import ImapCommandError
-
-from . import actions, tasks
-from .forms import (
-    MAX_IDS,
-    FolderCreateForm,
-    FolderRenameForm,
-    FolderSubscribeForm,
-    MessageActionForm,
-)
-from .models import Folder, Role
+from mailbox.templatetags.mail import folder_label
 
 # Siblings are shown Inbox first, then these special-use folders, then the rest by name.
 ROLE_ORDER = [Role.INBOX, Role.DRAFTS, Role.SENT, Role.ARCHIVE, Role.JUNK, Role.TRASH]
-# What a person need not read in a refusal: "[ALREADYEXISTS] ", Dovecot's " (0.001 + 0.000 secs)."
-SERVER_NOISE = re.compile(r"^\s*\[[^\]]*\]\s*|\s*\([\d.+ ]+secs?\)\.?\s*$")
 
 
 # --- the folder tree ---------------------------------------------------------------------------
@@ -75,7 +68,7 @@ def _sibling_key(node):
 
 @login_required
 def folder_list(request, account_id):
-    account = actions.get_imap_account_for_user(request.user, account_id)
+    account = actions.get_account_for_user(request.user, account_id)
     folders = list(Folder.objects.filter(account=account))
     synced = account.synced_at
     context = {
@@ -90,19 +83,21 @@ def folder_list(request, account_id):
 @login_required
 @require_POST
 def account_sync(request, account_id):
-    account = actions.get_imap_account_for_user(request.user, account_id)
+    """ "Check now": sync an IMAP account, fetch a POP3 one, in the background."""
+    account = actions.get_account_for_user(request.user, account_id)
     try:
-        tasks.sync_account.delay(account.pk)
+        actions.do_check_mail(request.user, account.pk)
     except OperationalError:  # the task queue (Redis) does not answer
-        messages.error(request, _("The sync could not be started. Try again in a minute."))
+        messages.error(request, _("Checking for mail could not start. Try again in a minute."))
     else:
-        messages.success(
-            request, _("%(email)s is being synced with its server.") % {"email": account.email}
-        )
-    return redirect("mailbox:folders", account.pk)
+        done = _("%(email)s is being checked for new mail.") if account.is_pop3 else _(
+            "%(email)s is being synced with its server.")  # fmt: skip
+        messages.success(request, done % {"email": account.email})
+    back = {"accounts": ("accounts:list",), "mail": ("mailbox:account_inbox", account.pk)}
+    return redirect(*back.get(request.POST.get("next"), ("mailbox:folders", account.pk)))
 
 
-# --- changes to folders: made on the server at once, so the server may refuse ------------------
+# --- changes to folders: on the server at once (IMAP, which may refuse), or here (POP3) --------
 
 
 def _perform(request, account, action, success):
@@ -111,12 +106,8 @@ def _perform(request, account, action, success):
         action()
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    except ImapCommandError as refused:
-        text = SERVER_NOISE.sub("", refused.text)[:300]
-        messages.error(request, _("The server refused: %(text)s") % {"text": text})
     except ConnectionProblem as problem:
-        text = describe_problem(problem, account.incoming_host, account.incoming_port)
-        messages.error(request, _("The server could not be asked: %(text)s") % {"text": text})
+        messages.error(request, describe_error(account, problem))
     except (Folder.DoesNotExist, MailAccount.DoesNotExist, Http404):  # gone since shown
         messages.error(request, _("That folder no longer exists."))
     else:
@@ -133,7 +124,7 @@ def _form_problem(request, form):
 @login_required
 @require_POST
 def folder_create(request, account_id):
-    account = actions.get_imap_account_for_user(request.user, account_id)
+    account = actions.get_account_for_user(request.user, account_id)
     form = FolderCreateForm(request.POST, account=account)
     if not form.is_valid():
         _form_problem(request, form)
@@ -201,59 +192,17 @@ def folder_subscribe(request, folder_id):
     return redirect("mailbox:folders", folder.account_id)
 
 
-# --- actions on selected messages (the reading screens call this) ------------------------------
-
-FLAG_CHANGES = {
-    "read": ({"\\Seen"}, set()),
-    "unread": (set(), {"\\Seen"}),
-    "flag": ({"\\Flagged"}, set()),
-    "unflag": (set(), {"\\Flagged"}),
-}
-ROLE_ACTIONS = {"archive": Role.ARCHIVE, "junk": Role.JUNK}
-
-
 @login_required
-@require_POST
-def message_action(request):
-    """JSON: {"ok": true, "count": n}, or {"ok": false, "error": "..."} with a 4xx status.
-
-    Ids that are not the user's are not found by the actions, so they change nothing."""
-    form = MessageActionForm(request.POST)
-    if not form.is_valid():
-        return JsonResponse({"ok": False, "error": form.first_error()}, status=400)
-    data = form.cleaned_data
-    try:
-        if data["in_folder"]:
-            count = _apply_to_folder(
-                request.user, data["action"], data["in_folder"], data["folder"]
-            )
-        else:
-            count = _apply(request.user, data["action"], data["ids"], data["folder"])
-    except ValidationError as error:
-        return JsonResponse({"ok": False, "error": " ".join(error.messages)}, status=400)
-    except (Folder.DoesNotExist, Http404):
-        return JsonResponse({"ok": False, "error": _("That folder does not exist.")}, status=404)
-    return JsonResponse({"ok": True, "count": count})
-
-
-def _apply_to_folder(user, action, source_id, folder_id):
-    """The action on every message of a folder, MAX_IDS at a time (each its own change)."""
-    source = actions.get_folder_for_user(user, source_id)
-    ids = list(
-        source.messages.filter(uid__isnull=False).order_by("id").values_list("id", flat=True)
-    )
-    return sum(
-        _apply(user, action, ids[start : start + MAX_IDS], folder_id)
-        for start in range(0, len(ids), MAX_IDS)
-    )
-
-
-def _apply(user, action, ids, folder_id):
-    if action in FLAG_CHANGES:
-        add, remove = FLAG_CHANGES[action]
-        return actions.do_set_flags(user, ids, add=add, remove=remove)
-    if action in ("move", "copy"):
-        return actions.do_move_messages(user, ids, folder_id, copy=action == "copy")
-    if action == "delete":
-        return actions.do_delete_messages(user, ids)
-    return actions.do_move_to_role(user, ids, ROLE_ACTIONS[action])
+@require_http_methods(["GET", "POST"])
+def folder_empty(request, folder_id):
+    """Empty Trash (or Junk): every message in it deleted for good, after a confirmation."""
+    folder = actions.get_folder_for_user(request.user, folder_id)
+    if request.method == "POST":
+        _perform(
+            request,
+            folder.account,
+            lambda: actions.do_empty_folder(request.user, folder.pk),
+            _("%(name)s is empty.") % {"name": folder_label(folder)},
+        )
+        return redirect("mailbox:folder_messages", folder.pk)
+    return render(request, "mailbox/folder_empty.html", {"folder": folder})

@@ -1,14 +1,11 @@
-"""The mail screen: folder tree, message list and reading pane; and the message body's frame.
-
-One page serves all three panes. Without JavaScript every link is a full page; with it, mail.js
-fetches just the part that changes (``?part=rows`` for more of the list, ``?part=pane`` for the
-reading pane) from the same views, with the same permission checks.
+"""One message: the reading pane (headers, body, attachments), and the body's sandboxed frame.
 
 The HTML body is served on its own URL, sanitized, with a Content-Security-Policy that allows no
 script and no remote load (unless the user chose to show remote content), and shown in an
 ``<iframe sandbox="">``: two independent walls between a hostile message and the webmail.
 
-Nothing here depends on the protocol that filled the cache: POP3 accounts fill the same tables.
+Everything about the message's content comes from its message source (mailbox.sources), so the
+same code reads mail kept on an IMAP server and mail a POP3 fetch brought here.
 """
 
 import base64
@@ -22,24 +19,20 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from accounts.connection import describe_problem
-from accounts.models import MailAccount, get_preferences
+from accounts.connection import describe_error
+from accounts.models import get_preferences
+from mailbox import actions
+from mailbox.models import Message
+from mailbox.parsing import BodyStructureError, find_parts
+from mailbox.parsing.charsets import decode_body
 from mailbox.protocols.base import ConnectionProblem
-from mailbox.protocols.imap import ImapCommandError
-
-from . import actions, bodies, listing
-from . import search as search_module
-from .models import Folder, Message, Role
-from .parsing import BodyStructureError, find_parts, parse_bodystructure
-from .parsing.charsets import decode_body
-from .sanitize import sanitize_html, text_to_html
-from .views import folder_tree
+from mailbox.sanitize import sanitize_html, text_to_html
+from mailbox.sources import MessageGone, source_for
 
 INLINE_IMAGE_TYPES = {"image/png", "image/gif", "image/jpeg", "image/webp"}
 INLINE_IMAGE_BYTES = 1024 * 1024  # a larger inline image is left out of the frame
@@ -60,79 +53,21 @@ BODY_DOCUMENT = (
     " img { max-width: 100%; height: auto; }</style>"
 )
 SANITIZED_TTL = 600  # seconds the page's sanitized body waits in the cache for the frame's request
+# what reading a body may meet: the server or storage failing, or the message gone meanwhile
+READ_ERRORS = (ConnectionProblem, MessageGone)
 
 
 def get_message_or_404(user, message_id):
     """The user's own message, confirmed by the server (a placeholder has nothing to read)."""
-    messages = Message.objects.select_related("folder__account")
-    return get_object_or_404(messages, pk=message_id, folder__account__user=user, uid__isnull=False)
-
-
-# --- the screen ---------------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def mail_home(request):
-    """The Inbox of the user's first account that has one; the accounts page before that."""
-    inbox = (
-        Folder.objects.filter(account__user=request.user, role=Role.INBOX)
-        .order_by("account_id")
-        .first()
-    )
-    if inbox is None:
-        return redirect("accounts:list")
-    return redirect("mailbox:folder_messages", inbox.pk)
-
-
-def screen_context(request, folder):
-    """What the three panes need around the list: accounts, the folder tree, preferences."""
-    account = folder.account
-    folders = list(Folder.objects.filter(account=account).exclude(subscribed=False, role=""))
-    return {
-        "folder": folder,
-        "account": account,
-        "accounts": MailAccount.objects.filter(user=request.user).order_by("email"),
-        "tree": folder_tree(folders),
-        "move_targets": [f for f in folders if f.selectable and f.pk != folder.pk],
-        "preferences": get_preferences(request.user),
-        "sorts": listing.SORTS,
-    }
-
-
-def list_context(request, folder):
-    sort = listing.clean_sort(request.GET.get("sort"))
-    page = listing.message_page(folder, sort, request.GET.get("after"))
-    return {"page": page, "sort": sort, "first_page": not request.GET.get("after")}
-
-
-@login_required
-@require_GET
-def account_inbox(request, account_id):
-    """An account's Inbox (its first folder, for an account that has no Inbox yet)."""
-    account = get_object_or_404(MailAccount, pk=account_id, user=request.user)
-    folders = Folder.objects.filter(account=account)
-    folder = folders.filter(role=Role.INBOX).first() or folders.order_by("name").first()
-    if folder is None:
-        messages.info(request, _("%(email)s has no folders yet.") % {"email": account.email})
-        return redirect("accounts:list")
-    return redirect("mailbox:folder_messages", folder.pk)
-
-
-@login_required
-@require_GET
-def folder_messages(request, folder_id):
-    folder = actions.get_folder_for_user(request.user, folder_id)
-    context = list_context(request, folder)
-    if request.GET.get("part") == "rows":
-        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
-    context.update(screen_context(request, folder))
-    return render(request, "mailbox/mail.html", context)
+    rows = Message.objects.select_related("folder__account")
+    return get_object_or_404(rows, pk=message_id, folder__account__user=user, uid__isnull=False)
 
 
 @login_required
 @require_GET
 def message_view(request, message_id):
+    from .mail import list_context, screen_context
+
     message = get_message_or_404(request.user, message_id)
     pane = reading_pane(request, message)
     if request.GET.get("part") == "pane":
@@ -142,53 +77,20 @@ def message_view(request, message_id):
     return render(request, "mailbox/mail.html", context)
 
 
-@login_required
-@require_GET
-def search(request, folder_id):
-    """Search results in the list pane: this folder, or (``in=account``) the whole account."""
-    folder = actions.get_folder_for_user(request.user, folder_id)
-    text = request.GET.get("q", "").strip()
-    if not text:
-        return redirect("mailbox:folder_messages", folder.pk)
-    scope = "account" if request.GET.get("in") == "account" else "folder"
-    context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT}
-    try:
-        query = search_module.parse_query(text)
-    except search_module.SearchError as error:
-        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error))
-    else:
-        whole = query.scope == "all" or (query.scope is None and scope == "account")
-        where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
-        result = search_module.search_messages(request.user, query=query, **where)
-        notes = [result.problem] if result.problem else []
-        if result.truncated:
-            notes.append(
-                _("Only the newest %(n)d matches are shown.") % {"n": len(result.messages)}
-            )
-        context.update(
-            page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
-            search_problem=" ".join([*notes, *query.notes]),
-            whole_account=whole,
-        )
-    if request.GET.get("part") == "rows":
-        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
-    context.update(screen_context(request, folder))
-    return render(request, "mailbox/mail.html", context)
-
-
 # --- one message in the reading pane -------------------------------------------------------------
 
 
 def message_parts(message):
-    """find_parts of the message's cached structure; nothing for one that does not parse."""
+    """find_parts of the message's structure; nothing for one that cannot be read."""
     try:
-        return find_parts(parse_bodystructure(bytes(message.bodystructure)))
-    except BodyStructureError:
+        return find_parts(source_for(message).part_tree(message))
+    except (BodyStructureError, *READ_ERRORS):
         return None, None, [], []
 
 
 def part_text(message, part):
-    return decode_body(bodies.get_part(message, part.section), part.params.get("charset", ""))
+    data = source_for(message).get_part(message, part.section)
+    return decode_body(data, part.params.get("charset", ""))
 
 
 def reading_pane(request, message):
@@ -205,8 +107,8 @@ def reading_pane(request, message):
         elif text is not None:
             context["text_html"] = text_body(message, text)
             _remember_preview(message, text)
-    except (ConnectionProblem, ImapCommandError) as problem:
-        context["body_problem"] = _describe(message, problem)
+    except READ_ERRORS as problem:
+        context["body_problem"] = describe_error(message.folder.account, problem)
     context["attachments"] = attachments + [p for p in inline if p.content_id not in shown_cids]
     context["mark_read"] = _mark_read_on_open(request.user, message)
     return context
@@ -251,13 +153,6 @@ def _mark_read_on_open(user, message):
     except OperationalError:  # the task queue does not answer: the next sync pushes the flag
         pass
     return 0
-
-
-def _describe(message, problem):
-    if isinstance(problem, ConnectionProblem):
-        account = message.folder.account
-        return describe_problem(problem, account.incoming_host, account.incoming_port)
-    return _("The server refused: %(text)s") % {"text": problem.text[:300]}
 
 
 # --- the sanitized body, computed once for the page and its frame --------------------------------
@@ -314,8 +209,8 @@ def inline_image(message, part):
     if (part.size or 0) > INLINE_IMAGE_BYTES * 4 // 3 + 1024:  # base64 on the wire
         return ""
     try:
-        data = bodies.get_part(message, part.section)
-    except (ConnectionProblem, ImapCommandError):
+        data = source_for(message).get_part(message, part.section)
+    except READ_ERRORS:
         return ""
     if len(data) > INLINE_IMAGE_BYTES:
         return ""
@@ -352,8 +247,9 @@ def message_body(request, message_id):
     try:
         sanitized = sanitized_body(request.user, message, html, allow_remote)
         content, status = with_inline_images(message, sanitized, inline), 200
-    except (ConnectionProblem, ImapCommandError) as problem:
-        content, status = format_html("<p>{}</p>", _describe(message, problem)), 503
+    except READ_ERRORS as problem:
+        text = describe_error(message.folder.account, problem)
+        content, status = format_html("<p>{}</p>", text), 503
     response = HttpResponse(BODY_DOCUMENT + content, status=status)
     response["Content-Security-Policy"] = BODY_CSP_REMOTE if allow_remote else BODY_CSP
     response["Cache-Control"] = "private, no-cache"
@@ -363,8 +259,8 @@ def message_body(request, message_id):
 def find_cid(message, cid):
     """The leaf part whose Content-ID is ``cid``, or None."""
     try:
-        tree = parse_bodystructure(bytes(message.bodystructure))
-    except BodyStructureError:
+        tree = source_for(message).part_tree(message)
+    except (BodyStructureError, *READ_ERRORS):
         return None
     return next((p for p in tree.walk() if p.content_id == cid and not p.is_multipart), None)
 
@@ -378,8 +274,8 @@ def message_cid(request, message_id, cid):
     if part is None or part.content_type not in INLINE_IMAGE_TYPES:
         raise Http404
     try:
-        data = bodies.get_part(message, part.section)
-    except (ConnectionProblem, ImapCommandError):
+        data = source_for(message).get_part(message, part.section)
+    except READ_ERRORS:
         return _guarded(HttpResponse(status=503))
     response = HttpResponse(data, content_type=part.content_type)
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"

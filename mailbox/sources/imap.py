@@ -1,0 +1,174 @@
+"""Messages on an IMAP server: parts fetched on demand (BODY.PEEK[section]), small ones cached.
+
+Small parts (text, inline images) are cached per account up to WEBMAIL_BODY_CACHE_BYTES, the least
+recently used evicted first. Attachments and the whole message are streamed, decoded on the way,
+never held whole in memory. Free text is searched by the server (UID SEARCH TEXT) under EXAMINE,
+so that searching never changes a flag.
+"""
+
+import contextlib
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from mailbox.models import BodyPart, Message
+from mailbox.parsing import parse_bodystructure
+from mailbox.parsing.transfer import decode, decoded
+from mailbox.protocols.base import ConnectionProblem
+from mailbox.protocols.imap import ImapCommandError
+from mailbox.protocols.imap import MessageGone as ImapMessageGone
+from mailbox.protocols.imap.names import search_criteria
+
+from .base import HEADER_LIMIT, MessageGone, MessageSource, TextSearch, opened_stream
+
+CACHE_PART_LIMIT = 2 * 1024 * 1024  # larger parts are streamed, never cached
+MAX_SERVER_HITS = 10_000  # UIDs kept per term and folder: the highest, the latest to arrive
+
+
+@contextlib.contextmanager
+def _selected(message):
+    """An IMAP session with the message's folder opened read-only (EXAMINE)."""
+    from mailbox.sync import imap_session
+
+    with imap_session(message.folder.account) as session:
+        session.select(message.folder.name, readonly=True)
+        try:
+            yield session
+        except ImapMessageGone as gone:
+            raise MessageGone(message.pk) from gone
+
+
+class ImapSource(MessageSource):
+    def part_tree(self, message):
+        return parse_bodystructure(bytes(message.bodystructure))
+
+    def get_part(self, message, section):
+        cached = cached_part(message, section)
+        if cached is not None:
+            return cached
+        part = self.find_part(message, section)
+        with _selected(message) as session:
+            data = decode(session.fetch_part(message.uid, section), part.encoding)
+        if len(data) <= CACHE_PART_LIMIT:
+            store_part(message, section, data)
+        return data
+
+    def get_header(self, message):
+        """Kept in the cache as the part "HEADER" once fetched."""
+        cached = cached_part(message, "HEADER")
+        if cached is not None:
+            return cached
+        with _selected(message) as session:
+            # one partial fetch, BODY.PEEK[HEADER]<0.HEADER_LIMIT>: a hostile block stays bounded
+            data = next(session.iter_part(message.uid, "HEADER", chunk_size=HEADER_LIMIT), b"")
+        store_part(message, "HEADER", data)
+        return data
+
+    def stream_part(self, message, part, chunk_size=1 << 20):
+        return _stream(message, part.section, part.encoding, chunk_size)
+
+    def stream_message(self, message, chunk_size=1 << 20):
+        """BODY.PEEK[] by partial fetches of ``chunk_size`` bytes."""
+        return _stream(message, "", None, chunk_size)
+
+    def search_text(self, account, folders, terms):
+        """UID SEARCH TEXT per folder and term, through ``names.search_criteria`` (which
+        quotes, sends non-ASCII as UTF-8 literals and refuses CR, LF and NUL). A folder's UIDs
+        are trusted only while its UIDVALIDITY is the one cached. A connection that fails
+        drops everything: the caller falls back to the cache."""
+        from mailbox.sync import imap_session
+
+        found, unsearched, cut = {}, [], False
+        try:
+            with imap_session(account) as session:
+                for folder in folders:
+                    uids = _search_folder(session, folder, terms)
+                    if uids is None:
+                        unsearched.append(folder)
+                        continue
+                    cut = cut or any(len(hits) > MAX_SERVER_HITS for hits in uids)
+                    found[folder] = [_ids(folder, hits[-MAX_SERVER_HITS:]) for hits in uids]
+        except ConnectionProblem as failure:
+            return TextSearch({}, list(folders), failure)
+        return TextSearch(found, unsearched, None, cut)
+
+
+def _stream(message, section, encoding, chunk_size):
+    exit_stack = contextlib.ExitStack()
+    try:
+        session = exit_stack.enter_context(_selected(message))
+        chunks = decoded(session.iter_part(message.uid, section, chunk_size=chunk_size), encoding)
+    except BaseException:
+        exit_stack.close()
+        raise
+    return opened_stream(_gone_as_neutral(chunks, message), exit_stack.close)
+
+
+def _gone_as_neutral(chunks, message):
+    try:
+        yield from chunks
+    except ImapMessageGone as gone:
+        raise MessageGone(message.pk) from gone
+
+
+def _search_folder(session, folder, terms):
+    """The UIDs matching each term (ascending), or None when the folder cannot be trusted: a
+    UIDVALIDITY other than the cached one means the same UIDs now name other messages."""
+    if folder.uidvalidity is None:  # never synced: no cached message to find
+        return [[] for _term in terms]
+    try:
+        opened = session.select(folder.name, readonly=True)  # EXAMINE: no flag changes
+        if opened.uidvalidity != folder.uidvalidity:
+            return None
+        return [session.uid_search(search_criteria(text=term)) for term in terms]
+    except ImapCommandError:  # gone since the last sync, or a charset it does not take
+        return None
+
+
+def _ids(folder, uids):
+    if not uids:
+        return set()
+    rows = Message.objects.filter(folder=folder, uidvalidity=folder.uidvalidity, uid__in=uids)
+    return set(rows.values_list("pk", flat=True))
+
+
+# --- the body-part cache ---------------------------------------------------------------------
+
+
+def cached_part(message, section):
+    """The cached bytes of ``section``, marked as just used; None when they are not cached."""
+    cached = BodyPart.objects.filter(message=message, section=section).first()
+    if cached is None:
+        return None
+    BodyPart.objects.filter(pk=cached.pk).update(used_at=timezone.now())
+    return bytes(cached.data)
+
+
+def store_part(message, section, data):
+    account_id = message.folder.account_id
+    with transaction.atomic():
+        BodyPart.objects.update_or_create(
+            message=message,
+            section=section,
+            defaults={"account_id": account_id, "data": data, "size": len(data)},
+        )
+    evict(account_id)
+
+
+def evict(account_id, bound=None):
+    """Drop the least recently used parts until the account's cache fits its bound."""
+    bound = settings.WEBMAIL_BODY_CACHE_BYTES if bound is None else bound
+    parts = BodyPart.objects.filter(account_id=account_id)
+    total = parts.aggregate(total=Sum("size"))["total"] or 0
+    if total <= bound:
+        return 0
+    doomed, freed = [], 0
+    for pk, size in parts.order_by("used_at", "pk").values_list("pk", "size").iterator():
+        if total - freed <= bound:
+            break
+        doomed.append(pk)
+        freed += size
+    BodyPart.objects.filter(pk__in=doomed).delete()
+    return len(doomed)

@@ -1,0 +1,188 @@
+"""Raw messages kept here (POP3 mail), in the Django storage named "mail" (settings.STORAGES).
+
+By default a private directory under var/ (files 0600, directories 0700); operators may name any
+Django storage instead (S3 through django-storages, say). Never blobs in the database.
+
+Writing is durable before anything else may rely on it:
+1. the bytes go to a temporary file in a spool directory (on the storage's own filesystem when
+   it is a directory, so that the rename below is atomic);
+2. the file is flushed and made durable: one syncfs(2) of the filesystem for a whole batch of
+   files (what an fsync of each would do, at the cost of one), or an fsync of each where
+   syncfs is missing;
+3. it is renamed to its final name, and the renames are made durable the same way (a directory
+   storage), or the file is handed to the storage, whose save is one atomic upload (others).
+A writer killed before step 3 leaves only a temporary file, which :func:`clear_spool` removes
+and the next writer of the same name replaces; a name is only ever recorded in the database
+after step 3.
+"""
+
+import contextlib
+import ctypes
+import os
+import shutil
+import tempfile
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, storages
+
+STORAGE_ALIAS = "mail"
+
+
+def storage():
+    return storages[STORAGE_ALIAS]
+
+
+def _is_directory(store):
+    return isinstance(store, FileSystemStorage)
+
+
+def account_prefix(account_id):
+    return f"accounts/{int(account_id)}/"
+
+
+def _spool_dir(store, owner):
+    """Temporary files of one writer (an account's fetch, under its lease), so that what a
+    killed writer left can be cleared by the next one without touching another's."""
+    if not _is_directory(store):
+        return None  # the system's temp dir: the storage uploads from there
+    path = os.path.join(store.location, ".spool", str(owner))
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def spool_file(owner):
+    """A new temporary binary file (mode 0600) to write a message into. The caller hands it to
+    :func:`keep_all`, or to :func:`discard`."""
+    return tempfile.NamedTemporaryFile(  # noqa: SIM115 (the caller closes it)
+        prefix="raw-", suffix=".tmp", dir=_spool_dir(storage(), owner), delete=False
+    )
+
+
+@contextlib.contextmanager
+def spool(owner):
+    """A spool file that is discarded on exit unless :func:`keep_all` took it."""
+    handle = spool_file(owner)
+    try:
+        yield handle
+    finally:
+        discard(handle)
+
+
+def discard(handle):
+    handle.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(handle.name)
+
+
+def clear_spool(owner):
+    """Remove what a killed writer ``owner`` left in its spool (call under its lease)."""
+    store = storage()
+    if _is_directory(store):
+        shutil.rmtree(os.path.join(store.location, ".spool", str(owner)), ignore_errors=True)
+
+
+def keep_all(spooled):
+    """Make the spooled files [(handle, name)] durable under their names (replacing files of
+    those names); returns the names stored, to record in the database. OSError when it cannot.
+    The handles are closed."""
+    store = storage()
+    if not _is_directory(store):
+        return [_upload(store, handle, name) for handle, name in spooled]
+    for handle, _name in spooled:
+        handle.flush()
+    make_durable([handle for handle, _name in spooled], store.location)
+    directories = set()
+    for handle, name in spooled:
+        handle.close()
+        final = store.path(name)
+        directories.add(_make_dirs(store, os.path.dirname(final)))
+        os.replace(handle.name, final)
+    make_durable([], store.location, directories)
+    return [name for _handle, name in spooled]
+
+
+def _upload(store, handle, name):
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.seek(0)
+    try:
+        return store.save(name, File(handle, name=os.path.basename(name)))
+    finally:
+        discard(handle)
+
+
+def make_durable(handles, location, directories=()):
+    """What was written to ``handles`` and to ``directories`` (renames) reaches the disk: one
+    syncfs(2) of the filesystem of ``location`` where Linux has it, else an fsync of each."""
+    if _syncfs(location):
+        return
+    for handle in handles:
+        os.fsync(handle.fileno())
+    for directory in directories:
+        _fsync_directory(directory)
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if hasattr(ctypes, "CDLL") else None
+
+
+def _syncfs(path):
+    if _libc is None or not hasattr(_libc, "syncfs"):
+        return False
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        if _libc.syncfs(descriptor) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+        return True
+    finally:
+        os.close(descriptor)
+
+
+def _make_dirs(store, directory):
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=store.directory_permissions_mode or 0o700, exist_ok=True)
+        _fsync_directory(os.path.dirname(directory))
+    return directory
+
+
+def _fsync_directory(path):
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def open_raw(name):
+    """The raw message as a binary file; FileNotFoundError when it is gone."""
+    store = storage()
+    if _is_directory(store):
+        return open(store.path(name), "rb")  # noqa: SIM115 (the caller closes it)
+    return store.open(name, "rb")
+
+
+def delete_raw(names):
+    """Forget kept messages (call after the commit that dropped their rows)."""
+    store = storage()
+    for name in names:
+        if name:
+            with contextlib.suppress(FileNotFoundError):
+                store.delete(name)
+
+
+def delete_account(account_id):
+    """Every file kept for an account (call after the commit that deleted it)."""
+    store = storage()
+    prefix = account_prefix(account_id)
+    if _is_directory(store):
+        shutil.rmtree(store.path(prefix), ignore_errors=True)
+        return
+    _delete_tree(store, prefix.rstrip("/"))
+
+
+def _delete_tree(store, path):
+    directories, files = store.listdir(path)
+    for name in files:
+        store.delete(f"{path}/{name}")
+    for name in directories:
+        _delete_tree(store, f"{path}/{name}")

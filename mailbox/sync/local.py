@@ -1,0 +1,85 @@
+"""Local folders: where a POP3 account's mail lives, working like a server's folders.
+
+Each folder hands out its own UIDs from ``uidnext`` under a fixed UIDVALIDITY, so that every
+reader and every action treats a kept message like a confirmed IMAP one. The raw bytes stay in
+the mail storage under ``raw_name`` whatever folder the message is moved to; they are deleted
+only after the commit that deletes the last row naming them.
+"""
+
+from django.db import transaction
+from django.db.models import F
+
+from mailbox.models import Folder, Message, Role
+from mailbox.sources import rawstore
+
+LOCAL_UIDVALIDITY = 1
+DELIMITER = "/"
+# name, role: the folders every POP3 account starts with (the Inbox is named as IMAP names it)
+STANDARD_FOLDERS = [
+    ("INBOX", Role.INBOX),
+    ("Drafts", Role.DRAFTS),
+    ("Sent", Role.SENT),
+    ("Archive", Role.ARCHIVE),
+    ("Junk", Role.JUNK),
+    ("Trash", Role.TRASH),
+]
+
+
+def create_folder(account, name, role=""):
+    """A new empty local folder (or the existing one of that name)."""
+    folder, _created = Folder.objects.get_or_create(
+        account=account,
+        name=name,
+        defaults={"delimiter": DELIMITER, "role": role, "uidvalidity": LOCAL_UIDVALIDITY,
+                  "uidnext": 1, "backfill_done": True, "server_messages": 0},
+    )  # fmt: skip
+    return folder
+
+
+def ensure_standard_folders(account):
+    """Inbox, Drafts, Sent, Archive, Junk and Trash, made once; returns them by role."""
+    return {role: create_folder(account, name, role) for name, role in STANDARD_FOLDERS}
+
+
+def inbox(account):
+    return Folder.objects.filter(account=account, role=Role.INBOX).first() or create_folder(
+        account, "INBOX", Role.INBOX
+    )
+
+
+def allocate_uids(folder_id, count):
+    """The next ``count`` UIDs of a local folder; its ``uidnext`` moves past them. Inside the
+    caller's transaction the UPDATE holds the folder's row, so allocations never overlap."""
+    Folder.objects.filter(pk=folder_id).update(uidnext=F("uidnext") + count)
+    end = Folder.objects.values_list("uidnext", flat=True).get(pk=folder_id)
+    return list(range(end - count, end))
+
+
+def move_messages(rows, target):
+    """Put ``rows`` (Message objects of one account's local folders) into ``target``."""
+    uids = allocate_uids(target.pk, len(rows))
+    for row, uid in zip(rows, uids, strict=True):
+        row.folder_id, row.uid, row.uidvalidity = target.pk, uid, LOCAL_UIDVALIDITY
+    Message.objects.bulk_update(rows, ["folder_id", "uid", "uidvalidity"])
+
+
+def delete_messages(message_ids):
+    """Delete kept messages for good: their rows now, and once that commits the raw files no
+    other row names (a copy shares its original's file)."""
+    ids = list(message_ids)
+    rows = Message.objects.filter(pk__in=ids)
+    names = set(rows.exclude(raw_name="").values_list("raw_name", flat=True))
+    shared = Message.objects.filter(raw_name__in=names).exclude(pk__in=ids)
+    doomed = names - set(shared.values_list("raw_name", flat=True))
+    rows.delete()
+    if doomed:
+        transaction.on_commit(lambda: rawstore.delete_raw(sorted(doomed)))
+
+
+def delete_folder(folder):
+    """A local folder, its subfolders and every message in them."""
+    prefix = folder.name + (folder.delimiter or DELIMITER)
+    doomed = Folder.objects.filter(account_id=folder.account_id, name__startswith=prefix)
+    ids = [folder.pk, *doomed.values_list("pk", flat=True)]
+    delete_messages(Message.objects.filter(folder_id__in=ids).values_list("pk", flat=True))
+    Folder.objects.filter(pk__in=ids).delete()

@@ -1,0 +1,178 @@
+"""The mail screen: folder tree, message list and (mailbox.views.message) the reading pane.
+
+One page serves all three panes. Without JavaScript every link is a full page; with it, mail.js
+fetches just the part that changes (``?part=rows`` for more of the list, ``?part=pane`` for the
+reading pane) from the same views, with the same permission checks. Actions on selected messages
+come back here as JSON.
+
+Nothing here depends on the protocol: IMAP sync and POP3 fetch fill the same tables.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import MailAccount, get_preferences
+from mailbox import actions, listing
+from mailbox import search as search_module
+from mailbox.forms import MAX_IDS, MessageActionForm
+from mailbox.models import Folder, Role
+
+from .folders import folder_tree
+
+# --- the screen ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def mail_home(request):
+    """The Inbox of the user's first account that has one; the accounts page before that."""
+    inbox = (
+        Folder.objects.filter(account__user=request.user, role=Role.INBOX)
+        .order_by("account_id")
+        .first()
+    )
+    if inbox is None:
+        return redirect("accounts:list")
+    return redirect("mailbox:folder_messages", inbox.pk)
+
+
+def screen_context(request, folder):
+    """What the three panes need around the list: accounts, the folder tree, preferences."""
+    account = folder.account
+    folders = list(Folder.objects.filter(account=account).exclude(subscribed=False, role=""))
+    return {
+        "folder": folder,
+        "account": account,
+        "accounts": MailAccount.objects.filter(user=request.user).order_by("email"),
+        "tree": folder_tree(folders),
+        "move_targets": [f for f in folders if f.selectable and f.pk != folder.pk],
+        "preferences": get_preferences(request.user),
+        "sorts": listing.SORTS,
+    }
+
+
+def list_context(request, folder):
+    sort = listing.clean_sort(request.GET.get("sort"))
+    page = listing.message_page(folder, sort, request.GET.get("after"))
+    return {"page": page, "sort": sort, "first_page": not request.GET.get("after")}
+
+
+@login_required
+@require_GET
+def account_inbox(request, account_id):
+    """An account's Inbox (its first folder, for an account that has no Inbox yet)."""
+    account = get_object_or_404(MailAccount, pk=account_id, user=request.user)
+    folders = Folder.objects.filter(account=account)
+    folder = folders.filter(role=Role.INBOX).first() or folders.order_by("name").first()
+    if folder is None:
+        messages.info(request, _("%(email)s has no folders yet.") % {"email": account.email})
+        return redirect("accounts:list")
+    return redirect("mailbox:folder_messages", folder.pk)
+
+
+@login_required
+@require_GET
+def folder_messages(request, folder_id):
+    folder = actions.get_folder_for_user(request.user, folder_id)
+    context = list_context(request, folder)
+    if request.GET.get("part") == "rows":
+        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
+    context.update(screen_context(request, folder))
+    return render(request, "mailbox/mail.html", context)
+
+
+@login_required
+@require_GET
+def search(request, folder_id):
+    """Search results in the list pane: this folder, or (``in=account``) the whole account."""
+    folder = actions.get_folder_for_user(request.user, folder_id)
+    text = request.GET.get("q", "").strip()
+    if not text:
+        return redirect("mailbox:folder_messages", folder.pk)
+    scope = "account" if request.GET.get("in") == "account" else "folder"
+    context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT}
+    try:
+        query = search_module.parse_query(text)
+    except search_module.SearchError as error:
+        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error))
+    else:
+        whole = query.scope == "all" or (query.scope is None and scope == "account")
+        where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
+        result = search_module.search_messages(request.user, query=query, **where)
+        notes = [result.problem] if result.problem else []
+        if result.truncated:
+            notes.append(
+                _("Only the newest %(n)d matches are shown.") % {"n": len(result.messages)}
+            )
+        context.update(
+            page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
+            search_problem=" ".join([*notes, *query.notes]),
+            whole_account=whole,
+        )
+    if request.GET.get("part") == "rows":
+        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
+    context.update(screen_context(request, folder))
+    return render(request, "mailbox/mail.html", context)
+
+
+# --- actions on selected messages (the reading screens call this) ------------------------------
+
+FLAG_CHANGES = {
+    "read": ({"\\Seen"}, set()),
+    "unread": (set(), {"\\Seen"}),
+    "flag": ({"\\Flagged"}, set()),
+    "unflag": (set(), {"\\Flagged"}),
+}
+ROLE_ACTIONS = {"archive": Role.ARCHIVE, "junk": Role.JUNK}
+
+
+@login_required
+@require_POST
+def message_action(request):
+    """JSON: {"ok": true, "count": n}, or {"ok": false, "error": "..."} with a 4xx status.
+
+    Ids that are not the user's are not found by the actions, so they change nothing."""
+    form = MessageActionForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"ok": False, "error": form.first_error()}, status=400)
+    data = form.cleaned_data
+    try:
+        if data["in_folder"]:
+            count = _apply_to_folder(
+                request.user, data["action"], data["in_folder"], data["folder"]
+            )
+        else:
+            count = _apply(request.user, data["action"], data["ids"], data["folder"])
+    except ValidationError as error:
+        return JsonResponse({"ok": False, "error": " ".join(error.messages)}, status=400)
+    except (Folder.DoesNotExist, Http404):
+        return JsonResponse({"ok": False, "error": _("That folder does not exist.")}, status=404)
+    return JsonResponse({"ok": True, "count": count})
+
+
+def _apply_to_folder(user, action, source_id, folder_id):
+    """The action on every message of a folder, MAX_IDS at a time (each its own change)."""
+    source = actions.get_folder_for_user(user, source_id)
+    ids = list(
+        source.messages.filter(uid__isnull=False).order_by("id").values_list("id", flat=True)
+    )
+    return sum(
+        _apply(user, action, ids[start : start + MAX_IDS], folder_id)
+        for start in range(0, len(ids), MAX_IDS)
+    )
+
+
+def _apply(user, action, ids, folder_id):
+    if action in FLAG_CHANGES:
+        add, remove = FLAG_CHANGES[action]
+        return actions.do_set_flags(user, ids, add=add, remove=remove)
+    if action in ("move", "copy"):
+        return actions.do_move_messages(user, ids, folder_id, copy=action == "copy")
+    if action == "delete":
+        return actions.do_delete_messages(user, ids)
+    return actions.do_move_to_role(user, ids, ROLE_ACTIONS[action])
