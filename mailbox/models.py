@@ -215,7 +215,6 @@ class Pop3Download(models.Model):
 
     account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
     uidl = models.CharField(max_length=255)
-    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, related_name="+")
     downloaded_at = models.DateTimeField()
 
     class Meta:

@@ -32,6 +32,7 @@ one header block (at most MAX_HEADER_BYTES) and the tree, never a body:
    Dovecot would show, as far as it is known (see tests/mailbox/test_mime_scan.py).
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
@@ -42,7 +43,15 @@ from .charsets import decode_params
 from .mimefields import Head, field_text, is_mime_field, nstring, read_head
 from .transfer import StreamDecoder
 
-__all__ = ["ScannedMessage", "iter_part", "read_part", "scan_bytes", "scan_message"]
+__all__ = [
+    "ScannedMessage",
+    "header_end",
+    "iter_part",
+    "may_have_attachments",
+    "read_part",
+    "scan_bytes",
+    "scan_message",
+]
 
 MAX_PARTS = MAX_TOKENS // 20  # as many as parse_bodystructure takes from a server
 MAX_HEADER_BYTES = 1 << 16  # of one part's MIME fields (Content-*); the rest is skipped
@@ -476,3 +485,44 @@ def read_part(stream: BinaryIO, part: BodyPart, limit: int | None = None) -> byt
             break
     data = b"".join(chunks)
     return data if limit is None else data[:limit]
+
+
+# --- without a scan: what a fetch asks of every message -----------------------------------------
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def may_have_attachments(data: bytes) -> bool:
+    """False when no part of the message ``data`` can pass ``is_attachment``: no Content-Type
+    or Content-Disposition field (folded lines included) says "name" (filename, name, their
+    RFC 2231 forms) or "attachment", case aside. The scan need not run to know it. True means
+    "scan to tell": a body line that looks like such a field makes only a false alarm.
+
+    Each occurrence of the two words is found by bytes.find and its field looked up from its
+    line start: a few microseconds for common mail (a regular expression anchored at every
+    line start took ~30 µs for 10 KB)."""
+    lowered = data.lower()
+    for word in (b"name", b"attachment"):
+        at = lowered.find(word)
+        while at != -1:
+            if _in_mime_field(lowered, at):
+                return True
+            at = lowered.find(word, at + len(word))
+    return False
+
+
+def _in_mime_field(lowered: bytes, at: int) -> bool:
+    """Whether offset ``at`` is in a Content-Type or Content-Disposition field."""
+    start = lowered.rfind(b"\n", 0, at) + 1
+    while start > 0 and lowered[start : start + 1] in (b" ", b"\t"):  # folded: the line above
+        start = lowered.rfind(b"\n", 0, start - 1) + 1
+    return lowered.startswith((b"content-type", b"content-disposition"), start)
+
+
+def header_end(data: bytes) -> int:
+    """The offset just after the top header block of ``data`` (its empty line), as
+    ScannedMessage.header_end; len(data) when there is no empty line."""
+    if data.startswith((b"\r\n", b"\n")):
+        return 2 if data.startswith(b"\r\n") else 1
+    found = _HEADER_END.search(data)
+    return found.end() if found else len(data)

@@ -18,10 +18,12 @@ Rules the session keeps:
 """
 
 import base64
+import collections
 import contextlib
+import itertools
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from .base import (
@@ -38,9 +40,9 @@ from .base import (
 
 LINE_BREAKS = FORBIDDEN_CHARACTERS  # NUL and every break str.splitlines() splits on
 MAX_LINE = 4096  # a status line or a line of CAPA, LIST or UIDL; longer is not POP3
-PIECE = 65536  # message lines (real ones reach 100 KB) are read in pieces of this size
-FLUSH = 256 * 1024  # RETR writes to the caller's file in batches of about this size
-READ_BUFFER = 256 * 1024
+PIECE = 65536  # (the reader's unit in tests: a line cut at it is still one line)
+READ_BUFFER = 256 * 1024  # bytes read at a time, and written to the caller's file at a time
+PIPELINE_WINDOW = 16  # RETR commands sent ahead of their answers, where the server pipelines
 MAX_COMMAND = 255  # RFC 2449 section 4: octets in a command line, CRLF included
 TOP_LIMIT = 256 * 1024
 # RFC 2449 / RFC 3206 response codes that say "not now", not "wrong password" or "unsupported"
@@ -182,13 +184,42 @@ class Pop3Session:
     def retr_to(self, number: int, out: _Writable) -> int:
         """RETR (RFC 1939 section 7): write message ``number`` into the binary file ``out`` as the
         server sent it (CRLF line ends), dot-stuffing and the final "." removed; returns the bytes
-        written. Streams in batches of ~256 KB. Pop3Error for -ERR (no such message);
+        written. Streams in blocks of at most ~256 KB. Pop3Error for -ERR (no such message);
         ConnectionProblem when the connection fails before the end (a first part of the message
         may be in ``out`` by then: discard it); an error of ``out.write`` is raised as it is."""
         with self._guard():
             self._send("RETR", _number(number))
             self._read_status("RETR")
             return self._copy_data(out)
+
+    def retr_each(self, numbers: Iterable[int], open_out: Callable[[int], _Writable]):
+        """RETR each of ``numbers`` in turn, pipelined (RFC 2449 section 6.6: up to
+        PIPELINE_WINDOW commands in flight) when CAPA lists PIPELINING, one at a time otherwise.
+
+        Yields (number, out, bytes written) for each message, ``out`` being what
+        ``open_out(number)`` gave to write it into, or (number, None, Pop3Error) when the server
+        refused that one (the others go on). A failed connection raises ConnectionProblem: the
+        message being read then is incomplete in its ``out``, the ones after it were not read."""
+        window = PIPELINE_WINDOW if "PIPELINING" in self.capabilities else 1
+        numbers, in_flight = iter(numbers), collections.deque()
+        with self._guard():
+            for number in itertools.islice(numbers, window):
+                self._send("RETR", _number(number))
+                in_flight.append(number)
+            while in_flight:
+                number = in_flight.popleft()
+                yield self._retr_answer(number, open_out)
+                for following in itertools.islice(numbers, 1):
+                    self._send("RETR", _number(following))
+                    in_flight.append(following)
+
+    def _retr_answer(self, number, open_out):
+        try:
+            self._read_status("RETR")
+        except Pop3Error as refusal:
+            return number, None, refusal
+        out = open_out(number)
+        return number, out, self._copy_data(out)
 
     def top(self, number: int, lines: int = 0, *, limit: int = TOP_LIMIT) -> bytes | None:
         """TOP (RFC 1939 section 7): the header of message ``number`` and the first ``lines`` lines
@@ -420,33 +451,67 @@ class Pop3Session:
     def _copy_data(self, out: _Writable) -> int:
         """Copy a multi-line answer's data into ``out``; returns the bytes written.
 
-        1. Read in pieces of at most :data:`PIECE` bytes; a piece ends at LF or at that size.
-        2. Only a piece that starts a line (the previous one ended with LF) can be the final
-           "." line or carry dot-stuffing: a long line's later pieces are data, whatever they
-           start with.
-        3. Pieces are written in batches of about :data:`FLUSH` bytes.
-        4. An empty read is the connection ending before the "." line: ConnectionProblem."""
-        readline, batch, pending, written, line_start = self._file.readline, [], 0, 0, True
+        The data is read in blocks as they arrive and handled with bytes methods, never line by
+        line (RETR must keep pace with the server: a message is some hundreds of lines):
+        1. Every line starts after an LF, the first one after the status line's: the block is
+           kept with the LF before it. A "." after an LF is either the final "." line (LF "."
+           CRLF, or LF "." LF) or dot-stuffing: everything before the final line loses the "."
+           after each LF (RFC 1939 section 3).
+        2. The end of a block is held back from the last LF within 3 bytes of it, so that no
+           LF "." pair or final line is ever cut in two (one byte already written is kept in
+           front, to be dropped again: it says whether the next byte starts a line).
+        3. An empty read is the connection ending before the final line: ConnectionProblem.
+           What follows the final line (the next answer, when commands are pipelined) is left
+           unread."""
+        peek, consume, held, written = self._file.peek, self._file.read, b"\n", 0
         while True:
-            piece = readline(PIECE)
-            if not piece:
+            block = peek(READ_BUFFER)  # what has arrived; read no further than the final line:
+            if not block:  # with pipelining, the next answer may follow in the same block
                 raise ConnectionProblem(Problem.PROTOCOL, CLOSED)
-            if line_start and piece[:1] == b".":
-                if piece == b".\r\n" or piece == b".\n":
-                    break
-                piece = piece[1:]
-            line_start = piece[-1:] == b"\n"
-            batch.append(piece)
-            pending += len(piece)
-            if pending >= FLUSH:
-                written += _write(out, batch, pending)
-                batch, pending = [], 0
-        return written + _write(out, batch, pending)
+            data = held + block  # data[0] is written already (or the status line's LF)
+            end = _final_line(data)
+            if end is not None:
+                stop, after, stuffed = end
+                consume(after - len(held))
+                chunk = (_unstuffed(data[:stop]) if stuffed else data[:stop])[1:]
+                return written + _write(out, [chunk], len(chunk))
+            consume(len(block))
+            cut = data.rfind(b"\n", max(0, len(data) - 3))
+            if cut == 0:  # only a line start and up to two bytes: wait for more
+                held = data
+                continue
+            cut = len(data) if cut == -1 else cut
+            chunk = _unstuffed(data[:cut])[1:]
+            written += _write(out, [chunk], len(chunk))
+            held = data[cut - 1 :]
+
+
+def _final_line(data: bytes) -> tuple[int, int, bool] | None:
+    """(where the data ends, after its last LF; where the final "." line ends; whether a
+    stuffed "." came before it) or None. One pass: LF "." is rare in mail but for
+    dot-stuffing, so the first one is usually the end."""
+    at, stuffed = data.find(b"\n."), False
+    while at != -1:
+        following = data[at + 2 : at + 4]
+        if following == b"\r\n" or following[:1] == b"\n":
+            return at + 1, at + 2 + (2 if following == b"\r\n" else 1), stuffed
+        at, stuffed = data.find(b"\n.", at + 2), True
+    return None
+
+
+def _unstuffed(data: bytes) -> bytes:
+    return data.replace(b"\n.", b"\n") if b"\n." in data else data
 
 
 def _write(out: _Writable, batch: list[bytes], size: int) -> int:
+    """Write all of ``batch`` (an unbuffered file may take a write in parts)."""
+    data = memoryview(b"".join(batch))
     try:
-        out.write(b"".join(batch))
+        while data:
+            done = out.write(data)
+            if done == 0:
+                raise OSError("the file took nothing")
+            data = data[done if isinstance(done, int) else len(data) :]
     except Exception as exc:
         raise _OutputFailed(exc) from exc
     return size

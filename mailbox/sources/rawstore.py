@@ -40,45 +40,49 @@ def account_prefix(account_id):
     return f"accounts/{int(account_id)}/"
 
 
-def _spool_dir(store, owner):
-    """Temporary files of one writer (an account's fetch, under its lease), so that what a
-    killed writer left can be cleared by the next one without touching another's."""
-    if not _is_directory(store):
-        return None  # the system's temp dir: the storage uploads from there
-    path = os.path.join(store.location, ".spool", str(owner))
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+class Spool:
+    """Where messages are written before they are kept. In a directory storage, a message to
+    be kept as ``name`` is written to ".<name>.tmp" beside it: the rename that keeps it stays in
+    one directory (a rename across directories takes a lock of the whole filesystem), and the
+    temporary name is the same every time, so what a killed writer left is overwritten when the
+    same message is written again, and goes with the account's directory. Other storages
+    upload from a temporary file of the system's."""
+
+    def __init__(self):
+        self.store = storage()
+        self.made = set()  # directories known to exist
+
+    def file(self, name):
+        """A new temporary binary file (mode 0600) for the message to be kept as ``name``; the
+        caller hands it to :func:`keep_all`, or to :func:`discard`. One writer per name."""
+        if not _is_directory(self.store):
+            return tempfile.NamedTemporaryFile(prefix="raw-", delete=False)  # noqa: SIM115
+        final = os.path.join(self.store.location, _checked(name))
+        directory, base = os.path.split(final)
+        if directory not in self.made:
+            _make_dirs(self.store, directory)
+            self.made.add(directory)
+        path = os.path.join(directory, f".{base}.tmp")
+        return open(path, "w+b", buffering=0, opener=_private)  # noqa: SIM115 (whole blocks)
+
+    @contextlib.contextmanager
+    def scratch(self, name):
+        """A spool file discarded on exit (a message read only for its header block)."""
+        handle = self.file(name)
+        try:
+            yield handle
+        finally:
+            discard(handle)
 
 
-def spool_file(owner):
-    """A new temporary binary file (mode 0600) to write a message into. The caller hands it to
-    :func:`keep_all`, or to :func:`discard`."""
-    return tempfile.NamedTemporaryFile(  # noqa: SIM115 (the caller closes it)
-        prefix="raw-", suffix=".tmp", dir=_spool_dir(storage(), owner), delete=False
-    )
-
-
-@contextlib.contextmanager
-def spool(owner):
-    """A spool file that is discarded on exit unless :func:`keep_all` took it."""
-    handle = spool_file(owner)
-    try:
-        yield handle
-    finally:
-        discard(handle)
+def _private(path, flags):
+    return os.open(path, flags, 0o600)
 
 
 def discard(handle):
     handle.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(handle.name)
-
-
-def clear_spool(owner):
-    """Remove what a killed writer ``owner`` left in its spool (call under its lease)."""
-    store = storage()
-    if _is_directory(store):
-        shutil.rmtree(os.path.join(store.location, ".spool", str(owner)), ignore_errors=True)
 
 
 def keep_all(spooled):
@@ -94,11 +98,27 @@ def keep_all(spooled):
     directories = set()
     for handle, name in spooled:
         handle.close()
-        final = store.path(name)
-        directories.add(_make_dirs(store, os.path.dirname(final)))
-        os.replace(handle.name, final)
+        final = os.path.join(store.location, _checked(name))
+        directories.add(_replace(store, handle.name, final))
     make_durable([], store.location, directories)
     return [name for _handle, name in spooled]
+
+
+def _checked(name):
+    """A name of ours as a relative path: no absolute path, no "..", nothing to escape with."""
+    if name.startswith("/") or ".." in name.split("/") or "\0" in name:
+        raise ValueError(f"not a kept message's name: {name!r}")
+    return name
+
+
+def _replace(store, source, final):
+    """Rename ``source`` to ``final``, making its directory first if it is missing."""
+    try:
+        os.replace(source, final)
+    except FileNotFoundError:
+        _make_dirs(store, os.path.dirname(final))
+        os.replace(source, final)
+    return os.path.dirname(final)
 
 
 def _upload(store, handle, name):
@@ -157,7 +177,7 @@ def open_raw(name):
     """The raw message as a binary file; FileNotFoundError when it is gone."""
     store = storage()
     if _is_directory(store):
-        return open(store.path(name), "rb")  # noqa: SIM115 (the caller closes it)
+        return open(os.path.join(store.location, _checked(name)), "rb")  # noqa: SIM115
     return store.open(name, "rb")
 
 

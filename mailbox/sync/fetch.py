@@ -4,11 +4,13 @@
 2. Log in (STLS or implicit TLS, verified), STAT, then UIDL. On a server without UIDL, each
    message is known by a digest of its header block (TOP n 0, or RETR when TOP is missing too).
 3. A message is new when its UIDL is not among the account's Pop3Download rows.
-4. Each new message is RETRieved into a spool file and scanned (parts and header fields,
-   streaming). Every BATCH messages, their files are made durable and renamed to names derived
-   from their UIDLs (rawstore.keep_all: one filesystem sync for the batch), then their Message
-   rows (in the Inbox) and Pop3Download rows are committed in one transaction. A message the
-   server fails to send is skipped and tried next time.
+4. New messages are RETRieved (pipelined where the server offers PIPELINING) into spool files,
+   a batch at a time, in a thread of their own: network and files, no database. Meanwhile the
+   previous batch is read for the list's fields (its header block; the part scan only when a
+   MIME field could name an attachment), made durable and renamed to names derived from the
+   UIDLs (rawstore.keep_all: one filesystem sync for the batch), then its Message rows (in the
+   Inbox) and Pop3Download rows are committed in one transaction. A message the server fails
+   to send is skipped and tried next time.
 5. Only then, retention: DELE for committed messages that the account says to remove (all of
    them, or those downloaded more than N days ago), and QUIT, which makes deletions final
    (RFC 1939 section 6). A fetch that stops anywhere before QUIT deletes nothing.
@@ -25,9 +27,11 @@ places where the fault-injection tests stop a fetch.
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,9 +39,8 @@ from django.utils import timezone
 from accounts.connection import describe_error, incoming_endpoint
 from accounts.models import MailAccount, Protocol, Retention
 from mailbox.events import send_event_on_commit
-from mailbox.models import Message, Pop3Download
-from mailbox.parsing import is_attachment, parse_header_fields
-from mailbox.parsing.mime import scan_message
+from mailbox.models import Pop3Download
+from mailbox.parsing import is_attachment, mime
 from mailbox.protocols import pop3
 from mailbox.protocols.base import ConnectionProblem, Problem
 from mailbox.sources import rawstore
@@ -47,8 +50,9 @@ from .lease import run_exclusively
 
 logger = logging.getLogger(__name__)
 
-BATCH = 100  # messages made durable and committed together
+BATCH = 200  # messages made durable and committed together
 HEADER_BYTES = 256 * 1024  # of a message's header block read for its list fields
+QUICK_BYTES = 1 << 20  # a message this small is read whole for its list fields
 RENEW_SECONDS = 20  # the account's lease is renewed this often during a long download
 
 
@@ -83,16 +87,16 @@ def fetch_account(account_id, *, now=None, trace=None):
 
 def _fetch(account, lease, now, trace):
     inbox = local.inbox(account)
-    rawstore.clear_spool(account.pk)  # what a fetch killed midway left (we hold the lease)
+    spool = rawstore.Spool()
     with pop3.open_session(incoming_endpoint(account), trace=trace) as session:
         checkpoint("logged_in")
-        numbers = _identify(session, account.pk)
+        numbers = _identify(session, spool, account.pk)
         checkpoint("listed")
         downloads = Pop3Download.objects.filter(account=account)
         known = dict(downloads.values_list("uidl", "downloaded_at"))
         new = {uidl: number for number, uidl in reversed(numbers.items()) if uidl not in known}
         new = sorted((number, uidl) for uidl, number in new.items())
-        stored, failed = _download(account, inbox, session, new, lease, now, trace)
+        stored, failed = _download(account, inbox, session, spool, new, lease, now, trace)
         known.update(stored)
         doomed = _to_delete(account, numbers, known, now)
         for number in doomed:
@@ -107,7 +111,7 @@ def _fetch(account, lease, now, trace):
             "failed_text": _failed_text(failed)}  # fmt: skip
 
 
-def _identify(session, owner):
+def _identify(session, spool, account_id):
     """{message number: UIDL}, from UIDL or, without it, from each header block's digest."""
     uidls = session.uidl()
     if uidls is not None:
@@ -115,16 +119,16 @@ def _identify(session, owner):
     count, _octets = session.stat()
     numbers, seen = {}, {}
     for number in range(1, count + 1):
-        digest = _header_digest(session, number, owner)
+        digest = _header_digest(session, number, spool, account_id)
         seen[digest] = seen.get(digest, 0) + 1  # identical headers: the 2nd, the 3rd ...
         numbers[number] = digest if seen[digest] == 1 else f"{digest}#{seen[digest]}"
     return numbers
 
 
-def _header_digest(session, number, owner):
+def _header_digest(session, number, spool, account_id):
     header = session.top(number, 0)
     if header is None:  # no TOP either: the whole message, spooled, for its header block
-        with rawstore.spool(owner) as handle:
+        with spool.scratch(f"{rawstore.account_prefix(account_id)}scratch") as handle:
             session.retr_to(number, handle)
             handle.seek(0)
             header = handle.read(HEADER_BYTES)
@@ -136,106 +140,152 @@ def raw_name(account_id, uidl):
     """Where a downloaded message is kept: the same name every time for the same UIDL, so a
     fetch that dies after writing it and before committing simply writes it again."""
     digest = hashlib.sha256(uidl.encode()).hexdigest()
-    return f"{rawstore.account_prefix(account_id)}{digest[:2]}/{digest[2:42]}.eml"
+    return f"{rawstore.account_prefix(account_id)}{digest[:40]}.eml"
 
 
 @dataclasses.dataclass
 class _Retrieved:
     handle: object  # the spool file, not yet durable
-    name: str
-    row: Message  # not yet saved
+    name: str  # what it is kept as
     uidl: str
+    size: int
+    head: bytes | None  # the whole message when it is at most QUICK_BYTES, else None
 
 
-def _download(account, inbox, session, new, lease, now, trace):
-    """RETR, store and commit ``new`` [(number, uidl)] in batches; ({uidl: time}, [failed])."""
-    stored, failed, batch, renewed = {}, [], [], time.monotonic()
-    try:
-        for number, uidl in new:
-            try:
-                batch.append(_retrieve(account, session, number, uidl))
-            except pop3.Pop3Error as refused:  # the server cannot send this one: others go on
-                failed.append((uidl, refused.text))
-                continue
-            if time.monotonic() - renewed > RENEW_SECONDS:
-                lease.renew()
-                renewed = time.monotonic()
-            if len(batch) >= BATCH:
+class _Tee:
+    """A spool file that also keeps what is written to it, up to QUICK_BYTES, so that the
+    list's fields of a common message are read from memory rather than from the file again."""
+
+    def __init__(self, handle):
+        self.handle, self.head = handle, bytearray()
+
+    def write(self, data):
+        if self.head is not None and len(self.head) + len(data) <= QUICK_BYTES:
+            self.head += data
+        else:
+            self.head = None
+        view = memoryview(data)
+        while view:
+            view = view[self.handle.write(view) :]
+        return len(data)
+
+
+def _download(account, inbox, session, spool, new, lease, now, trace):
+    """RETR, store and commit ``new`` [(number, uidl)] in batches; ({uidl: time}, [failed]).
+
+    Batch n+1 is retrieved in a thread (network, files, parsing: no database) while batch n is
+    made durable and committed here; the session is only ever used by that thread."""
+    batches = [new[start : start + BATCH] for start in range(0, len(new), BATCH)]
+    stored, failed, renewed = {}, [], time.monotonic()
+    if not batches:
+        return stored, failed
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pop3-retr") as pool:
+        retrieve = functools.partial(_retrieve_batch, account.pk, session, spool)
+        future = pool.submit(retrieve, batches[0])
+        try:
+            for index in range(len(batches)):
+                batch, refused = future.result()
+                future = (
+                    pool.submit(retrieve, batches[index + 1]) if index + 1 < len(batches) else None
+                )
+                failed.extend(refused)
                 stored.update(_store(account, inbox, batch, now, trace))
-                batch = []
-        if batch:
-            stored.update(_store(account, inbox, batch, now, trace))
-            batch = []
-    finally:
-        for retrieved in batch:  # not kept: the next fetch downloads them again
-            rawstore.discard(retrieved.handle)
+                if time.monotonic() - renewed > RENEW_SECONDS:
+                    lease.renew()
+                    renewed = time.monotonic()
+        finally:
+            _discard_pending(future)
     return stored, failed
 
 
-def _retrieve(account, session, number, uidl):
-    """RETR into a spool file, scanned for its list fields; nothing durable yet."""
-    handle = rawstore.spool_file(account.pk)
+def _discard_pending(future):
+    """The spool files of a batch retrieved but not stored: the next fetch gets them again."""
+    if future is None:
+        return
     try:
-        size = session.retr_to(number, handle)
-        checkpoint("retrieved", number=number)
-        handle.seek(0)
-        scan = scan_message(handle)
-        handle.seek(0)
-        header = handle.read(min(scan.header_end, HEADER_BYTES))
+        batch, _refused = future.result()
+    except BaseException:  # it failed: the error that stopped us is raised instead
+        return
+    for retrieved in batch:
+        rawstore.discard(retrieved.handle)
+
+
+def _retrieve_batch(account_id, session, spool, numbers):
+    """RETR each (number, uidl) of ``numbers`` into spool files (pipelined where the server
+    can); ([_Retrieved], [(uidl, refusal)]). A message the server cannot send is left out; any
+    other failure discards what was retrieved."""
+    uidls = dict(numbers)
+    batch, refused = [], []
+
+    def open_out(number):
+        return _Tee(spool.file(raw_name(account_id, uidls[number])))
+
+    try:
+        for number, tee, result in session.retr_each(uidls, open_out):
+            if tee is None:  # the server cannot send this one: the others go on
+                refused.append((uidls[number], result.text))
+                continue
+            uidl, head = uidls[number], None if tee.head is None else bytes(tee.head)
+            batch.append(_Retrieved(tee.handle, raw_name(account_id, uidl), uidl, result, head))
+            checkpoint("retrieved", number=number)
     except BaseException:
-        rawstore.discard(handle)
+        for retrieved in batch:
+            rawstore.discard(retrieved.handle)
         raise
-    return _Retrieved(handle, raw_name(account.pk, uidl), _message_row(size, header, scan), uidl)
+    return batch, refused
+
+
+def _list_fields(retrieved):
+    """(header block, has attachments) of a spooled message: a small one from its bytes (the
+    scan only when a MIME field could name an attachment), a big one by the scan."""
+    data, handle = retrieved.head, retrieved.handle
+    if data is not None:
+        attachments = mime.may_have_attachments(data) and _scanned_attachments(data)
+        return data[: min(mime.header_end(data), HEADER_BYTES)], attachments
+    handle.seek(0)
+    scan = mime.scan_message(handle)
+    handle.seek(0)
+    header = handle.read(min(scan.header_end, HEADER_BYTES))
+    return header, any(is_attachment(part) for part in scan.tree.walk())
+
+
+def _scanned_attachments(data):
+    return any(is_attachment(part) for part in mime.scan_bytes(data).tree.walk())
 
 
 def _store(account, inbox, batch, now, trace):
-    """The batch's files made durable under their names, then its rows committed."""
+    """The batch's files read for the list, made durable under their names, then its rows
+    committed."""
+    fields = [_list_fields(retrieved) for retrieved in batch]
     names = rawstore.keep_all([(retrieved.handle, retrieved.name) for retrieved in batch])
-    for retrieved, name in zip(batch, names, strict=True):
-        retrieved.row.raw_name = name
     checkpoint("file_kept", count=len(batch))
-    return _commit(account, inbox, [(retrieved.row, retrieved.uidl) for retrieved in batch],
-                   now, trace)  # fmt: skip
+    return _commit(account, inbox, batch, names, fields, now, trace)
 
 
-def _message_row(size, header, scan):
-    fields = parse_header_fields(header)
-    arrived = timezone.now()
-    return Message(
-        uidvalidity=local.LOCAL_UIDVALIDITY, date=fields.date or arrived, internaldate=arrived,
-        from_name=fields.from_name[:200], from_address=fields.from_address[:320],
-        to=fields.to, cc=fields.cc, subject=fields.subject, message_id=fields.message_id[:255],
-        in_reply_to=fields.in_reply_to[:255], references=" ".join(fields.references),
-        content_type=fields.content_type[:100], size=size,
-        has_attachments=any(is_attachment(part) for part in scan.tree.walk()),
-    )  # fmt: skip
-
-
-def _commit(account, inbox, batch, now, trace):
+def _commit(account, inbox, batch, names, fields, now, trace):
     """The batch's Message and Pop3Download rows, in one transaction; {uidl: time}."""
     checkpoint("before_commit", count=len(batch))
+    arrived = timezone.now()
     with transaction.atomic():
         uids = local.allocate_uids(inbox.pk, len(batch))
-        rows = [row for row, _uidl in batch]
-        for row, uid in zip(rows, uids, strict=True):
-            row.folder_id, row.uid = inbox.pk, uid
-        Message.objects.bulk_create(rows)
-        Pop3Download.objects.bulk_create(
-            [
-                Pop3Download(account=account, uidl=uidl, message=row, downloaded_at=now)
-                for row, uidl in batch
-            ]  # fmt: skip
-        )
-        store.refresh_counts(inbox)
+        rows = [
+            store.kept_message_values(inbox.pk, local.LOCAL_UIDVALIDITY, uid, header, item.size,
+                                      attachments, name, arrived)
+            for item, uid, name, (header, attachments) in zip(batch, uids, names, fields,
+                                                              strict=True)
+        ]  # fmt: skip
+        store.insert_kept_rows(rows)
+        store.insert_downloads([(account.pk, item.uidl, now) for item in batch])
+        local.count_new_mail(inbox, len(batch))
         send_event_on_commit(
             [account.user_id],
             {"type": "folder.changed", "folder_id": inbox.pk, "account_id": account.pk},
         )
     checkpoint("committed", count=len(batch))
     if trace:
-        for _row, uidl in batch:
-            trace(f"stored {uidl}")
-    return {uidl: now for _row, uidl in batch}
+        for item in batch:
+            trace(f"stored {item.uidl}")
+    return {item.uidl: now for item in batch}
 
 
 def _to_delete(account, numbers, known, now):

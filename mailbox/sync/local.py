@@ -6,7 +6,7 @@ the mail storage under ``raw_name`` whatever folder the message is moved to; the
 only after the commit that deletes the last row naming them.
 """
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from mailbox.models import Folder, Message, Role
@@ -49,10 +49,21 @@ def inbox(account):
 
 def allocate_uids(folder_id, count):
     """The next ``count`` UIDs of a local folder; its ``uidnext`` moves past them. Inside the
-    caller's transaction the UPDATE holds the folder's row, so allocations never overlap."""
-    Folder.objects.filter(pk=folder_id).update(uidnext=F("uidnext") + count)
-    end = Folder.objects.values_list("uidnext", flat=True).get(pk=folder_id)
+    caller's transaction the UPDATE holds the folder's row, so allocations never overlap. One
+    statement (UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+)."""
+    table = connection.ops.quote_name(Folder._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET uidnext = uidnext + %s WHERE id = %s RETURNING uidnext",  # noqa: S608
+            [count, folder_id],
+        )
+        end = cursor.fetchone()[0]
     return list(range(end - count, end))
+
+
+def count_new_mail(folder, count):
+    """``count`` new unread messages just put in ``folder``: its counts move by that much."""
+    Folder.objects.filter(pk=folder.pk).update(total=F("total") + count, unread=F("unread") + count)
 
 
 def move_messages(rows, target):

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbox.parsing import find_parts, is_attachment, parse_bodystructure
+from mailbox.parsing import find_parts, is_attachment, mime, parse_bodystructure
 from mailbox.parsing.bodystructure import MAX_DEPTH
 from mailbox.parsing.mime import (
     MAX_HEADER_BYTES,
@@ -765,3 +765,29 @@ def test_a_20_kb_message_scans_in_well_under_a_millisecond():
     median = statistics.median(times)
     print(f"\n{len(raw) / 1000:.0f} KB: scan median {median * 1e6:.0f} µs")
     assert median < 0.001
+
+
+# --- what a fetch asks without a scan -----------------------------------------------------------
+
+
+def _crlf(data):
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda path: path.name)
+def test_the_quick_answers_agree_with_the_scan(path):
+    """A fetch skips the scan when no MIME field could name an attachment: the scan must then
+    find none; and the header block it cuts ends where the scan's does."""
+    for data in (path.read_bytes(), _crlf(path.read_bytes())):
+        scan = mime.scan_bytes(data)
+        if not mime.may_have_attachments(data):
+            assert not any(is_attachment(part) for part in scan.tree.walk())
+        assert mime.header_end(data) == scan.header_end
+
+
+def test_the_quick_check_sees_folded_and_odd_fields():
+    folded = b"Content-Disposition:\r\n\tATTACHMENT\r\n\r\nx"
+    spaced = b'Subject: x\r\nContent-Type : application/pdf;\r\n name*0="a"\r\n\r\nx'
+    plain = b"Subject: my name is\r\nContent-Type: text/plain\r\n\r\nThe attachment, by name."
+    assert mime.may_have_attachments(folded) and mime.may_have_attachments(spaced)
+    assert not mime.may_have_attachments(plain)

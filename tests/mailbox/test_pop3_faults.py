@@ -18,7 +18,7 @@ from django.db import OperationalError
 
 from mailbox.models import Message, Pop3Download
 from mailbox.sources import rawstore
-from mailbox.sync import fetch
+from mailbox.sync import fetch, store
 from mailbox.sync.lease import Lease, LeaseLost
 from mailbox.testing.pop3_proxy import Pop3Proxy
 from tests.mailbox.pop3_world import OtherClient, deliver, new_mailbox, pop3_account, stored_ids
@@ -95,12 +95,12 @@ def arm(case, monkeypatch, proxy):
 
 def _arm_other(case, monkeypatch):
     failures = {
-        "storage write fails": (rawstore, "spool_file", OSError(errno.ENOSPC, "No space left")),
+        "storage write fails": (rawstore.Spool, "file", OSError(errno.ENOSPC, "No space left")),
         "fsync fails": (rawstore, "make_durable", OSError(errno.EIO, "Input/output error")),
         "rename fails": (rawstore.os, "replace", OSError(errno.EACCES, "Permission denied")),
         "database down at commit": (
-            Pop3Download.objects,
-            "bulk_create",
+            store,
+            "insert_downloads",
             OperationalError("server closed the connection"),
         ),
         "lease lost": (Lease, "renew", None),

@@ -445,3 +445,54 @@ def test_a_drop_before_the_command_is_forwarded_raises(mail_world, carol, proxy_
         session.dele(1)
         session.quit()
     assert count_on_server(mail_world, carol) == 0
+
+
+class _Pieces:
+    """A connection that hands over its bytes in pieces of the given sizes, in turn."""
+
+    def __init__(self, data, sizes):
+        self.data, self.sizes, self.turn = data, sizes, 0
+
+    def peek(self, _limit):
+        """What has arrived: the next piece (again, until it is read)."""
+        if self.turn % 2 == 0:
+            self.piece = self.data[: self.sizes[self.turn // 2 % len(self.sizes)]]
+            self.turn += 1
+        return self.piece
+
+    def read(self, size):
+        assert size <= len(self.piece)
+        taken, self.data = self.data[:size], self.data[size:]
+        self.turn += 1
+        return taken
+
+
+def _stuffed(lines):
+    return b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_dot_stuffing_is_undone_whatever_the_pieces(seed):
+    """However the bytes arrive (1 byte at a time, or cut just before or inside a CRLF "."),
+    the data is the lines as sent, and nothing after the final line is read as data."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = [b".", b"..", b".\r", b"x", b"\r", b" ", b"\n."]
+    lines = [b"".join(rng.choice(alphabet) for _ in range(rng.randrange(6))).replace(b"\r\n", b"")
+             for _ in range(rng.randrange(1, 30))]  # fmt: skip
+    lines = [line.replace(b"\n", b"") for line in lines]
+    wire = _stuffed(lines) + b".\r\n" + b"+OK the next answer\r\n"
+    session = pop3.Pop3Session.__new__(pop3.Pop3Session)
+    session._file = _Pieces(wire, [rng.randrange(1, 7) for _ in range(5)])
+    out = io.BytesIO()
+    assert session._copy_data(out) == len(b"".join(line + b"\r\n" for line in lines))
+    assert out.getvalue() == b"".join(line + b"\r\n" for line in lines)
+    assert session._file.data == b"+OK the next answer\r\n"  # left for the next read
+
+
+def test_a_connection_that_ends_before_the_final_line_is_an_error():
+    session = pop3.Pop3Session.__new__(pop3.Pop3Session)
+    session._file = _Pieces(b"line one\r\n.\r", [3])
+    with pytest.raises(ConnectionProblem):
+        session._copy_data(io.BytesIO())
