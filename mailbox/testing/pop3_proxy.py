@@ -41,6 +41,8 @@ class Pop3Proxy:
     answered "-ERR Unknown command" without reaching the server. ``hide`` does the same for other
     capabilities ("SASL" hides AUTH, "STLS", "USER"). ``refuse_initial_response``: an AUTH with
     an initial response (RFC 5034) is answered -ERR, as by a server that only knows the "+" form.
+    ``pipelining`` keeps PIPELINING in CAPA (a fault's ``after_bytes`` then counts from
+    whatever answer is flowing when the faulted command arrives).
     ``commands`` lists every command line clients sent, in order, without CRLF, the PASS and
     APOP secrets, AUTH initial responses and SASL data lines shown as "***"."""
 
@@ -53,12 +55,15 @@ class Pop3Proxy:
         hide_top=False,
         hide=(),
         refuse_initial_response=False,
+        pipelining=False,
     ):
         self.upstream = (upstream_host, upstream_port)
         hidden = {name.upper() for name in hide}
         hidden |= {"UIDL"} if hide_uidl else set()
         hidden |= {"TOP"} if hide_top else set()
-        self.hidden_capabilities = frozenset(hidden | {"PIPELINING"})
+        # without PIPELINING a client waits for each answer, so that ``after_bytes`` counts from
+        # the faulted command's answer; with it, from the first answer then flowing
+        self.hidden_capabilities = frozenset(hidden | (set() if pipelining else {"PIPELINING"}))
         self.hidden_commands = frozenset(COMMAND_OF.get(name, name) for name in hidden)
         self.refuse_initial_response = refuse_initial_response
         self.port = 0
