@@ -75,3 +75,16 @@ def empty_task_queue():
     from django.conf import settings
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with empty caches: SQLite gives a rolled-back test's ids again, so a
+    sanitized body (or a kept file's part tree) cached for an earlier test's message would be
+    served for a new one with the same ids."""
+    from django.core.cache import cache
+
+    from mailbox.sources.local import _scanned
+
+    cache.clear()
+    _scanned.cache_clear()

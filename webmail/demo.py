@@ -21,7 +21,9 @@ def start_demo(var, env):
     try:
         imap_address = world.dovecot.add_user(*IMAP_MAILBOX)
         pop3_address = world.dovecot.add_user(*POP3_MAILBOX)
-        for (name, password), count, seed in ((IMAP_MAILBOX, 300, 1), (POP3_MAILBOX, 40, 2)):
+        # a POP3 client sees only the Inbox: all of the POP3 mailbox's mail goes there
+        plans = ((IMAP_MAILBOX, 300, 1, None), (POP3_MAILBOX, 40, 2, ["INBOX"]))
+        for (name, password), count, seed, folders in plans:
             endpoint = Endpoint(
                 host="127.0.0.1",
                 port=world.dovecot.ports["imap"],
@@ -30,7 +32,7 @@ def start_demo(var, env):
                 password=password,
                 allow_private=True,
             )
-            seed_account(endpoint, count, seed=seed, recipient=endpoint.username)
+            seed_account(endpoint, count, seed=seed, recipient=endpoint.username, folders=folders)
         ports = world.dovecot.ports
         demo_env = dict(env, DEMO_IMAP_PASSWORD=IMAP_MAILBOX[1], DEMO_POP3_PASSWORD=POP3_MAILBOX[1],
                         DEMO_USER_PASSWORD=DEMO_PASSWORD)  # fmt: skip

@@ -36,7 +36,9 @@ def _open(message):
 
 
 @functools.lru_cache(maxsize=512)
-def _scanned(raw_name):
+def _scanned(raw_name, size):
+    """Remembered per file and size: a kept file does not change (a name is rewritten only
+    with the same message, before any row names it)."""
     with rawstore.open_raw(raw_name) as handle:
         return scan_message(handle)
 
@@ -46,7 +48,7 @@ def scanned(message):
     if not message.raw_name:
         raise MessageGone(message.pk)
     try:
-        return _scanned(message.raw_name)
+        return _scanned(message.raw_name, message.size)
     except FileNotFoundError as missing:
         raise MessageGone(message.pk) from missing
     except OSError as failure:

@@ -132,12 +132,12 @@ def _upload(store, handle, name):
 
 
 def make_durable(handles, location, directories=()):
-    """What was written to ``handles`` and to ``directories`` (renames) reaches the disk: one
-    syncfs(2) of the filesystem of ``location`` where Linux has it, else an fsync of each."""
-    if _syncfs(location):
-        return
-    for handle in handles:
-        os.fsync(handle.fileno())
+    """What was written to ``handles`` reaches the disk: one syncfs(2) of the filesystem of
+    ``location`` where Linux has it, else an fsync of each; and the renames in ``directories``:
+    an fsync of each (usually one, the account's)."""
+    if handles and not _syncfs(location):
+        for handle in handles:
+            os.fsync(handle.fileno())
     for directory in directories:
         _fsync_directory(directory)
 

@@ -166,7 +166,10 @@ def sanitized_body(user, message, html_part, allow_remote):
     milliseconds, and the page and then its frame both need it, so it is kept in the cache for a
     while, per user, message and remote choice. The nonce is random, so no mail can forge a
     marker."""
-    key = f"sanitized:{user.pk}:{message.pk}:{message.uidvalidity}:{int(allow_remote)}"
+    key = (
+        f"sanitized:{user.pk}:{message.pk}:{message.folder_id}:{message.uidvalidity}:"
+        f"{message.uid}:{int(allow_remote)}"
+    )
     found = _cache_get(key)
     if found is not None:
         return found
