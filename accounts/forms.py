@@ -112,6 +112,11 @@ class MailAccountForm(forms.ModelForm):
             self.fields[name].validators.append(no_line_breaks)
         for name in POP3_FIELDS:  # only POP3 accounts use them: their defaults otherwise
             self.fields[name].required = False
+        for name in ("incoming_port", "smtp_port"):  # one sentence for every impossible port
+            self.fields[name].error_messages["min_value"] = _("A port is a number from 1 to 65535.")
+        self.fields["pop3_keep_days"].error_messages["min_value"] = _(
+            "Enter a number of days from 1 to 3650."
+        )
         if self.instance.pk:
             keep = _("Leave empty to keep the current password.")
             self.fields["incoming_password"].help_text = keep
@@ -205,8 +210,9 @@ class MailAccountForm(forms.ModelForm):
         elif not candidate.may_send_smtp_password():
             field = "incoming_password" if data.get("smtp_auth") == SmtpAuth.SAME else (
                 "smtp_password")  # fmt: skip
-            self.add_error(field, _("You changed the outgoing server, which logs in with this "
-                                    "password: %(again)s") % {"again": again})  # fmt: skip
+            changed = _("You changed the outgoing server, or how it logs in, and it would use "
+                        "this password: %(again)s")  # fmt: skip
+            self.add_error(field, changed % {"again": again})
 
     def _default_port(self, field, protocol, security_field):
         data = self.cleaned_data

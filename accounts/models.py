@@ -44,6 +44,10 @@ FETCH_INTERVALS = [
 ]
 
 
+# written only by the workers, with conditional updates (mailbox.sync.lease and the sync/fetch)
+WORKER_STATE = frozenset({"sync_lease_until", "sync_lease_token", "sync_again", "synced_at"})
+
+
 def server_fingerprint(kind, host, port, security):
     """Which server a stored password was typed for: ``kind`` (the protocol, or "smtp-same" /
     "smtp-custom"), host, port and security. A password goes to no other server."""
@@ -123,7 +127,12 @@ class MailAccount(models.Model):
         return self.email
 
     def save(self, *args, **kwargs):
-        """Passwords typed since the load are confirmed for the servers named now."""
+        """Passwords typed since the load are confirmed for the servers named now.
+
+        An update never writes the sync and fetch state (the lease, "sync again", the time of
+        the last check): workers change those with conditional updates while a form or the
+        admin holds an older copy of the account, which would otherwise write a finished
+        worker's lease back (and nobody would check the account until it expired)."""
         if getattr(self, "_incoming_password_typed", False):
             self.incoming_password_server = self.incoming_server()
             if self.smtp_auth == SmtpAuth.SAME:
@@ -133,6 +142,12 @@ class MailAccount(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "incoming_password_server",
                                        "smtp_password_server"}  # fmt: skip
+        elif self.pk is not None and not self._state.adding:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in WORKER_STATE
+            ]
         super().save(*args, **kwargs)
         self._incoming_password_typed = self._smtp_password_typed = False
 

@@ -1,8 +1,11 @@
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
@@ -38,8 +41,10 @@ def account_list(request):
         .annotate(count=Count("id"), size=Sum("size"))
     )
     by_account = {row["folder__account_id"]: row for row in kept}
+    recently = timezone.now() - datetime.timedelta(minutes=1)
     for account in accounts:
         account.kept = by_account.get(account.pk, {"count": 0, "size": 0})
+        account.checked_just_now = account.synced_at and account.synced_at > recently
     return render(request, "accounts/list.html", {"accounts": accounts})
 
 
@@ -90,12 +95,20 @@ def _account_form(request, account):
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_delete(request, account_id):
+    """Remove an account. A POP3 account's downloaded mail lives only here (the server may have
+    removed its copies): removing it needs an explicit "delete that mail too"."""
     account = get_account_for_user(request.user, account_id)
-    if request.method == "POST":
+    kept = Message.objects.filter(folder__account=account).exclude(raw_name="")
+    kept = kept.aggregate(count=Count("id"), size=Sum("size"))
+    needs_consent = account.is_pop3 and kept["count"]
+    refused = request.method == "POST" and needs_consent and not request.POST.get("delete_mail")
+    if request.method == "POST" and not refused:
         do_delete_mail_account(account)
         messages.success(request, _("%(email)s was removed.") % {"email": account.email})
         return redirect("accounts:list")
-    return render(request, "accounts/delete.html", {"account": account})
+    context = {"account": account, "kept": kept, "needs_consent": needs_consent,
+               "refused": refused}  # fmt: skip
+    return render(request, "accounts/delete.html", context, status=400 if refused else 200)
 
 
 @login_required

@@ -6,6 +6,7 @@ Views validate and call these; nothing else writes messages or folders on a user
 """
 
 import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,6 +18,7 @@ from accounts.models import MailAccount
 
 from .events import send_event_on_commit
 from .models import ChangeKind, Folder, Message, PendingChange, Role, TrustedSender
+from .protocols.base import FORBIDDEN_CHARACTERS
 from .sync import local, store
 
 SYSTEM_FLAGS = {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}
@@ -159,9 +161,10 @@ def _move_kept(rows, target, copy):
     if not copy:
         local.move_messages(rows, target)
         return
-    copies = [Message(**{**_serialize(row), "id": None, "folder_id": target.pk}) for row in rows]
-    for copy_row, uid in zip(copies, local.allocate_uids(target.pk, len(rows)), strict=True):
-        copy_row.uid = uid
+    copies = []
+    for row, uid in zip(rows, local.allocate_uids(target.pk, len(rows)), strict=True):
+        copies.append(Message(**{**_serialize(row), "id": None, "folder_id": target.pk,
+                                 "uid": uid, "bodystructure": row.bodystructure}))  # fmt: skip
     Message.objects.bulk_create(copies)
 
 
@@ -291,10 +294,19 @@ def _account_delimiter(account):
     return delimiters.first() or "/"
 
 
+# Unicode's explicit bidi embeddings, overrides, isolates and marks: text that lies about its order
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+MAX_FOLDER_PATH = 1000  # characters of a whole path, as Folder.name holds it
+
+
 def check_folder_name(name, delimiter="/"):
-    """One level of a folder path: on one line, without the server's hierarchy delimiter."""
+    """One level of a folder path: on one line (no control character, nor a bidi control that
+    would show it reversed), without the server's hierarchy delimiter."""
     name = name.strip()
-    if not name or any(ch in name for ch in "\r\n\0") or len(name) > 200:
+    controls = any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in name)
+    if not name or controls or not FORBIDDEN_CHARACTERS.isdisjoint(name) or len(name) > 200:
         raise ValidationError(_("A folder name is 1 to 200 characters on one line."))
     if delimiter in name:
         raise ValidationError(
@@ -305,8 +317,17 @@ def check_folder_name(name, delimiter="/"):
 
 
 def _check_free(account, name):
-    if Folder.objects.filter(account=account, name=name).exists():
+    """No folder of that name (for mail kept here, whatever the case: two folders that differ
+    only by case read as one), no second Inbox, and a path that fits."""
+    taken = Folder.objects.filter(account=account)
+    lookup = {"name__iexact": name} if account.is_pop3 else {"name": name}
+    if taken.filter(**lookup).exists() or name.upper() == "INBOX":
         raise ValidationError(_("There is already a folder %(name)s.") % {"name": name})
+    if len(name) > MAX_FOLDER_PATH:
+        raise ValidationError(
+            _("The folder's whole path would be longer than %(count)d characters.")
+            % {"count": MAX_FOLDER_PATH}
+        )
 
 
 def do_create_folder(user, account_id, name, parent_id=None):

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from .models import Folder, Role
 
 MAX_IDS = 5000  # one bulk action: a selection of messages, never the whole mailbox at once
+MAX_ID = 2**63 - 1  # our ids are 64-bit: anything larger names nothing (and overflows SQL)
 
 
 class FolderCreateForm(forms.Form):
@@ -59,9 +60,12 @@ class IdsField(forms.Field):
         if len(values) > MAX_IDS:
             raise ValidationError(_("Choose at most %(max)d messages at once.") % {"max": MAX_IDS})
         try:
-            return [int(v) for v in values]
+            ids = [int(v) for v in values]
         except (TypeError, ValueError):
             raise ValidationError(_("Message ids are numbers.")) from None
+        if any(not 0 < pk <= MAX_ID for pk in ids):
+            raise ValidationError(_("Message ids are numbers.")) from None
+        return ids
 
 
 class MessageActionForm(forms.Form):
@@ -69,9 +73,9 @@ class MessageActionForm(forms.Form):
 
     ids = IdsField(required=False)
     # "Select all in this folder": every message of this folder, however many.
-    in_folder = forms.IntegerField(required=False, min_value=1)
+    in_folder = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
-    folder = forms.IntegerField(required=False, min_value=1)
+    folder = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     def clean(self):
         cleaned = super().clean()

@@ -12,8 +12,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-from mailbox.parsing import is_attachment
-from mailbox.parsing.charsets import decode_body
+from mailbox.parsing.charsets import decode_body, decode_words
 from mailbox.parsing.mime import iter_part, read_part, scan_message
 from mailbox.protocols.base import ConnectionProblem, Problem
 
@@ -104,17 +103,23 @@ def _searchable(folders):
 
 
 _SPACE = re.compile(r"\s+")
+_UNFOLD = re.compile(r"\r?\n[ \t]+")
 
 
 def _message_text(raw_name):
-    """The header block and the text of every text part, case-folded, spaces collapsed."""
+    """What SEARCH TEXT would look through (RFC 3501 6.4.4: the header and the body), as IMAP
+    servers read it: the header block with its encoded words decoded, every text part (HTML
+    reduced to its text; attachments and forwarded messages included) and the parts' names,
+    case-folded, spaces collapsed."""
     try:
         with rawstore.open_raw(raw_name) as handle:
             scan = scan_message(handle)
             handle.seek(0)
-            pieces = [handle.read(min(scan.header_end, HEADER_LIMIT)).decode("utf-8", "replace")]
+            header = handle.read(min(scan.header_end, HEADER_LIMIT)).decode("utf-8", "replace")
+            pieces = [decode_words(_UNFOLD.sub(" ", header))]
             for part in scan.tree.walk():
-                if part.content_type in ("text/plain", "text/html") and not is_attachment(part):
+                pieces.extend(filter(None, (part.filename, part.description)))
+                if part.content_type.startswith("text/"):
                     pieces.append(_part_text(handle, part))
     except OSError:
         return ""

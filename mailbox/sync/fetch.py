@@ -90,7 +90,7 @@ def _fetch(account, lease, now, trace):
     spool = rawstore.Spool()
     with pop3.open_session(incoming_endpoint(account), trace=trace) as session:
         checkpoint("logged_in")
-        numbers = _identify(session, spool, account.pk)
+        numbers, ambiguous = _identify(session, spool, account.pk)
         checkpoint("listed")
         downloads = Pop3Download.objects.filter(account=account)
         known = dict(downloads.values_list("uidl", "downloaded_at"))
@@ -98,7 +98,7 @@ def _fetch(account, lease, now, trace):
         new = sorted((number, uidl) for uidl, number in new.items())
         stored, failed = _download(account, inbox, session, spool, new, lease, now, trace)
         known.update(stored)
-        doomed = _to_delete(account, numbers, known, now)
+        doomed = [n for n in _to_delete(account, numbers, known, now) if n not in ambiguous]
         for number in doomed:
             checkpoint("before_dele", number=number)
             session.dele(number)
@@ -112,17 +112,19 @@ def _fetch(account, lease, now, trace):
 
 
 def _identify(session, spool, account_id):
-    """{message number: UIDL}, from UIDL or, without it, from each header block's digest."""
+    """({message number: key}, {numbers whose key is ambiguous}). The key is the UIDL or,
+    without UIDL, a digest of the header block. Two messages with one key (identical headers;
+    a broken server's repeated UIDL) get "#2", "#3" ... in listing order, so that both are
+    downloaded; but that order may change, so such messages are never deleted from the server."""
     uidls = session.uidl()
-    if uidls is not None:
-        return uidls
-    count, _octets = session.stat()
+    if uidls is None:
+        count, _octets = session.stat()
+        uidls = {n: _header_digest(session, n, spool, account_id) for n in range(1, count + 1)}
     numbers, seen = {}, {}
-    for number in range(1, count + 1):
-        digest = _header_digest(session, number, spool, account_id)
-        seen[digest] = seen.get(digest, 0) + 1  # identical headers: the 2nd, the 3rd ...
-        numbers[number] = digest if seen[digest] == 1 else f"{digest}#{seen[digest]}"
-    return numbers
+    for number, key in uidls.items():
+        seen[key] = seen.get(key, 0) + 1
+        numbers[number] = key if seen[key] == 1 else f"{key}#{seen[key]}"
+    return numbers, {number for number, key in uidls.items() if seen[key] > 1}
 
 
 def _header_digest(session, number, spool, account_id):

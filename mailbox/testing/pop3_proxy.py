@@ -41,6 +41,8 @@ class Pop3Proxy:
     answered "-ERR Unknown command" without reaching the server. ``hide`` does the same for other
     capabilities ("SASL" hides AUTH, "STLS", "USER"). ``refuse_initial_response``: an AUTH with
     an initial response (RFC 5034) is answered -ERR, as by a server that only knows the "+" form.
+    ``duplicate_uidl``: in a UIDL listing, message 2 gets message 1's unique-id, as a broken
+    server might (RFC 1939 forbids it).
     ``pipelining`` keeps PIPELINING in CAPA (a fault's ``after_bytes`` then counts from
     whatever answer is flowing when the faulted command arrives).
     ``commands`` lists every command line clients sent, in order, without CRLF, the PASS and
@@ -56,6 +58,7 @@ class Pop3Proxy:
         hide=(),
         refuse_initial_response=False,
         pipelining=False,
+        duplicate_uidl=False,
     ):
         self.upstream = (upstream_host, upstream_port)
         hidden = {name.upper() for name in hide}
@@ -66,6 +69,7 @@ class Pop3Proxy:
         self.hidden_capabilities = frozenset(hidden | (set() if pipelining else {"PIPELINING"}))
         self.hidden_commands = frozenset(COMMAND_OF.get(name, name) for name in hidden)
         self.refuse_initial_response = refuse_initial_response
+        self.duplicate_uidl = duplicate_uidl
         self.port = 0
         self.commands = []
         self._faults = []
@@ -167,7 +171,8 @@ class _Link:
             sock.settimeout(None)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.budget = None  # int while a forwarded fault counts down the answer's bytes
-        self.capa = None  # bytearray while a CAPA answer is being gathered
+        self.capa = None  # bytearray while a CAPA (or rewritten UIDL) answer is being gathered
+        self.gathering = "CAPA"
         self.sasl = False  # an AUTH exchange is open: the client's lines are SASL data
         self.blind = False  # after STLS: relay only
         self._send_lock = threading.Lock()
@@ -228,7 +233,9 @@ class _Link:
         if fault is not None:
             self.budget = fault.after_bytes
         elif word == "CAPA" and not self.sasl:
-            self.capa = bytearray()
+            self.capa, self.gathering = bytearray(), "CAPA"
+        elif word == "UIDL" and len(words) == 1 and self.proxy.duplicate_uidl:
+            self.capa, self.gathering = bytearray(), "UIDL"
         if not self.sasl:
             self.sasl = word == "AUTH"
             self.blind = word == "STLS"
@@ -281,9 +288,20 @@ class _Link:
             return
         self.capa = None
         lines = answer.splitlines(keepends=True)
+        if self.gathering == "UIDL":
+            self.to_client(b"".join(_duplicated(lines)))
+            return
         hidden = self.proxy.hidden_capabilities
         kept = [line for line in lines if _first_word(line) not in hidden]
         self.to_client(b"".join(kept))
+
+
+def _duplicated(lines):
+    """A UIDL listing where message 2 has message 1's unique-id."""
+    ids = {line.split()[0]: line.split()[1] for line in lines[1:-1] if len(line.split()) == 2}
+    if b"1" not in ids or b"2" not in ids:
+        return lines
+    return [b"2 " + ids[b"1"] + b"\r\n" if line.startswith(b"2 ") else line for line in lines]
 
 
 def _first_word(line):

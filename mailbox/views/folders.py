@@ -169,7 +169,12 @@ def folder_delete(request, folder_id):
             _("The folder %(name)s was deleted.") % {"name": folder.name},
         )
         return redirect("mailbox:folders", folder.account_id)
-    return render(request, "mailbox/folder_delete.html", {"folder": folder})
+    below = Folder.objects.filter(
+        account_id=folder.account_id, name__startswith=folder.name + (folder.delimiter or "/")
+    )
+    context = {"folder": folder, "subfolders": below.count(),
+               "messages": folder.total + sum(below.values_list("total", flat=True))}  # fmt: skip
+    return render(request, "mailbox/folder_delete.html", context)
 
 
 @login_required
@@ -197,6 +202,9 @@ def folder_subscribe(request, folder_id):
 def folder_empty(request, folder_id):
     """Empty Trash (or Junk): every message in it deleted for good, after a confirmation."""
     folder = actions.get_folder_for_user(request.user, folder_id)
+    if folder.role not in (Role.TRASH, Role.JUNK):
+        messages.error(request, _("Only Trash and Junk can be emptied."))
+        return redirect("mailbox:folder_messages", folder.pk)
     if request.method == "POST":
         _perform(
             request,

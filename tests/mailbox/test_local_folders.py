@@ -134,3 +134,49 @@ def test_bob_has_no_access_to_alices_local_folders(client, bob, account):
     response = client.post("/mail/messages/action/", {"action": "delete", "ids": [message.pk]})
     assert response.json()["count"] == 0
     assert inbox.messages.count() == 3
+
+
+def test_removing_a_pop3_account_warns_that_its_mail_goes_too(as_alice, account):
+    page = as_alice.get(f"/accounts/{account.pk}/delete/").content.decode()
+    assert "The 3 messages downloaded by POP3" in page and "mail stays on the server" not in page
+    refused = as_alice.post(f"/accounts/{account.pk}/delete/")
+    assert refused.status_code == 400 and "Tick the box" in refused.content.decode()
+    assert Message.objects.filter(folder__account=account).count() == 3  # nothing deleted
+    done = as_alice.post(f"/accounts/{account.pk}/delete/", {"delete_mail": "1"})
+    assert done.status_code == 302
+    assert not Message.objects.filter(folder__account=account).exists()
+
+
+@pytest.mark.parametrize("bad", ["9223372036854775808", str(2**64 + 5), "0", "-3", "9" * 400])
+def test_ids_that_name_nothing_are_refused_calmly(as_alice, account, bad):
+    inbox = role(account, Role.INBOX)
+    good = inbox.messages.first().pk
+    response = as_alice.post("/mail/messages/action/", {"action": "read", "ids": [good, bad]})
+    assert response.status_code == 400 and response.json()["ok"] is False
+    response = as_alice.post("/mail/messages/action/", {"action": "read", "in_folder": bad})
+    assert response.status_code == 400
+    assert not Message.objects.get(pk=good).seen  # nothing done
+
+
+def test_a_copy_of_kept_mail_reads_like_the_original(as_alice, alice, account):
+    message = role(account, Role.INBOX).messages.get(subject="Invoice 42")
+    archive = role(account, Role.ARCHIVE)
+    response = as_alice.post("/mail/messages/action/",
+                             {"action": "copy", "ids": [message.pk], "folder": archive.pk})  # fmt: skip
+    assert response.json() == {"ok": True, "count": 1}
+    copy = archive.messages.get()
+    assert copy.raw_name == message.raw_name and copy.uid == 1
+    assert "rhubarb" in as_alice.get(f"/mail/messages/{copy.pk}/").content.decode()
+    actions.do_expunge_messages(alice, [copy.pk])  # the original still has its file
+    assert rawstore.storage().exists(message.raw_name)
+    assert "rhubarb" in as_alice.get(f"/mail/messages/{message.pk}/").content.decode()
+
+
+def test_folder_names_that_would_mislead_are_refused(as_alice, account):
+    url = f"/mail/accounts/{account.pk}/folders/create/"
+    for name in ("inbox", "Inbox", "a\u2028b", "x\u202egnp.exe", "tab\there", "v\x0bt"):
+        as_alice.post(url, {"name": name})
+    as_alice.post(url, {"name": "Garden"})
+    as_alice.post(url, {"name": "garden"})  # the same, but for the case
+    names = set(Folder.objects.filter(account=account).values_list("name", flat=True))
+    assert names == {"INBOX", "Drafts", "Sent", "Archive", "Junk", "Trash", "Garden"}

@@ -230,3 +230,36 @@ def test_removing_the_account_removes_the_mail_kept_for_it(
     with django_capture_on_commit_callbacks(execute=True):
         do_delete_mail_account(account)
     assert not rawstore.storage().exists(name)
+
+
+def test_saving_an_old_copy_of_the_account_keeps_the_workers_state(alice, mail_world, login):
+    """A form (or the admin) holds a copy of the account while a worker claims and frees its
+    lease: saving the copy must not write the worker's old state back."""
+    from mailbox.sync.lease import account_lease
+
+    account = pop3_account(alice, mail_world, login)
+    copy = MailAccount.objects.get(pk=account.pk)
+    with account_lease(account.pk):
+        held = MailAccount.objects.get(pk=account.pk)
+        copy_while_held = MailAccount.objects.get(pk=account.pk)
+    copy_while_held.pop3_keep_days = 30
+    copy_while_held.save()  # the lease was freed meanwhile: it stays free
+    account.refresh_from_db()
+    assert held.sync_lease_token and account.sync_lease_until is None
+    assert account.sync_lease_token == "" and not account.sync_again
+    assert account.pop3_keep_days == 30  # what the form changed is saved
+    copy.save()
+    account.refresh_from_db()
+    assert account.sync_lease_until is None
+
+
+def test_a_server_repeating_a_uidl_loses_neither_message(alice, mail_world, login, server):
+    """RFC 1939 forbids two messages with one unique-id; a broken server does it anyway: both
+    are downloaded, once, and neither is deleted from the server on their account."""
+    ids = deliver(mail_world, login, "First", "Second", "Third")
+    with Pop3Proxy(mail_world.dovecot.ports["pop3"], duplicate_uidl=True) as proxy:
+        account = pop3_account(alice, mail_world, login, port=proxy.port, retention="delete")
+        assert fetch_account(account.pk)["new"] == 3
+        assert fetch_account(account.pk)["new"] == 0
+    assert stored_ids(account) == sorted(ids)
+    assert server.message_ids() == ids[:2]  # the third went; the two that share a UIDL stay

@@ -44,7 +44,7 @@ def html_with_inline_image():
     return bytes(mail)
 
 
-def attachments():
+def attachments():  # searched for "pixel" (a name) and "Forwarded" (the inner text)
     mail = _headers("Report attached")
     mail.set_content("Kumquat figures attached, café.\n", cte="quoted-printable")
     mail.add_attachment(bytes(range(256)) * 40, maintype="application", subtype="octet-stream",
@@ -91,7 +91,7 @@ def both(alice, mail_world, imap_account, mailbox_login):
     return deliver
 
 
-def answers(client, message, word):
+def answers(client, message, words):
     """What the reading code answers for ``message``, with our own ids made neutral."""
     base = f"/mail/messages/{message.pk}/"
     got = {"pane": _neutral(client.get(base + "?part=pane").content.decode(), message)}
@@ -106,8 +106,9 @@ def answers(client, message, word):
         preview = client.get(f"{base}parts/{section}/preview/")
         got[f"preview {section}"] = preview.status_code
     folder = message.folder
-    found = search_messages(folder.account.user, folder_id=folder.pk, query=word).messages
-    got["search"] = [row.pk == message.pk for row in found]
+    for word in words:
+        found = search_messages(folder.account.user, folder_id=folder.pk, query=word).messages
+        got[f"search {word}"] = [row.pk == message.pk for row in found]
     return got
 
 
@@ -120,14 +121,17 @@ def _neutral(html, message):
 @pytest.mark.parametrize("case", [*MADE, *FILES])
 def test_a_message_reads_the_same_by_imap_and_by_pop3(case, both, alice_client):
     by_imap, by_pop3 = both(raw_of(case))
-    word = "kumquat" if case in MADE else (by_imap.subject.split() or ["x"])[-1]
-    imap_answers = answers(alice_client, by_imap, word)
-    pop3_answers = answers(alice_client, by_pop3, word)
+    # a word of the body, of an attachment's name, of a forwarded message's text
+    words = ["kumquat", "pixel", "Forwarded"] if case in MADE else by_imap.subject.split()[-1:]
+    imap_answers = answers(alice_client, by_imap, words)
+    pop3_answers = answers(alice_client, by_pop3, words)
     assert imap_answers["page_status"] == 200
     for key in imap_answers.keys() | pop3_answers.keys():
         assert imap_answers.get(key) == pop3_answers.get(key), key
     if case in MADE:
-        assert imap_answers["search"] == [True]  # found by a word of its body
+        assert imap_answers["search kumquat"] == [True]  # found by a word of its body
+    if case == "attachments":  # by an attachment's name, and by the forwarded message's text
+        assert imap_answers["search pixel"] == imap_answers["search Forwarded"] == [True]
         fields = ("subject", "from_name", "from_address", "to", "date", "has_attachments")
         for field in fields:
             assert getattr(by_imap, field) == getattr(by_pop3, field), field
