@@ -88,3 +88,14 @@ def empty_cache():
 
     cache.clear()
     _scanned.cache_clear()
+
+
+@pytest.fixture
+def daphne(transactional_db):
+    """The webmail served by a real daphne on this test's (committed) database: its ``url``;
+    ``Client(daphne.url)`` (tests/running_app.py) talks to it as a browser would."""
+    from tests.running_app import Daphne
+
+    server = Daphne()
+    yield server
+    server.stop()

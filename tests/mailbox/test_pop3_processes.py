@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from accounts.models import MailAccount
 from mailbox.models import Message
 from tests.mailbox.pop3_world import OtherClient, deliver, new_mailbox, pop3_account, stored_ids
+from tests.running_app import process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers, pytest.mark.slow]
@@ -32,15 +32,6 @@ fetch.checkpoint = checkpoint
 fetch.fetch_account(int(sys.argv[1]))
 print("the fetch ended without reaching", point)
 """
-
-
-def process_env():
-    """The environment of a process of ours that uses this test's database."""
-    settings = connection.settings_dict
-    url = (f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:"
-           f"{settings['PORT']}/{settings['NAME']}")  # fmt: skip
-    return dict(os.environ, DJANGO_SETTINGS_MODULE="webmail.settings_test",
-                TEST_DATABASE_URL=url, PYTHONPATH=str(ROOT))  # fmt: skip
 
 
 @pytest.fixture
