@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
-from . import views
+from . import converters, views
+
+register_converter(converters.IdConverter, "id")
 
 urlpatterns = [
     path("", views.home, name="home"),
