@@ -1,6 +1,8 @@
 """Every write to mail accounts goes through here, with its event to the owner's browsers."""
 
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mailbox.events import send_event_on_commit
 from mailbox.models import Folder
@@ -68,3 +70,46 @@ def do_save_preferences(user, **changes):
     user.preferences = preferences  # what get_preferences answers for the rest of the request
     send_event_on_commit([user.pk], {"type": "preferences.changed"})
     return preferences
+
+
+# Two-factor login (accounts/otp.py): an authenticator app (TOTP) and one-time recovery codes.
+# No event: nothing on the mail screens shows them.
+RECOVERY_CODES = 10
+
+
+@transaction.atomic
+def do_begin_two_factor(user):
+    """A new secret for the user's authenticator app. Unconfirmed, so login does not ask for
+    it, until the user types a first code from the app (do_turn_on_two_factor)."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+@transaction.atomic
+def do_turn_on_two_factor(user, device):
+    """The app showed a right code: login asks for one from now on. One app at a time; and a
+    fresh set of recovery codes, returned."""
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return do_regenerate_recovery_codes(user)
+
+
+@transaction.atomic
+def do_regenerate_recovery_codes(user):
+    """Ten new one-time recovery codes instead of the old ones (the device, and so its
+    throttling, stays)."""
+    device, _created = StaticDevice.objects.get_or_create(
+        user=user, defaults={"name": "Recovery codes", "confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+@transaction.atomic
+def do_turn_off_two_factor(user):
+    """Back to the password alone: the app's secret and the recovery codes are deleted."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import twofactor, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -11,4 +11,9 @@ urlpatterns = [
     path("preferences/", views.preferences, name="preferences"),
     path("preferences/theme/", views.theme, name="theme"),
     path("preferences/senders/<id:sender_id>/forget/", views.forget_sender, name="forget_sender"),
+    path("preferences/two-factor/", twofactor.overview, name="two_factor"),
+    path("preferences/two-factor/start/", twofactor.start, name="two_factor_start"),
+    path("preferences/two-factor/confirm/", twofactor.confirm, name="two_factor_confirm"),
+    path("preferences/two-factor/codes/", twofactor.recovery_codes, name="recovery_codes"),
+    path("preferences/two-factor/off/", twofactor.turn_off, name="two_factor_off"),
 ]

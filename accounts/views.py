@@ -23,6 +23,7 @@ from .forms import (
     PreferencesForm,
 )
 from .models import DEFAULT_PORTS, MailAccount, Theme, get_preferences
+from .otp import two_factor_is_on
 
 
 def get_account_for_user(user, account_id):
@@ -122,7 +123,8 @@ def preferences(request):
         messages.success(request, _("Your preferences are saved."))
         return redirect("accounts:preferences")
     senders = TrustedSender.objects.filter(user=request.user).order_by("address")
-    return render(request, "accounts/preferences.html", {"form": form, "senders": senders})
+    context = {"form": form, "senders": senders, "two_factor_on": two_factor_is_on(request.user)}
+    return render(request, "accounts/preferences.html", context)
 
 
 @login_required

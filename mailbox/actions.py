@@ -18,6 +18,7 @@ from accounts.models import MailAccount
 
 from .events import send_event_on_commit
 from .models import ChangeKind, Folder, Message, PendingChange, Role, TrustedSender
+from .parsing.bidi import BIDI_CONTROLS
 from .protocols.base import FORBIDDEN_CHARACTERS
 from .sync import local, store
 
@@ -294,10 +295,6 @@ def _account_delimiter(account):
     return delimiters.first() or "/"
 
 
-# Unicode's explicit bidi embeddings, overrides, isolates and marks: text that lies about its order
-BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
 MAX_FOLDER_PATH = 1000  # characters of a whole path, as Folder.name holds it
 
 

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .models import Folder, Role
+from .parsing.bidi import drop_bidi_controls
 
 MAX_IDS = 5000  # one bulk action: a selection of messages, never the whole mailbox at once
 MAX_ID = 2**63 - 1  # our ids are 64-bit: anything larger names nothing (and overflows SQL)
@@ -95,6 +96,5 @@ def folder_path(folder):
     """How a folder is named in a list: its full path, with the Inbox as "Inbox"."""
     if folder.role == Role.INBOX:
         return str(Role.INBOX.label)
-    if folder.delimiter:
-        return " / ".join(folder.name.split(folder.delimiter))
-    return folder.name
+    name = drop_bidi_controls(folder.name)  # a server's name may lie about its order
+    return " / ".join(name.split(folder.delimiter)) if folder.delimiter else name

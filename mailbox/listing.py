@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from .forms import MAX_ID
+
 PAGE_SIZE = 50
+MAX_SIZE = 2**31 - 1  # Message.size: an integer
+MAX_CURSOR = 2000  # characters: a sort key is at most 320
 
 # sort name -> (key field, descending); the keys are columns the database computes (models.py)
 SORTS = {
@@ -81,22 +85,40 @@ def encode_cursor(message, sort):
 
 
 def decode_cursor(cursor, sort):
-    """(key value, id) from a cursor of this sort; None for no cursor or a broken one."""
-    if not cursor:
+    """(key value, id) from a cursor of this sort; None for no cursor or a broken one.
+
+    A cursor comes back from the browser, so anything may be in it: an id beyond 64 bits, a
+    naive date, text no database column can hold (NUL, a lone surrogate)."""
+    if not cursor or len(cursor) > MAX_CURSOR:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, pk = json.loads(raw)
     except (ValueError, TypeError):
         return None
-    if cursor_sort != sort or not isinstance(pk, int):
+    if cursor_sort != sort or type(pk) is not int or not 0 < pk <= MAX_ID:
         return None
     key, _descending = SORTS[sort]
+    if key == "date":
+        value = _aware_datetime(value)
+    elif key == "size":
+        value = value if type(value) is int and 0 <= value <= MAX_SIZE else None
+    elif not isinstance(value, str) or "\0" in value or not _encodable(value):
+        value = None
+    return None if value is None else (value, pk)
+
+
+def _aware_datetime(value):
     try:
-        if key == "date":
-            return datetime.datetime.fromisoformat(value), pk
-        if key == "size":
-            return int(value), pk
+        value = datetime.datetime.fromisoformat(value)
     except (ValueError, TypeError):
         return None
-    return (value, pk) if isinstance(value, str) else None
+    return value if value.tzinfo is not None else None
+
+
+def _encodable(text):
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

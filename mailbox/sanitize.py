@@ -585,7 +585,8 @@ def text_to_html(text: str, flowed: bool = False, delsp: bool = False) -> str:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = _unflow(text, delsp) if flowed else [_quote_depth(line) for line in text.split("\n")]
-    out = ['<div class="plain-text" style="white-space: pre-wrap; overflow-wrap: anywhere">']
+    # line breaks kept by the stylesheet's .plain-text: the pages' CSP allows no style attribute
+    out = ['<div class="plain-text">']
     depth = 0
     previous_was_text = False
     for line_depth, line in lines:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,8 +43,12 @@ class Daphne:
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                    "webmail.asgi:application"]  # fmt: skip
+        # A file, not a pipe: nobody reads a pipe while the test runs, and once its 64 KiB are
+        # full of access log lines daphne blocks on the next one and stops answering. Open as
+        # long as this object lives: output() reads it, even after stop().
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=process_env(**env), stdout=subprocess.PIPE,
+            command, cwd=ROOT, env=process_env(**env), stdout=self.log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
@@ -53,7 +58,9 @@ class Daphne:
             raise RuntimeError(f"daphne did not start: {self.output()}") from None
 
     def output(self):
-        return self.process.communicate(timeout=10)[0].decode(errors="replace")[-4000:]
+        self.process.wait(timeout=10)
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
 
     def stop(self):
         if self.process.poll() is None:
@@ -82,7 +89,8 @@ class Client:
                                          headers={"Referer": self.base + "/", **(headers or {})})  # fmt: skip
         try:
             with self.opener.open(request, timeout=30) as response:
-                return response.status, dict(response.headers), response.read().decode()
+                text = response.read().decode(errors="replace")  # a download may be binary
+                return response.status, dict(response.headers), text
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read().decode(errors="replace")
 

@@ -1,9 +1,11 @@
 """The embedded mode end to end: `python -m webmail.launcher run` (what `make run` starts) on
-SQLite, in a fresh var/ dir, with no Redis at REDIS_URL so that it starts its own."""
+SQLite, in a var/ dir as an earlier version left it (an empty database readable by everyone), with
+no Redis at REDIS_URL so that it starts its own. Everything under var/ ends up private."""
 
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -32,9 +34,29 @@ def wait_for(url, timeout=90):
             time.sleep(0.3)
 
 
+def open_to_others(var):
+    """What under var/ (var/ too) is not private to the service's user: 0700 directories and 0600
+    files, as var/webmail.env always was."""
+    found = []
+    for path in [var, *var.rglob("*")]:
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:  # a journal that came and went
+            continue
+        wanted = 0o700 if stat.S_ISDIR(mode) else 0o600
+        if not stat.S_ISLNK(mode) and stat.S_IMODE(mode) != wanted:
+            found.append(f"{path.relative_to(var.parent)} {oct(stat.S_IMODE(mode))}")
+    return found
+
+
 @pytest.fixture
 def launched(tmp_path):
     port, redis_port = free_port(), free_port()
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "webmail.sqlite3").touch()  # SQLite takes an empty file for an empty database
+    for path, mode in ((var, 0o755), (var / "webmail.sqlite3", 0o644)):
+        path.chmod(mode)  # as `make run` left them before it made them private
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
@@ -65,6 +87,9 @@ def test_make_run_serves_a_working_webmail_on_sqlite(launched):
     env_file = (var / "webmail.env").read_text()
     assert re.search(r"^SECRET_KEY=\S{40,}$", env_file, re.M)
     assert oct((var / "webmail.env").stat().st_mode & 0o777) == "0o600"
+    # the database, the private Redis's files and everything else: the service's user's only
+    assert (var / "redis" / "redis.log").exists()
+    assert open_to_others(var) == []
 
     # the printed first administrator can log in
     password = (var / "initial-admin-password.txt").read_text().strip()
@@ -90,3 +115,5 @@ def test_make_run_serves_a_working_webmail_on_sqlite(launched):
     assert "Created the administrator 'admin'" in output
     with pytest.raises(OSError):
         urllib.request.urlopen(base + "/login/", timeout=2)
+    assert (var / "redis" / "dump.rdb").exists()  # saved as the private Redis stopped
+    assert open_to_others(var) == []

@@ -3,17 +3,24 @@
     python -m webmail.launcher run     # web (daphne), Celery worker, Celery beat
     python -m webmail.launcher demo    # the same, plus a seeded private mail server on loopback
 
-1. The first start writes var/webmail.env with a new secret key and encryption key (kept 0600).
-2. If no Redis answers at REDIS_URL, a private redis-server is started with its data under var/.
-3. Migrations, static files, a first administrator.
-4. Every process runs in the foreground; one Ctrl-C (or any process dying) stops them all.
+1. Everything under var/ is private to the service's user: var/ itself is 0700 from the start,
+   the launcher and every process it starts run under a umask of 077 (the SQLite database and its
+   journals, the private Redis's dump, raw mail, beat's schedule are made 0600, directories
+   0700), and once the setup steps are done every file under var/ is chmod-ed so (what an
+   earlier version left readable by others, and the static files collectstatic writes 0644).
+2. The first start writes var/webmail.env with a new secret key and encryption key (kept 0600).
+3. If no Redis answers at REDIS_URL, a private redis-server is started with its data under var/.
+4. Migrations, static files, a first administrator.
+5. Every process runs in the foreground; one Ctrl-C (or any process dying) stops them all.
 """
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -21,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+PRIVATE_UMASK = 0o077  # files 0600, directories 0700
 
 
 def say(text):
@@ -30,7 +38,29 @@ def say(text):
 def var_dir():
     path = Path(os.environ.get("WEBMAIL_VAR_DIR", BASE_DIR / "var"))
     path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)  # closed to other users at once; make_private() tidies what is inside
     return path
+
+
+def make_private(var):
+    """chmod var/ and everything under it to the service's user only: 0700 directories, 0600
+    files (symbolic links are left alone, and not followed)."""
+    for root, dirs, files in os.walk(var):
+        for name, mode in [*((d, 0o700) for d in dirs), *((f, 0o600) for f in files)]:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            if not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != mode:
+                os.chmod(path, mode)
+    var.chmod(0o700)
+
+
+@contextlib.contextmanager
+def umask(mask):
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def ensure_env_file(var):
@@ -159,6 +189,7 @@ def main(argv=None):
     parser.add_argument("mode", choices=["run", "demo"])
     args = parser.parse_args(argv)
     os.chdir(BASE_DIR)
+    shared_umask = os.umask(PRIVATE_UMASK)  # inherited by every process started below
     var = var_dir()
     ensure_env_file(var)
     processes, cleanups = [], []
@@ -174,10 +205,13 @@ def main(argv=None):
         manage("migrate", "--noinput", "-v", "0", env=env)
         manage("collectstatic", "--noinput", "-v", "0", env=env)
         manage("ensure_admin", env=env)
+        make_private(var)
         if args.mode == "demo":
             from webmail.demo import start_demo
 
-            cleanups.append(start_demo(var, env))
+            # the demo's Dovecot (in a temp dir) drops to its own users, who must read its files
+            with umask(shared_umask):
+                cleanups.append(start_demo(var, env))
         port = int(env.get("PORT", "8000"))
         start_processes(env, port, processes)
         say(f"open http://localhost:{port}/ (Ctrl-C stops everything)")

@@ -5,11 +5,13 @@ default ``var/webmail.env``) that ``make run`` writes on its first start, then f
 Outside debug mode the secret key and the encryption keys must be real: defaults refuse to start.
 """
 
+import datetime
 import json
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -73,10 +75,33 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 6000
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# HSTS, sent by SecurityMiddleware on HTTPS responses only: behind the TLS proxy, browsers that saw
+# the site once never try plain HTTP again for that long. Subdomains only when the operator says so.
+SECURE_HSTS_SECONDS = (
+    int(env("SECURE_HSTS_SECONDS", "31536000")) if env_bool("WEBMAIL_BEHIND_TLS_PROXY") else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+# The Content-Security-Policy of every page (django-csp; webmail.middleware adds the page's own
+# WebSocket origin to connect-src): scripts and styles from our static files only, no inline
+# script or handler, no plugin, no <base>, forms posted and frames embedded only by ourselves. The
+# message body frame and the downloads send their own stricter policies (mailbox/views/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [SELF],
+        "form-action": [SELF],
+    }
+}
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "webmail.apps.AdminConfig",  # django.contrib.admin with two-factor login (accounts/admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -84,6 +109,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "accounts",
     "mailbox",
 ]
@@ -96,9 +125,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.RequireTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webmail.middleware.ContentSecurityPolicyMiddleware",
     "webmail.middleware.time_zone_middleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "webmail.urls"
@@ -182,6 +215,33 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling (django-axes, accounts/throttling.py): a user name that fails
+# WEBMAIL_LOGIN_FAILURE_LIMIT times from one address is locked out there, and an address that fails
+# WEBMAIL_LOGIN_ADDRESS_FAILURE_LIMIT times whatever the names, for WEBMAIL_LOGIN_LOCKOUT_MINUTES
+# after the last try. Unknown user names count like real ones. The portal's login, the admin's and
+# the password asked again in the preferences all go through axes' backend.
+WEBMAIL_BEHIND_TLS_PROXY = env_bool("WEBMAIL_BEHIND_TLS_PROXY")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "accounts.throttling.LoginThrottle"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = int(env("WEBMAIL_LOGIN_FAILURE_LIMIT", "5"))
+WEBMAIL_LOGIN_ADDRESS_FAILURE_LIMIT = int(env("WEBMAIL_LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(env("WEBMAIL_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_RESET_ON_SUCCESS = True
+# behind the proxy, the address it appended to X-Forwarded-For; else REMOTE_ADDR, headers ignored
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp_token"]
+
+# Two-factor login (django-otp, accounts/otp.py): users turn it on in their preferences; with
+# WEBMAIL_REQUIRE_2FA, users without it are sent to set it up and may do nothing else until then.
+WEBMAIL_REQUIRE_2FA = env_bool("WEBMAIL_REQUIRE_2FA")
+OTP_TOTP_ISSUER = "Webmail"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin lists devices, never their secrets
+
 LANGUAGE_CODE = env("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -225,5 +285,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
+    # axes: failures and lockouts (WARNING) are worth a line; every successful login is not
+    "loggers": {"daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

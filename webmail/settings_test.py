@@ -24,6 +24,8 @@ from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STORAGES  # noqa: E402
 
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+# whitenoise serves static/ as it is (no collectstatic), so daphne started by a test has its scripts
+WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Each test process its own memory: database ids repeat from test to test, so cached sanitized

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from accounts import twofactor
+
 from . import converters, views
 
 register_converter(converters.IdConverter, "id")
@@ -9,7 +11,8 @@ register_converter(converters.IdConverter, "id")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", twofactor.LoginView.as_view(), name="login"),
+    path("login/code/", twofactor.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",

@@ -83,11 +83,45 @@ def check_wire_text(value, what="value"):
     return value
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits: the deprecated IPv4-compatible
+# ::a.b.c.d (RFC 4291 2.5.5.1), SIIT's IPv4-translated ::ffff:0:a.b.c.d (RFC 2765) and the
+# NAT64 well-known prefix (RFC 6052), which DNS64 gives an IPv6-only host for every IPv4
+# server, so that a public one must still work. (IPv4-mapped ::ffff:a.b.c.d is a plain IPv4
+# connection: is_public_address judges it first.)
+LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the operator's prefix
+# length, and IANA lists the block as not globally reachable: refused whole.
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def is_public_address(address):
+    """Whether we may connect to ``address``: globally reachable and not multicast, and so is
+    every IPv4 address it carries (IPv4-compatible or -translated, NAT64, 6to4, Teredo), since
+    a gateway or a tunnel would deliver to that IPv4 address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _is_public(ip)
+    if ip.ipv4_mapped:  # a plain IPv4 connection: only that address counts
+        return _is_public(ip.ipv4_mapped)
+    if ip in NAT64_LOCAL:
+        return False
+    return _is_public(ip) and all(_is_public(carried) for carried in _carried_ipv4(ip))
+
+
+def _is_public(ip):
     return ip.is_global and not ip.is_multicast
+
+
+def _carried_ipv4(ip):
+    """The IPv4 addresses an IPv6 address leads to. Teredo's are its server and its client (the
+    client XOR-obfuscated; ``teredo`` undoes it)."""
+    if any(ip in network for network in LAST_32_BITS):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour:
+        return [ip.sixtofour]
+    return list(ip.teredo or ())
 
 
 def tls_context(ca_pem=""):

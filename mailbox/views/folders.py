@@ -26,6 +26,7 @@ from accounts.models import MailAccount
 from mailbox import actions
 from mailbox.forms import FolderCreateForm, FolderRenameForm, FolderSubscribeForm
 from mailbox.models import Folder, Role
+from mailbox.parsing.bidi import drop_bidi_controls
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.templatetags.mail import folder_label
 
@@ -152,7 +153,8 @@ def folder_rename(request, folder_id):
             request,
             folder.account,
             lambda: actions.do_rename_folder(request.user, folder.pk, name),
-            _("%(old)s is now called %(new)s.") % {"old": folder.leaf_name, "new": name.strip()},
+            _("%(old)s is now called %(new)s.")
+            % {"old": drop_bidi_controls(folder.leaf_name), "new": name.strip()},
         )
     return redirect("mailbox:folders", folder.account_id)
 
@@ -166,7 +168,7 @@ def folder_delete(request, folder_id):
             request,
             folder.account,
             lambda: actions.do_delete_folder(request.user, folder.pk),
-            _("The folder %(name)s was deleted.") % {"name": folder.name},
+            _("The folder %(name)s was deleted.") % {"name": drop_bidi_controls(folder.name)},
         )
         return redirect("mailbox:folders", folder.account_id)
     below = Folder.objects.filter(
@@ -192,7 +194,7 @@ def folder_subscribe(request, folder_id):
             request,
             folder.account,
             lambda: actions.do_subscribe_folder(request.user, folder.pk, subscribed),
-            done % {"name": folder.name},
+            done % {"name": drop_bidi_controls(folder.name)},
         )
     return redirect("mailbox:folders", folder.account_id)
 

@@ -12,6 +12,13 @@
     }
   } catch (error) { /* no Intl: dates stay in the server's zone */ }
 
+  // Selects that submit their form when changed (the language, the list's sort order). Here, not in
+  // onchange= attributes: the Content-Security-Policy allows no inline script or handler.
+  document.addEventListener("change", (event) => {
+    const select = event.target.closest && event.target.closest("select[data-submit-on-change]");
+    if (select && select.form) select.form.submit();
+  });
+
   // The theme toggle: system, dark, light, without leaving the page.
   const toggle = document.getElementById("theme-toggle");
   if (toggle) {

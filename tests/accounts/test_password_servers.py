@@ -168,3 +168,28 @@ def test_a_host_changed_behind_the_form_gets_no_password(account, listener):
     account.refresh_from_db()
     assert "type the password again" in account.last_error
     assert mallory.connections == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_running_app_keeps_the_password_from_a_new_host(daphne, alice, mail_world, listener):
+    """The same attack through daphne, as Mallory would make it with a borrowed session."""
+    from tests.running_app import Client
+
+    account = MailAccount(user=alice, email="alice@example.com", incoming_host="localhost",
+                          incoming_port=mail_world.dovecot.ports["imaps"], incoming_security="tls",
+                          incoming_username="alice@example.com", smtp_host="localhost",
+                          smtp_port=mail_world.smtp.ports["submission"], smtp_security="starttls",
+                          ca_pem=mail_world.dovecot.ca_pem)  # fmt: skip
+    account.incoming_password = PASSWORDS["alice"]
+    account.save()
+    mallory = listener("imap")
+    client = Client(daphne.url)
+    assert client.login("alice", "alice-portal-pw")[0] == 302
+    data = account_form_data(mail_world, incoming_password="", incoming_host="127.0.0.1",
+                             incoming_port=mallory.port, incoming_security="none",
+                             save_anyway="on")  # fmt: skip
+    status, _headers, body = client.post(f"/accounts/{account.pk}/", data)
+    assert status == 200 and "type the password again" in body
+    assert mallory.connections == 0 and mallory.received == b""
+    account.refresh_from_db()
+    assert account.incoming_host == "localhost"

@@ -58,11 +58,11 @@ def test_alice_adds_a_pop3_account_and_reads_it(logged_in_page, mail_world, pop3
     page.wait_for_selector("#message .message-subject")
     assert page.is_visible("text=Bring gloves.")
     page.keyboard.press("s")  # star
-    page.wait_for_function("document.querySelector('#message').dataset.flagged === '1'")
+    page.wait_for_function("() => document.querySelector('#message').dataset.flagged === '1'")
     page.screenshot(path=str(ARTIFACTS / "pop3-message.png"))
     page.keyboard.press("e")  # archive
     archive = Folder.objects.get(account=account, role=Role.ARCHIVE)
-    page.wait_for_function("document.querySelectorAll('#message-list li.row').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#message-list li.row').length === 1")
     archived = Message.objects.get(folder=archive)
     assert archived.flagged and archived.seen
     assert len(OtherClient(mail_world, pop3_mailbox).message_ids()) == 2  # kept on the server
@@ -84,5 +84,5 @@ def test_alice_makes_a_folder_for_her_pop3_mail(logged_in_page, mail_world, pop3
     page.goto(f"/mail/folders/{inbox.pk}/")
     page.locator("#message-list li.row input.pick").first.check()
     page.select_option("#move-to", str(garden.pk))
-    page.wait_for_function("document.querySelectorAll('#message-list li.row').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#message-list li.row').length === 1")
     assert garden.messages.count() == 1

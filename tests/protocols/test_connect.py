@@ -6,7 +6,13 @@ import threading
 import pytest
 
 from mailbox.protocols import imap, pop3, smtp
-from mailbox.protocols.base import ConnectionProblem, Endpoint, Problem, Security
+from mailbox.protocols.base import (
+    ConnectionProblem,
+    Endpoint,
+    Problem,
+    Security,
+    is_public_address,
+)
 from mailbox.testing.servers import MISMATCH_HOST, free_port
 from tests.conftest import PASSWORDS
 
@@ -135,19 +141,97 @@ def test_loopback_is_refused_unless_allowed(mail_world, client):
     assert problem.problem == Problem.PRIVATE_HOST
 
 
-@pytest.mark.parametrize("address", ["10.1.2.3", "192.168.1.1", "169.254.169.254", "::1", "fd00::1",
-                                     "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"])  # fmt: skip
-def test_private_addresses_are_not_public(address):
-    from mailbox.protocols.base import is_public_address
+PRIVATE_IPV4 = ["10.1.2.3", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
+                "127.0.0.1", "172.16.5.4", "224.0.0.1", "255.255.255.255"]  # fmt: skip
+# IPv6 spellings that lead to one of those (or to IPv6 loopback, private, link-local): a NAT64
+# gateway, a 6to4 or Teredo relay, or the kernel itself would deliver to the IPv4 address
+CARRIED = [
+    "::1", "fd00::1", "fe80::1%eth0",
+    # IPv4-mapped and the deprecated IPv4-compatible forms, written every way
+    "::ffff:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:10.0.0.1", "::FFFF:192.168.1.1",
+    "::127.0.0.1", "::7f00:1", "0:0:0:0:0:0:10.1.2.3", "::a9fe:a9fe", "::0.0.0.0",
+    "::ffff:0:127.0.0.1", "::ffff:0:a00:1", "0:0:0:0:ffff:0:c0a8:101",  # SIIT's translated
+    # NAT64, the well-known prefix (RFC 6052) and the local-use one (RFC 8215), even to a public
+    # address: where the IPv4 address sits there depends on the operator
+    "64:ff9b::127.0.0.1", "64:ff9b::7f00:1", "64:FF9B::A00:1", "64:ff9b:0:0:0:0:c0a8:101",
+    "64:ff9b::169.254.169.254", "64:ff9b::6440:1", "64:ff9b::e000:1", "64:ff9b::ffff:ffff",
+    "64:ff9b:1::7f00:1", "64:ff9b:1:7f:0:100::", "64:ff9b:1::808:808",
+    # 6to4: the IPv4 address in bits 16-47
+    "2002:7f00:1::", "2002:7f00:0001:0:0:0:0:1", "2002:a00:1::1", "2002:c0a8:101:1::1",
+    "2002:a9fe:a9fe::", "2002:6440:1::", "2002:ac10:504::", "2002:ffff:ffff::", "2002::",
+    # Teredo: the server in bits 32-63, the client XOR-obfuscated in the last 32 bits
+    "2001:0:7f00:1::", "2001:0:a00:1:0:0:0:1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe", "2001:0:4136:e378:8000:63bf:3f57:fefe",
+]  # fmt: skip
 
+
+@pytest.mark.parametrize("address", PRIVATE_IPV4 + CARRIED)
+def test_private_addresses_are_not_public(address):
     assert not is_public_address(address)
 
 
-def test_public_addresses_are_public():
-    from mailbox.protocols.base import is_public_address
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946",
+                                     "::ffff:93.184.216.34", "64:ff9b::93.184.216.34",
+                                     "64:ff9b::5db8:d822", "2002:5db8:d822::1"])  # fmt: skip
+def test_public_addresses_are_public(address):
+    """Public servers reached through the same forms still work: an IPv6-only host with DNS64
+    sees every IPv4 mail server as 64:ff9b::a.b.c.d."""
+    assert is_public_address(address)
 
-    assert is_public_address("93.184.216.34")
-    assert is_public_address("2606:2800:220:1:248:1893:25c8:1946")
+
+@pytest.fixture
+def attempts(monkeypatch):
+    """Every address our clients try to connect to; each attempt is refused at once."""
+    tried = []
+
+    def connect(sock, address):
+        tried.append(address[0])
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return tried
+
+
+def resolve_to(monkeypatch, *addresses):
+    """DNS for the attacker's host name answers these addresses, as rebinding would."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        assert host == "mail.attacker.example"
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+                for address in addresses]  # fmt: skip
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.parametrize("client", [imap, pop3, smtp])
+@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "::127.0.0.1", "2002:7f00:1::",
+                                     "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
+                                     "2001:0:4136:e378:8000:63bf:80ff:fffe"])  # fmt: skip
+def test_a_host_leading_to_loopback_is_refused_before_connecting(
+    monkeypatch, attempts, client, address
+):
+    resolve_to(monkeypatch, address)
+    ep = Endpoint("mail.attacker.example", 993, Security.NONE, "a", "b", timeout=3)
+    assert problem_of(client, ep).problem == Problem.PRIVATE_HOST
+    assert attempts == []  # not a byte sent, not even a SYN
+
+
+def test_only_the_public_address_of_a_mixed_answer_is_tried(monkeypatch, attempts):
+    resolve_to(monkeypatch, "2002:7f00:1::", "64:ff9b::a00:1", "64:ff9b::5db8:d822")
+    ep = Endpoint("mail.attacker.example", 993, Security.NONE, "a", "b", timeout=3)
+    assert problem_of(imap, ep).problem == Problem.REFUSED
+    assert attempts == ["64:ff9b::5db8:d822"]
+
+
+@pytest.mark.parametrize("host", ["::ffff:127.0.0.1", "::127.0.0.1", "2002:7f00:1::"])
+def test_a_literal_address_leading_to_loopback_is_refused_unless_allowed(attempts, host):
+    """Typed as the host itself (no DNS): ::ffff:127.0.0.1 reaches a server on 127.0.0.1 over
+    a dual-stack socket."""
+    ep = Endpoint(host, 993, Security.NONE, "a", "b", timeout=1)
+    assert problem_of(imap, ep).problem == Problem.PRIVATE_HOST
+    assert attempts == []
+    problem_of(imap, Endpoint(host, 993, Security.NONE, "a", "b", timeout=1, allow_private=True))
+    assert attempts == [host]
 
 
 @pytest.mark.parametrize("client", [imap, pop3, smtp])
