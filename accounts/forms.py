@@ -4,6 +4,8 @@ import ssl
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -196,6 +198,7 @@ class MailAccountForm(forms.ModelForm):
         to a server of their choosing by the connection test alone)."""
         saved = MailAccount.objects.get(pk=self.instance.pk)
         candidate = MailAccount(**{name: data.get(name) for name in _SERVER_FIELDS})
+        candidate.ca_pem = data.get("ca_file") or saved.ca_pem  # a new CA is a new server too
         candidate.incoming_password_server = saved.incoming_password_server
         candidate.smtp_password_server = saved.smtp_password_server
         if data.get("incoming_password"):
@@ -205,8 +208,8 @@ class MailAccountForm(forms.ModelForm):
         again = _("type the password again. A saved password is only ever sent to the server it "
                   "was typed for.")  # fmt: skip
         if not candidate.may_send_incoming_password():
-            self.add_error("incoming_password", _("You changed the incoming server: %(again)s")
-                           % {"again": again})  # fmt: skip
+            self.add_error("incoming_password", _("You changed the incoming server (or the CA "
+                           "trusted for it): %(again)s") % {"again": again})  # fmt: skip
         elif not candidate.may_send_smtp_password():
             field = "incoming_password" if data.get("smtp_auth") == SmtpAuth.SAME else (
                 "smtp_password")  # fmt: skip
@@ -258,6 +261,25 @@ RETENTION_EXPLANATIONS = {
         "mail, which uses space there and may fill your quota."
     ),
 }
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, whose old password is checked through authenticate(): a
+    borrowed session's guesses count towards the login lockout (django-axes) like the login
+    page's, instead of being answered without limit."""
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self):
+        old = self.cleaned_data["old_password"]
+        checked = authenticate(self.request, username=self.user.get_username(), password=old)
+        if checked is None or checked.pk != self.user.pk:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old
 
 
 class PreferencesForm(forms.ModelForm):

@@ -48,10 +48,12 @@ FETCH_INTERVALS = [
 WORKER_STATE = frozenset({"sync_lease_until", "sync_lease_token", "sync_again", "synced_at"})
 
 
-def server_fingerprint(kind, host, port, security):
+def server_fingerprint(kind, host, port, security, ca_pem=""):
     """Which server a stored password was typed for: ``kind`` (the protocol, or "smtp-same" /
-    "smtp-custom"), host, port and security. A password goes to no other server."""
-    identity = f"{kind}|{(host or '').strip().lower().rstrip('.')}|{port}|{security}"
+    "smtp-custom"), host, port, security and the CA trusted for it (another CA could vouch for
+    another server under the same name). A password goes to no other server."""
+    ca = hashlib.sha256((ca_pem or "").strip().encode()).hexdigest()
+    identity = f"{kind}|{(host or '').strip().lower().rstrip('.')}|{port}|{security}|{ca}"
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
@@ -176,12 +178,15 @@ class MailAccount(models.Model):
 
     def incoming_server(self):
         return server_fingerprint(
-            self.incoming_protocol, self.incoming_host, self.incoming_port, self.incoming_security
-        )
+            self.incoming_protocol, self.incoming_host, self.incoming_port,
+            self.incoming_security, self.ca_pem,
+        )  # fmt: skip
 
     def smtp_server(self):
         kind = f"smtp-{self.smtp_auth}"
-        return server_fingerprint(kind, self.smtp_host, self.smtp_port, self.smtp_security)
+        return server_fingerprint(
+            kind, self.smtp_host, self.smtp_port, self.smtp_security, self.ca_pem
+        )
 
     def may_send_incoming_password(self):
         """Whether the incoming password may go to the incoming server as it is named now:

@@ -35,6 +35,17 @@ def two_factor_is_on(user):
     return user_has_device(user, confirmed=True)
 
 
+def session_is_verified(user, session):
+    """Whether this session showed a code of the user's (django-otp keeps the device it was
+    verified by in the session): for the WebSocket, where OTPMiddleware does not run."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
+
+
 def get_setup_device_for_user(user):
     """The authenticator app being set up (shown as a QR code), not yet confirmed by a code."""
     return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()

@@ -68,6 +68,7 @@ def login_code(request):
     return render(request, "registration/login_code.html", {"form": form})
 
 
+@never_cache  # the page can show the secret of an app being set up
 @login_required
 @require_http_methods(["GET"])
 def overview(request):
@@ -75,7 +76,7 @@ def overview(request):
     return _two_factor_page(request)
 
 
-def _two_factor_page(request, confirm_form=None, off_form=None, status=200):
+def _two_factor_page(request, confirm_form=None, off_form=None, status=200, password_form=None):
     user = request.user
     context = {"on": two_factor_is_on(user), "required": settings.WEBMAIL_REQUIRE_2FA}
     if context["on"]:
@@ -85,7 +86,8 @@ def _two_factor_page(request, confirm_form=None, off_form=None, status=200):
         setup = get_setup_device_for_user(user)
         if setup is not None:
             context.update(setup=setup, qr_code=qr_code_svg(setup), secret=secret_text(setup),
-                           confirm_form=confirm_form or CodeForm(None))  # fmt: skip
+                           confirm_form=confirm_form or CodeForm(None),
+                           password_form=password_form or PasswordAgainForm(request))  # fmt: skip
     return render(request, "accounts/twofactor.html", context, status=status)
 
 
@@ -98,13 +100,19 @@ def start(request):
     return redirect("accounts:two_factor")
 
 
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("code", "password")
+@never_cache
 @login_required
 @require_POST
 def confirm(request):
+    """The first code, and the password again: a borrowed session alone cannot put its own
+    authenticator app between the owner and their mail."""
     setup = get_setup_device_for_user(request.user)
     if setup is None or two_factor_is_on(request.user):
         return redirect("accounts:two_factor")
+    password = PasswordAgainForm(request, request.POST)
+    if not password.is_valid():
+        return _two_factor_page(request, password_form=password, status=400)
     devices = TOTPDevice.objects.filter(pk=setup.pk, user=request.user, confirmed=False)
     form = CodeForm(lambda code: devices, request.POST)
     if not form.is_valid():
@@ -116,6 +124,7 @@ def confirm(request):
     return redirect("accounts:recovery_codes")
 
 
+@never_cache  # the codes are secrets: no copy in any cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def recovery_codes(request):

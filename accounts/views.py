@@ -1,6 +1,7 @@
 import datetime
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
 from django.http import JsonResponse
@@ -21,6 +22,7 @@ from .forms import (
     RETENTION_EXPLANATIONS,
     MailAccountForm,
     PreferencesForm,
+    ThrottledPasswordChangeForm,
 )
 from .models import DEFAULT_PORTS, MailAccount, Theme, get_preferences
 from .otp import two_factor_is_on
@@ -150,3 +152,13 @@ def forget_sender(request, sender_id):
     messages.success(request, _("Remote content from %(address)s is blocked again.") % {
         "address": sender.address})  # fmt: skip
     return redirect("accounts:preferences")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's, with the old password checked like a login (throttled)."""
+
+    form_class = ThrottledPasswordChangeForm
+    success_url = "/password/done/"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}

@@ -310,6 +310,8 @@ def check_folder_name(name, delimiter="/"):
             _("A folder name cannot contain %(delimiter)s: create the parent folder first.")
             % {"delimiter": delimiter}
         )
+    if "%" in name or "*" in name:  # IMAP LIST's wildcards (RFC 3501 6.3.8): never in a name
+        raise ValidationError(_("A folder name cannot contain a percent sign or an asterisk."))
     return name
 
 

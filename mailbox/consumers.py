@@ -1,6 +1,20 @@
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from .events import EVENT_TYPES, user_group
+
+
+def _may_listen(user, session):
+    """A logged-in user whose session passed two-factor login where it applies (as the HTTP
+    views require: accounts.middleware)."""
+    from accounts.otp import session_is_verified, two_factor_is_on
+
+    if not user.is_authenticated:
+        return False
+    if two_factor_is_on(user):
+        return session_is_verified(user, session)
+    return not settings.WEBMAIL_REQUIRE_2FA
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -8,7 +22,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        allowed = user is not None and await sync_to_async(_may_listen)(
+            user, self.scope.get("session")
+        )
+        if not allowed:
             await self.close(code=4401)
             return
         self.group = user_group(user.pk)

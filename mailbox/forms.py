@@ -60,12 +60,11 @@ class IdsField(forms.Field):
         values = value or []
         if len(values) > MAX_IDS:
             raise ValidationError(_("Choose at most %(max)d messages at once.") % {"max": MAX_IDS})
-        try:
-            ids = [int(v) for v in values]
-        except (TypeError, ValueError):
-            raise ValidationError(_("Message ids are numbers.")) from None
-        if any(not 0 < pk <= MAX_ID for pk in ids):
-            raise ValidationError(_("Message ids are numbers.")) from None
+        values = [str(v).strip() for v in values]
+        # ASCII digits only (int() would also read "٣٤" as 34), within our 64-bit ids
+        if not all(v.isascii() and v.isdigit() and 0 < int(v) <= MAX_ID for v in values):
+            raise ValidationError(_("Message ids are numbers."))
+        ids = [int(v) for v in values]
         return ids
 
 

@@ -126,7 +126,9 @@ WALK = {
     "login_code": Visit(post=lambda own: {"code": "123456"}),
     "accounts:two_factor": Visit(),
     "accounts:two_factor_start": Visit(get=False, post=lambda own: {}, order=2),
-    "accounts:two_factor_confirm": Visit(get=False, post=lambda own: {"code": "123456"}),
+    "accounts:two_factor_confirm": Visit(
+        get=False, post=lambda own: {"code": "123456", "password": "x"}
+    ),
     "accounts:recovery_codes": Visit(post=lambda own: {}),
     "accounts:two_factor_off": Visit(get=False, post=lambda own: {"password": PASSWORDS["alice"]}),
     "mailbox:home": Visit(),
@@ -514,6 +516,14 @@ def test_the_live_socket_refuses_another_sites_page(daphne, alice):
                         origin="https://evil.example")  # fmt: skip
     assert hijack.status == 403
     hijack.close()
+
+
+def test_the_live_socket_refuses_a_page_on_another_port_of_the_same_host(daphne, alice):
+    client = signed_in(daphne, "alice")
+    elsewhere = LiveSocket(daphne, client.cookie(settings.SESSION_COOKIE_NAME),
+                           origin="http://127.0.0.1:9")  # fmt: skip
+    assert elsewhere.status == 403
+    elsewhere.close()
 
 
 def test_the_live_socket_carries_only_the_users_own_events(daphne, alice, bob):

@@ -5,9 +5,10 @@ import hashlib
 from django.db import migrations, models
 
 
-def _fingerprint(kind, host, port, security):
+def _fingerprint(kind, host, port, security, ca_pem):
     # as accounts.models.server_fingerprint (a migration keeps its own copy)
-    identity = f"{kind}|{(host or '').strip().lower().rstrip('.')}|{port}|{security}"
+    ca = hashlib.sha256((ca_pem or "").strip().encode()).hexdigest()
+    identity = f"{kind}|{(host or '').strip().lower().rstrip('.')}|{port}|{security}|{ca}"
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
@@ -17,11 +18,11 @@ def confirm_saved_passwords(apps, schema_editor):
     for account in MailAccount.objects.all():
         account.incoming_password_server = _fingerprint(
             account.incoming_protocol, account.incoming_host, account.incoming_port,
-            account.incoming_security,
+            account.incoming_security, account.ca_pem,
         )
         account.smtp_password_server = _fingerprint(
             f"smtp-{account.smtp_auth}", account.smtp_host, account.smtp_port,
-            account.smtp_security,
+            account.smtp_security, account.ca_pem,
         )
         account.save(update_fields=["incoming_password_server", "smtp_password_server"])
 

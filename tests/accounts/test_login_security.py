@@ -192,11 +192,17 @@ def test_alice_turns_two_factor_login_on_from_her_preferences(daphne, alice):
     key = base64.b32decode(secret)
     assert TOTPDevice.objects.get(user=alice).bin_key == key
 
-    wrong = client.post("/accounts/preferences/two-factor/confirm/", {"code": "000000"})
+    no_password = client.post(
+        "/accounts/preferences/two-factor/confirm/", {"code": code_for(key)}
+    )  # a borrowed session alone: refused
+    assert no_password[0] == 400 and not TOTPDevice.objects.get(user=alice).confirmed
+    wrong = client.post("/accounts/preferences/two-factor/confirm/",
+                        {"code": "000000", "password": "alice-portal-pw"})  # fmt: skip
     assert wrong[0] == 400 and "not right" in wrong[2]
     assert not TOTPDevice.objects.get(user=alice).confirmed
     time.sleep(1.1)  # a wrong code's wait
-    confirmed = client.post("/accounts/preferences/two-factor/confirm/", {"code": code_for(key)})
+    confirmed = client.post("/accounts/preferences/two-factor/confirm/",
+                            {"code": code_for(key), "password": "alice-portal-pw"})  # fmt: skip
     assert confirmed[1]["Location"] == "/accounts/preferences/two-factor/codes/"
     codes = re.findall(
         r"<li><code>([a-z2-7]{8})</code></li>", client.get(confirmed[1]["Location"])[2]
@@ -299,7 +305,8 @@ def test_an_operator_can_require_two_factor_login(transactional_db, alice):
         assert "requires two-factor login" in client.get(setup)[2]
         client.post("/accounts/preferences/two-factor/start/")
         key = TOTPDevice.objects.get(user=alice).bin_key
-        client.post("/accounts/preferences/two-factor/confirm/", {"code": code_for(key)})
+        client.post("/accounts/preferences/two-factor/confirm/",
+                    {"code": code_for(key), "password": "alice-portal-pw"})  # fmt: skip
         assert logged_in(client)
     finally:
         server.stop()
@@ -324,3 +331,48 @@ def test_the_admin_asks_for_the_code_of_an_admin_with_two_factor_login(daphne, d
     other.get("/admin/login/")
     other.post("/admin/login/", {"username": "ops", "password": "ops-pw-1", "next": "/admin/"})
     assert other.get("/admin/")[0] == 200
+
+
+# What a borrowed session cannot do
+
+
+def test_the_old_password_of_a_password_change_is_throttled_like_a_login(daphne, alice):
+    client = Client(daphne.url)
+    client.login(*ALICE)
+    answers = []
+    for n in range(6):
+        data = {"old_password": f"guess-{n}", "new_password1": "n3w-Passw0rd!x",
+                "new_password2": "n3w-Passw0rd!x"}  # fmt: skip
+        answers.append(client.post("/password/", data)[0])
+    assert answers[:4] == [200] * 4 and 429 in answers[4:]  # locked, as at the login page
+    fresh = Client(daphne.url)
+    assert locked_out(fresh.login(*ALICE))  # from that address, the name is locked
+
+
+def test_a_session_from_before_two_factor_login_must_log_in_again(daphne, alice):
+    old = Client(daphne.url)
+    assert old.login(*ALICE)[0] == 302 and logged_in(old)
+    turn_on_two_factor(alice)  # from another device
+    status, headers, _body = old.get("/accounts/preferences/two-factor/codes/")
+    assert status == 302 and headers["Location"].startswith("/login/")
+    assert not logged_in(old)
+
+
+def test_the_live_socket_needs_the_code_too(alice):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from mailbox.consumers import _may_listen
+
+    assert _may_listen(alice, SessionStore())  # no two-factor login: the password is enough
+    device, _codes = turn_on_two_factor(alice)
+    unverified = SessionStore()
+    assert not _may_listen(alice, unverified)
+    verified = SessionStore()
+    verified[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    assert _may_listen(alice, verified)
+    with override_settings(WEBMAIL_REQUIRE_2FA=True):
+        from django.contrib.auth import get_user_model
+
+        bob = get_user_model().objects.create_user("bob", "bob@example.com", "bob-portal-pw")
+        assert not _may_listen(bob, SessionStore())  # required, and not set up yet

@@ -99,7 +99,10 @@ def test_a_new_incoming_host_needs_the_password_typed_again(
     response = edit(alice_client, mail_world, account, incoming_host="127.0.0.1",
                     incoming_port=mallory.port, incoming_security="none", **extra)  # fmt: skip
     assert response.status_code == 200
-    assert "You changed the incoming server: type the password again" in response.content.decode()
+    assert (
+        "You changed the incoming server (or the CA trusted for it): type the password again"
+        in (response.content.decode())
+    )
     assert mallory.connections == 0 and mallory.received == b""
     account.refresh_from_db()
     assert account.incoming_host == "localhost"  # nothing saved
@@ -112,6 +115,21 @@ def test_a_new_port_security_or_protocol_needs_it_too(alice_client, mail_world, 
     response = edit(alice_client, mail_world, account, **{field: change})
     assert response.status_code == 200
     assert "type the password again" in response.content.decode()
+
+
+def test_a_new_ca_needs_the_password_typed_again(alice_client, mail_world, account):
+    """Another CA could vouch for another server under the same name."""
+    from mailbox.testing.servers import make_certificates
+
+    other_ca, _cert, _key = make_certificates(mail_world.dovecot.state / "other-ca")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = account_form_data(mail_world, incoming_password="", save_anyway="on")
+    data["ca_file"] = SimpleUploadedFile("ca.pem", other_ca.encode())
+    response = alice_client.post(f"/accounts/{account.pk}/", data)
+    assert response.status_code == 200 and "type the password again" in response.content.decode()
+    account.refresh_from_db()
+    assert account.ca_pem == mail_world.dovecot.ca_pem  # nothing saved
 
 
 def test_an_outgoing_server_using_the_same_password_needs_it_typed_again(

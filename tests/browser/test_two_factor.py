@@ -28,6 +28,7 @@ def test_alice_turns_on_two_factor_login_and_logs_in_with_a_code(logged_in_page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "two-factor-setup.png", full_page=True)
     page.fill("#two-factor-confirm input[name=code]", app_code(secret))
+    page.fill("#two-factor-confirm input[name=password]", "alice-portal-pw")
     page.click("#two-factor-confirm button")
     page.wait_for_url("**/two-factor/codes/")
     assert page.locator("ul.recovery-codes li").count() == 10
