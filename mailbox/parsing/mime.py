@@ -41,7 +41,7 @@ from typing import BinaryIO
 from .bodystructure import MAX_DEPTH, MAX_TOKENS, BodyPart, _filename, _header_text, _media_type
 from .charsets import decode_params
 from .mimefields import Head, field_text, is_mime_field, nstring, read_head
-from .transfer import StreamDecoder
+from .transfer import decoded
 
 __all__ = [
     "ScannedMessage",
@@ -460,14 +460,7 @@ def iter_part(stream: BinaryIO, part: BodyPart, chunk_size: int = 1 << 20) -> It
     seekable), decoded from its Content-Transfer-Encoding (RFC 2045 6), in chunks of about
     ``chunk_size`` bytes, never an empty one; reads only [body_start, body_end). A part with
     no offsets (one from IMAP) raises ValueError; the stream's own errors pass through."""
-    decoder = StreamDecoder(part.encoding)
-    for chunk in _encoded(stream, part, max(chunk_size, 1)):
-        data = decoder.feed(chunk)
-        if data:
-            yield data
-    tail = decoder.close()
-    if tail:
-        yield tail
+    yield from decoded(_encoded(stream, part, max(chunk_size, 1)), part.encoding)
 
 
 def read_part(stream: BinaryIO, part: BodyPart, limit: int | None = None) -> bytes:

@@ -44,14 +44,14 @@ def run_account(account_id, *, folder_names=None, push_only=False, session_optio
             push_pending(account, session)
             if again or not push_only:
                 _sync_folders(account, session, lease, None if again else folder_names)
-        _record(account, "")
+        record_result(account, "")
 
     try:
         return run_exclusively(account.pk, work)
     except ConnectionProblem as problem:
         text = describe_error(account, problem)
         logger.warning("sync of account %s failed: %s", account.pk, problem)
-        _record(account, text)
+        record_result(account, text)
         return True
 
 
@@ -75,7 +75,9 @@ def _sync_folders(account, session, lease, folder_names):
         lease.renew()
 
 
-def _record(account, error):
+def record_result(account, error):
+    """After a sync or fetch: its error ("" when it went well) and its time, on the account;
+    the owner's pages hear of a change of error."""
     changed = account.last_error != error
     MailAccount.objects.filter(pk=account.pk).update(last_error=error, synced_at=timezone.now())
     account.last_error = error

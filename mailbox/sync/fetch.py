@@ -45,7 +45,7 @@ from mailbox.protocols import pop3
 from mailbox.protocols.base import ConnectionProblem, Problem
 from mailbox.sources import rawstore
 
-from . import local, store
+from . import local, record_result, store
 from .lease import run_exclusively
 
 logger = logging.getLogger(__name__)
@@ -74,14 +74,14 @@ def fetch_account(account_id, *, now=None, trace=None):
             return None
     except ConnectionProblem as problem:
         logger.warning("fetch of account %s failed: %s", account.pk, problem)
-        _record(account, describe_error(account, problem))
+        record_result(account, describe_error(account, problem))
         return {"error": problem}
     except OSError as failure:  # the mail storage: a disk full, a directory not writable
         problem = ConnectionProblem(Problem.STORAGE, str(failure))
         logger.warning("fetch of account %s could not store: %s", account.pk, failure)
-        _record(account, describe_error(account, problem))
+        record_result(account, describe_error(account, problem))
         return {"error": problem}
-    _record(account, summary.pop("failed_text", ""))
+    record_result(account, summary.pop("failed_text", ""))
     return summary
 
 
@@ -334,13 +334,3 @@ def due_pop3_accounts(now=None):
         if fetched is None or fetched + datetime.timedelta(minutes=minutes, seconds=-10) <= now:
             due.append(pk)
     return due
-
-
-def _record(account, error):
-    changed = account.last_error != error
-    MailAccount.objects.filter(pk=account.pk).update(last_error=error, synced_at=timezone.now())
-    account.last_error = error
-    if changed:
-        send_event_on_commit(
-            [account.user_id], {"type": "account.changed", "account_id": account.pk}
-        )
