@@ -203,15 +203,14 @@ class Pop3Session:
         window = PIPELINE_WINDOW if "PIPELINING" in self.capabilities else 1
         numbers, in_flight = iter(numbers), collections.deque()
         with self._guard():
-            for number in itertools.islice(numbers, window):
-                self._send("RETR", _number(number))
-                in_flight.append(number)
-            while in_flight:
-                number = in_flight.popleft()
-                yield self._retr_answer(number, open_out)
-                for following in itertools.islice(numbers, 1):
-                    self._send("RETR", _number(following))
-                    in_flight.append(following)
+            while True:
+                if len(in_flight) <= window // 2:  # refill the window, in one write
+                    more = list(itertools.islice(numbers, window - len(in_flight)))
+                    self._send_all([("RETR", _number(number)) for number in more])
+                    in_flight.extend(more)
+                if not in_flight:
+                    return
+                yield self._retr_answer(in_flight.popleft(), open_out)
 
     def _retr_answer(self, number, open_out):
         try:
@@ -391,6 +390,15 @@ class Pop3Session:
     def _note(self, line: str) -> None:
         if self._trace is not None:
             self._trace(line)
+
+    def _send_all(self, commands: list[tuple[str, ...]]) -> None:
+        """Send several command lines in one write (pipelining; none of them secret)."""
+        if not commands:
+            return
+        if self._trace is not None:
+            for command in commands:
+                self._trace("C: " + " ".join(command))
+        self._sock.sendall(b"".join(command_line(*command) for command in commands))
 
     def _send(self, word: str, *args: str, secret: bool = False) -> None:
         """Send one command line; with ``secret`` its last part shows as "***" in the trace."""

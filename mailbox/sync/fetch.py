@@ -158,8 +158,8 @@ class _Tee:
     """A spool file that also keeps what is written to it, up to QUICK_BYTES, so that the
     list's fields of a common message are read from memory rather than from the file again."""
 
-    def __init__(self, handle):
-        self.handle, self.head = handle, bytearray()
+    def __init__(self, handle, name):
+        self.handle, self.name, self.head = handle, name, bytearray()
 
     def write(self, data):
         if self.head is not None and len(self.head) + len(data) <= QUICK_BYTES:
@@ -220,15 +220,16 @@ def _retrieve_batch(account_id, session, spool, numbers):
     batch, refused = [], []
 
     def open_out(number):
-        return _Tee(spool.file(raw_name(account_id, uidls[number])))
+        name = raw_name(account_id, uidls[number])
+        return _Tee(spool.file(name), name)
 
     try:
         for number, tee, result in session.retr_each(uidls, open_out):
             if tee is None:  # the server cannot send this one: the others go on
                 refused.append((uidls[number], result.text))
                 continue
-            uidl, head = uidls[number], None if tee.head is None else bytes(tee.head)
-            batch.append(_Retrieved(tee.handle, raw_name(account_id, uidl), uidl, result, head))
+            head = None if tee.head is None else bytes(tee.head)
+            batch.append(_Retrieved(tee.handle, tee.name, uidls[number], result, head))
             checkpoint("retrieved", number=number)
     except BaseException:
         for retrieved in batch:
