@@ -93,11 +93,11 @@ def _fetch(account, lease, now, trace):
         numbers, ambiguous = _identify(session, spool, account.pk)
         checkpoint("listed")
         downloads = Pop3Download.objects.filter(account=account)
-        known = dict(downloads.values_list("uidl", "downloaded_at"))
+        known = set(downloads.values_list("uidl", flat=True))  # strings only: 10,000 in ~10 ms
         new = {uidl: number for number, uidl in reversed(numbers.items()) if uidl not in known}
         new = sorted((number, uidl) for uidl, number in new.items())
         stored, failed = _download(account, inbox, session, spool, new, lease, now, trace)
-        known.update(stored)
+        known.update(stored)  # committed by this fetch
         doomed = [n for n in _to_delete(account, numbers, known, now) if n not in ambiguous]
         for number in doomed:
             checkpoint("before_dele", number=number)
@@ -106,7 +106,7 @@ def _fetch(account, lease, now, trace):
         session.quit()
     checkpoint("after_quit")
     # deleted ones too are forgotten only once a later listing confirms they are gone
-    _forget_gone(account, set(numbers.values()))
+    _forget_gone(account, known, set(numbers.values()))
     return {"new": len(stored), "deleted": len(doomed), "failed": failed,
             "failed_text": _failed_text(failed)}  # fmt: skip
 
@@ -292,25 +292,25 @@ def _commit(account, inbox, batch, names, fields, now, trace):
 
 
 def _to_delete(account, numbers, known, now):
-    """The message numbers to DELE: committed here, and due for removal by the retention."""
+    """The message numbers to DELE: committed here, and due for removal by the retention (for
+    "some days", those downloaded that long ago: asked of the database, not of every row)."""
     if account.pop3_retention == Retention.KEEP:
         return []
-    cutoff = None
+    due = known
     if account.pop3_retention == Retention.DAYS:
         cutoff = now - datetime.timedelta(days=account.pop3_keep_days)
-    return [
-        number
-        for number, uidl in numbers.items()
-        if uidl in known and (cutoff is None or known[uidl] <= cutoff)
-    ]
+        old = Pop3Download.objects.filter(account=account, downloaded_at__lte=cutoff)
+        due = known & set(old.values_list("uidl", flat=True))
+    return [number for number, uidl in numbers.items() if uidl in due]
 
 
-def _forget_gone(account, still_listed):
-    """Drop what the server no longer lists (after a complete listing and a QUIT)."""
-    rows = Pop3Download.objects.filter(account=account).values_list("pk", "uidl")
-    gone = [pk for pk, uidl in rows if uidl not in still_listed]
+def _forget_gone(account, known, still_listed):
+    """Drop what the server no longer lists (after a complete listing and a QUIT); ``known``
+    holds every UIDL downloaded (read at the start, under the lease, plus this fetch's)."""
+    gone = [uidl for uidl in known if uidl not in still_listed]
+    downloads = Pop3Download.objects.filter(account=account)
     for start in range(0, len(gone), 5000):
-        Pop3Download.objects.filter(pk__in=gone[start : start + 5000]).delete()
+        downloads.filter(uidl__in=gone[start : start + 5000]).delete()
 
 
 def _failed_text(failed):
