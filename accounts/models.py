@@ -111,6 +111,12 @@ class MailAccount(models.Model):
     fetch_interval = models.PositiveIntegerField(
         _("check for new mail"), choices=FETCH_INTERVALS, default=5
     )
+    # Some servers (Gmail, some Exchange) file a copy of what they relay: no APPEND to Sent then
+    server_saves_sent = models.BooleanField(
+        _("the server files sent mail itself"),
+        default=False,
+        help_text=_("Tick this if the server puts a copy of each sent message in Sent by itself."),
+    )
 
     last_error = models.TextField(blank=True)
     # One sync at a time per account: a lease that expires (a killed worker frees it by time).
@@ -204,6 +210,28 @@ class MailAccount(models.Model):
         return getattr(self, attribute, False) or self.smtp_password_server == self.smtp_server()
 
 
+class Identity(models.Model):
+    """A name and address to send as, with its reply-to and signature; one mail account has one
+    or more (the first made from the account's own name and address)."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="identities")
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    address = models.EmailField(_("email address"))
+    reply_to = models.CharField(_("reply-to"), max_length=998, blank=True)
+    signature_text = models.TextField(_("signature (plain text)"), blank=True)
+    signature_html = models.TextField(_("signature (formatted)"), blank=True)
+    is_default = models.BooleanField(_("default for this account"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account_id", "-is_default", "address", "id"]
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
+
+    def __str__(self):
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
 class Theme(models.TextChoices):
     SYSTEM = "system", _("Follow the system")
     LIGHT = "light", _("Light")
@@ -217,6 +245,15 @@ class MarkRead(models.IntegerChoices):
     NEVER = -1, _("Never: I mark mail read myself")
 
 
+UNDO_SEND_CHOICES = [
+    (0, _("None: send at once")),
+    (5, _("5 seconds")),
+    (10, _("10 seconds")),
+    (20, _("20 seconds")),
+    (30, _("30 seconds")),
+]
+
+
 class Preferences(models.Model):
     """How one portal user likes the mail screens."""
 
@@ -227,6 +264,10 @@ class Preferences(models.Model):
     mark_read_after = models.IntegerField(
         _("mark a message read"), choices=MarkRead.choices, default=MarkRead.IMMEDIATELY
     )
+    undo_send_seconds = models.IntegerField(
+        _("time to undo a send"), choices=UNDO_SEND_CHOICES, default=10
+    )
+    compose_html = models.BooleanField(_("write formatted mail by default"), default=True)
 
     def __str__(self):
         return f"preferences of {self.user}"

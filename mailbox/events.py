@@ -24,6 +24,8 @@ EVENT_TYPES = frozenset(
         "sync.progress",  # a first sync's backfill: cached of total
         "change.failed",  # the server refused a change made here; it was rolled back
         "preferences.changed",  # theme or reading preferences; other tabs follow
+        "outbox.state",  # an outgoing message was queued, is sending, was sent, failed or undone
+        "draft.saved",  # a draft was saved here (its server copy follows)
     }
 )
 

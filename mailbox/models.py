@@ -240,3 +240,142 @@ class TrustedSender(models.Model):
 
     def __str__(self):
         return self.address
+
+
+class Contact(models.Model):
+    """Someone the user wrote to or heard from: the recipients' autocomplete. Collected from
+    sent mail and from the senders of messages the user opened."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=320)  # lower case
+    name = models.CharField(max_length=200, blank=True)
+    uses = models.PositiveIntegerField(default=1)  # writes count more than reads (mailbox.compose)
+    last_used = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "address"], name="contact_unique_address")
+        ]
+        indexes = [models.Index(fields=["user", "-uses", "-last_used"], name="contact_rank")]
+
+    def __str__(self):
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+class ComposeMode(models.TextChoices):
+    NEW = "new", _("New message")
+    REPLY = "reply", _("Reply")
+    REPLY_ALL = "reply_all", _("Reply all")
+    FORWARD = "forward", _("Forward")
+    FORWARD_ATTACHED = "forward_att", _("Forward as attachment")
+    EDIT = "edit", _("Edit draft")
+
+
+class Draft(models.Model):
+    """A message being written: the compose screen's state, saved as the user types.
+
+    Its copy on the server (an IMAP account's Drafts, APPENDed) or in the local Drafts (a POP3
+    account's) is ``copy_folder`` / ``copy_uid``; ``version`` counts saves here and
+    ``copy_version`` the one that copy holds, so that the copy is replaced only by newer text.
+    A draft being sent stays here (``outbox``) until the server accepted it: "Undo" returns it
+    to the editor."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    identity = models.ForeignKey(
+        "accounts.Identity", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    mode = models.CharField(max_length=11, choices=ComposeMode.choices, default=ComposeMode.NEW)
+    original = models.ForeignKey(  # the message replied to or forwarded
+        Message, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    to = models.TextField(blank=True)  # as typed: "Name <a@b>, c@d"
+    cc = models.TextField(blank=True)
+    bcc = models.TextField(blank=True)
+    subject = models.TextField(blank=True)
+    is_html = models.BooleanField(default=False)
+    text = models.TextField(blank=True)  # the plain body, or the text of the formatted one
+    html = models.TextField(blank=True)  # the formatted body as the editor gave it
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255)  # kept across versions and by the sent message
+    version = models.PositiveIntegerField(default=0)
+    copy_folder = models.ForeignKey(Folder, on_delete=models.SET_NULL, null=True, related_name="+")
+    copy_uidvalidity = models.BigIntegerField(null=True)
+    copy_uid = models.BigIntegerField(null=True)
+    copy_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.subject or "(no subject)"
+
+
+class DraftAttachment(models.Model):
+    """A file attached to a draft: uploaded (kept in the mail storage under ``stored_name``) or
+    re-used from the original message's part ``section`` without uploading it again."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, default="application/octet-stream")
+    size = models.BigIntegerField(default=0)  # bytes, decoded
+    stored_name = models.CharField(max_length=255, blank=True)
+    source = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, related_name="+")
+    section = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.filename
+
+
+class OutboxState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class OutboxMessage(models.Model):
+    """A message on its way out over SMTP (mailbox.sync.outbox).
+
+    Claimed by a conditional update (queued -> sending), never sent twice: ``stage`` "data" is
+    written before the DATA command, and a claim found stale past it is not sent again but
+    failed for the user to check. ``raw`` is the message as transmitted (no Bcc header);
+    ``bcc`` goes back into the one copy filed in Sent."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    draft = models.OneToOneField(Draft, on_delete=models.SET_NULL, null=True, related_name="outbox")
+    state = models.CharField(max_length=8, choices=OutboxState.choices, default=OutboxState.QUEUED)
+    send_at = models.DateTimeField()  # the undo delay's end, a chosen time, or the next retry
+    scheduled = models.BooleanField(default=False)  # "send later": shown and editable as such
+    first_try_at = models.DateTimeField(null=True)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True)
+    stage = models.CharField(max_length=8, blank=True)  # "", "rcpt", "data": how far it got
+    raw = models.BinaryField()
+    bcc = models.TextField(blank=True)  # the Bcc header's value, for the Sent copy only
+    envelope_from = models.CharField(max_length=320)
+    recipients = models.JSONField(default=list)  # addresses for RCPT TO
+    refused = models.JSONField(default=dict)  # address -> the server's words
+    error = models.TextField(blank=True)  # the last failure, in the server's own words
+    subject = models.TextField(blank=True)  # for the Outbox view
+    to_display = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255)
+    original = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, related_name="+")
+    original_flag = models.CharField(max_length=16, blank=True)  # "\\Answered" or "$Forwarded"
+    copy_state = models.CharField(max_length=8, blank=True)  # "", "saving", "done", "skipped"
+    sent_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["send_at"], condition=models.Q(state="queued"), name="outbox_due"),
+        ]
+
+    def __str__(self):
+        return self.subject or "(no subject)"

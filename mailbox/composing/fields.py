@@ -1,0 +1,77 @@
+"""The header fields a user types: checked in one place before any header is written.
+
+RFC 5322 section 2.2: a header field is one line, folded only by us. Any line break that Python's
+``str.splitlines`` honours (CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS) or a NUL in a typed value
+could add or split a header, so such a value is refused, naming the field."""
+
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address as _EmailAddress
+
+from mailbox.parsing.addresses import parse_addresses
+
+LINE_BREAKS = frozenset("\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+class BadField(ValueError):
+    """A typed value that cannot go into a header: ``field`` names it, ``value`` is the culprit
+    (an address, for address fields), ``args[0]`` says why in English."""
+
+    def __init__(self, field, reason, value=""):
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+        self.value = value
+
+
+def check_line(field: str, value: str) -> str:
+    """``value`` unchanged when it holds no line break nor NUL; else BadField."""
+    if not LINE_BREAKS.isdisjoint(value):
+        raise BadField(field, "a line break or control character", value)
+    return value
+
+
+@dataclass(frozen=True)
+class Address:
+    """A mailbox: a display name (may be empty, any Unicode) and an addr-spec."""
+
+    name: str
+    address: str
+
+    def __str__(self):
+        return str(self.as_email(""))
+
+    def as_email(self, field) -> _EmailAddress:
+        check_line(field, self.name)
+        check_line(field, self.address)
+        try:
+            return _EmailAddress(display_name=self.name, addr_spec=self.address)
+        except (ValueError, IndexError, HeaderParseError) as exc:
+            raise BadField(field, "not an email address", self.address) from exc
+
+
+def check_address(field: str, address: str) -> str:
+    """One addr-spec, ``local@domain`` with a dotted domain; else BadField naming it."""
+    check_line(field, address)
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain.strip(".") or " " in address:
+        raise BadField(field, "not an email address", address)
+    try:
+        _EmailAddress(addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise BadField(field, "not an email address", address) from exc
+    return address
+
+
+def parse_address_field(field: str, text: str) -> list[Address]:
+    """The addresses typed in a To/Cc/Bcc/Reply-To box ("Ann <a@b.org>, c@d.org"), in order,
+    each checked; BadField names the first bad one. An empty box is an empty list."""
+    check_line(field, text)
+    if not text.strip():
+        return []
+    found = []
+    for name, address in parse_addresses(text):
+        found.append(Address(name, check_address(field, address)))
+    if not found:
+        raise BadField(field, "not an email address", text.strip())
+    return found
