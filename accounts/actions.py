@@ -1,15 +1,21 @@
 """Every write to mail accounts goes through here, with its event to the owner's browsers."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mailbox.events import send_event_on_commit
 from mailbox.models import Folder
+from mailbox.sanitize import sanitize_html
 from mailbox.sources import rawstore
 from mailbox.sync.local import ensure_standard_folders
 
-from .models import MailAccount, Preferences, Protocol
+from .identities import default_identity, get_identity_for_user, lock_account
+from .models import Identity, MailAccount, Preferences, Protocol
 
 
 @transaction.atomic
@@ -113,3 +119,91 @@ def do_turn_off_two_factor(user):
     """Back to the password alone: the app's secret and the recovery codes are deleted."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+
+
+# --- identities: the names and addresses a user sends as (accounts.identities) ----------------
+
+
+def _identity_of(user, identity_id):
+    """The user's own identity, locked with its account for the change; 404 for any other."""
+    identity = get_identity_for_user(user, identity_id)
+    if identity is None:
+        raise Http404("no such identity")
+    lock_account(identity.account_id)
+    try:
+        identity.refresh_from_db()  # as it is now that its account is ours
+    except Identity.DoesNotExist:
+        raise Http404("no such identity") from None
+    return identity
+
+
+def _announce_identities(account):
+    send_event_on_commit(
+        [account.user_id], {"type": "account.changed", "account_id": account.pk, "created": False}
+    )
+
+
+def clean_signature_html(html):
+    """The formatted signature as our sanitizer leaves it (mailbox.sanitize: no script, no
+    handler, no form; links and images kept, since outgoing mail has no remote content to
+    block), without the wrapper element the sanitizer puts around a fragment."""
+    if not html.strip():
+        return ""
+    cleaned = sanitize_html(html, allow_remote=True).html
+    if cleaned.startswith("<div>") and cleaned.endswith("</div>"):
+        cleaned = cleaned[len("<div>") : -len("</div>")]
+    return cleaned.strip()
+
+
+@transaction.atomic
+def do_save_identity(user, identity):
+    """Save a new or changed identity of one of the user's accounts (404 for another's), its
+    formatted signature sanitized first. A new one joins the account's default (made from the
+    account if not yet there: accounts.identities.default_identity); which one is the default
+    changes only through do_make_identity_default."""
+    account = get_object_or_404(MailAccount, pk=identity.account_id, user=user)
+    lock_account(account.pk)
+    if identity.pk is not None:
+        saved = Identity.objects.filter(pk=identity.pk, account=account).first()
+        if saved is None:
+            raise Http404("no such identity")
+        identity.is_default = saved.is_default
+    else:  # the account's own identity comes first, and stays the default
+        identity.is_default = False
+        default_identity(account)
+    identity.signature_html = clean_signature_html(identity.signature_html)
+    identity.save()
+    _announce_identities(account)
+    return identity
+
+
+@transaction.atomic
+def do_make_identity_default(user, identity_id):
+    """Make the identity its account's default, and no other (both in one transaction)."""
+    identity = _identity_of(user, identity_id)
+    Identity.objects.filter(account_id=identity.account_id, is_default=True).exclude(
+        pk=identity.pk
+    ).update(is_default=False)
+    if not identity.is_default:
+        identity.is_default = True
+        identity.save(update_fields=["is_default"])
+    _announce_identities(identity.account)
+    return identity
+
+
+@transaction.atomic
+def do_delete_identity(user, identity_id):
+    """Delete an identity. ValidationError for the account's last one (an account always has
+    one to send as); deleting the default makes the oldest remaining identity the default."""
+    identity = _identity_of(user, identity_id)
+    rest = Identity.objects.filter(account_id=identity.account_id).exclude(pk=identity.pk)
+    heir = rest.order_by("-is_default", "id").first()
+    if heir is None:
+        raise ValidationError(
+            _("%(address)s is the only identity of this account, which always needs one to "
+              "send as: add another before removing it.") % {"address": identity.address}
+        )  # fmt: skip
+    identity.delete()
+    if identity.is_default or not heir.is_default:
+        rest.filter(pk=heir.pk).update(is_default=True)
+    _announce_identities(identity.account)

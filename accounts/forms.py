@@ -6,12 +6,14 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordChangeForm
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from mailbox.composing.fields import LINE_BREAKS, BadField, check_address, parse_address_field
 from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
-from .models import DEFAULT_PORTS, MailAccount, Preferences, Protocol, Retention, SmtpAuth
+from .models import DEFAULT_PORTS, Identity, MailAccount, Preferences, Protocol, Retention, SmtpAuth
 
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$"
@@ -287,3 +289,87 @@ class PreferencesForm(forms.ModelForm):
         model = Preferences
         fields = ["theme", "mark_read_after"]
         widgets = {"theme": forms.RadioSelect, "mark_read_after": forms.RadioSelect}
+
+
+# --- identities ----------------------------------------------------------------------------------
+
+MAX_SIGNATURE_CHARS = 20_000
+
+
+class OneLineField(forms.CharField):
+    """A value that goes into a header we write (RFC 5322 2.2: one line, folded only by us):
+    any line break Python knows, or a NUL, is refused with a message naming the field, before
+    anything strips it away silently. Only spaces and tabs around the value are dropped."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, strip=False, **kwargs)
+        # a NUL gets this field's own message (to_python), not Django's nameless one
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not LINE_BREAKS.isdisjoint(value):
+            raise forms.ValidationError(
+                _("The %(field)s cannot contain a line break or a NUL character."),
+                code="line_break",
+                params={"field": self.label},
+            )
+        return value.strip(" \t")
+
+
+class IdentityForm(forms.ModelForm):
+    """Name, address, reply-to and signatures of one identity (the account is the page's)."""
+
+    name = OneLineField(
+        label=_("name"),
+        max_length=200,
+        required=False,
+        help_text=_("As your correspondents see it, such as Ann Smith."),
+    )
+    address = OneLineField(label=_("email address"), max_length=254)
+    reply_to = OneLineField(label=_("reply-to"), max_length=998, required=False,
+                            help_text=_("Where replies go, if not to the address above: one or "
+                                        "more addresses, separated by commas."))  # fmt: skip
+    signature_text = forms.CharField(
+        label=_("signature (plain text)"), required=False, max_length=MAX_SIGNATURE_CHARS,
+        strip=False, widget=forms.Textarea(attrs={"rows": 4}),
+    )  # fmt: skip
+    signature_html = forms.CharField(
+        label=_("signature (formatted)"), required=False, max_length=MAX_SIGNATURE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("HTML; anything unsafe (scripts, forms, event handlers) is removed on save."),
+    )  # fmt: skip
+
+    class Meta:
+        model = Identity
+        fields = ["name", "address", "reply_to", "signature_text", "signature_html"]
+
+    def clean_address(self):
+        value = self.cleaned_data["address"]
+        try:
+            return check_address("address", value)
+        except BadField:
+            raise forms.ValidationError(
+                _("“%(value)s” is not an email address (it looks like name@example.org)."),
+                code="invalid", params={"value": value},
+            ) from None  # fmt: skip
+
+    def clean_reply_to(self):
+        """The reply-to addresses, written back in one standard form ("Ann <a@b.org>, c@d.org")."""
+        value = self.cleaned_data["reply_to"]
+        try:
+            addresses = parse_address_field("reply_to", value)
+        except BadField as error:
+            raise forms.ValidationError(
+                _("“%(value)s” in the reply-to is not an email address."),
+                code="invalid", params={"value": error.value},
+            ) from None  # fmt: skip
+        written = ", ".join(str(address) for address in addresses)
+        if len(written) > 998:
+            raise forms.ValidationError(_("The reply-to is too long: 998 characters at most."))
+        return written
+
+    def clean_signature_text(self):
+        return self.cleaned_data["signature_text"].replace("\r\n", "\n").rstrip()

@@ -3,28 +3,38 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailbox.actions import do_trust_sender
 from mailbox.models import Message, TrustedSender
 
-from .actions import do_delete_mail_account, do_save_mail_account, do_save_preferences
+from .actions import (
+    do_delete_identity,
+    do_delete_mail_account,
+    do_make_identity_default,
+    do_save_identity,
+    do_save_mail_account,
+    do_save_preferences,
+)
 from .connection import check_mail_account, describe_check
 from .forms import (
     PROTOCOL_EXPLANATIONS,
     RETENTION_EXPLANATIONS,
+    IdentityForm,
     MailAccountForm,
     PreferencesForm,
     ThrottledPasswordChangeForm,
 )
-from .models import DEFAULT_PORTS, MailAccount, Theme, get_preferences
+from .identities import default_identity, get_identity_for_user
+from .models import DEFAULT_PORTS, Identity, MailAccount, Theme, get_preferences
 from .otp import two_factor_is_on
 
 
@@ -162,3 +172,74 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "request": self.request}
+
+
+# --- identities: the names and addresses each account sends as -----------------------------------
+
+
+def _identity_or_404(user, identity_id):
+    identity = get_identity_for_user(user, identity_id)
+    if identity is None:
+        raise Http404("no such identity")
+    return identity
+
+
+@login_required
+@require_GET
+def identity_list(request, account_id):
+    """An account's identities, its default first (made from the account the first time)."""
+    account = get_account_for_user(request.user, account_id)
+    default_identity(account)
+    identities = account.identities.order_by("-is_default", "address", "name", "id")
+    return render(
+        request, "accounts/identities.html", {"account": account, "identities": identities}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity_add(request, account_id):
+    account = get_account_for_user(request.user, account_id)
+    return _identity_form(request, Identity(account=account))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity_edit(request, identity_id):
+    return _identity_form(request, _identity_or_404(request.user, identity_id))
+
+
+def _identity_form(request, identity):
+    form = IdentityForm(request.POST or None, instance=identity)
+    if request.method == "POST" and form.is_valid():
+        saved = do_save_identity(request.user, form.save(commit=False))
+        messages.success(request, _("%(identity)s is saved.") % {"identity": saved})
+        return redirect("accounts:identities", saved.account_id)
+    context = {"form": form, "identity": identity, "account": identity.account}
+    return render(request, "accounts/identity_form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity_delete(request, identity_id):
+    """Remove an identity after a confirmation; an account's last one stays (said why)."""
+    identity = _identity_or_404(request.user, identity_id)
+    problem = None
+    if request.method == "POST":
+        try:
+            do_delete_identity(request.user, identity.pk)
+        except ValidationError as error:
+            problem = error.messages[0]
+        else:
+            messages.success(request, _("%(identity)s was removed.") % {"identity": identity})
+            return redirect("accounts:identities", identity.account_id)
+    context = {"identity": identity, "account": identity.account, "problem": problem}
+    return render(request, "accounts/identity_delete.html", context, status=400 if problem else 200)
+
+
+@login_required
+@require_POST
+def identity_default(request, identity_id):
+    identity = do_make_identity_default(request.user, identity_id)
+    messages.success(request, _("%(identity)s is now the default.") % {"identity": identity})
+    return redirect("accounts:identities", identity.account_id)

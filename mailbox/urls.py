@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import download, folders, mail, message
+from .views import contacts, download, folders, mail, message
 
 app_name = "mailbox"
 urlpatterns = [
@@ -24,6 +24,7 @@ urlpatterns = [
         name="trust_sender",
     ),
     path("messages/action/", mail.message_action, name="message_action"),
+    path("contacts/", contacts.contacts, name="contacts"),
     path(
         "messages/<id:message_id>/parts/<str:section>/",
         download.part_download,

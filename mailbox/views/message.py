@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from accounts.connection import describe_error
 from accounts.models import get_preferences
 from mailbox import actions
+from mailbox.contacts import do_note_opened_sender
 from mailbox.models import Message
 from mailbox.parsing import BodyStructureError, find_parts
 from mailbox.parsing.charsets import decode_body
@@ -71,6 +72,7 @@ def message_view(request, message_id):
 
     message = get_message_or_404(request.user, message_id)
     pane = reading_pane(request, message)
+    do_note_opened_sender(request.user, message)  # the autocomplete's "heard from"
     if request.GET.get("part") == "pane":
         return render(request, "mailbox/_reading_pane.html", pane)
     context = {**screen_context(request, message.folder), **list_context(request, message.folder)}
