@@ -27,7 +27,11 @@ from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
+from accounts.actions import do_save_identity
+from accounts.identities import default_identity
+from accounts.models import Identity
 from mailbox import actions
+from mailbox.contacts import do_note_contacts
 from mailbox.events import send_event
 from mailbox.models import Folder, Role, TrustedSender
 from mailbox.routing import websocket_urlpatterns
@@ -88,6 +92,11 @@ def account_form(own, **changes):
             **changes}  # fmt: skip
 
 
+def identity_form(**changes):
+    return {"name": "Alice", "address": "alice@example.com", "reply_to": "",
+            "signature_text": "", "signature_html": "", **changes}  # fmt: skip
+
+
 NEW_PASSWORD = "a-new-portal-passphrase-42"
 ACTION_IDS = (
     FormId("ids", lambda a: a.message.pk, lambda own, i: {"action": "flag", "ids": [i]}),
@@ -118,6 +127,15 @@ WALK = {
                            post=lambda own: account_form(own, display_name="Mallory")),
     "accounts:delete": Visit(args=lambda own: {"account_id": own.account.pk},
                              post=lambda own: {"delete_mail": "1"}, order=8),
+    "accounts:identities": Visit(args=lambda own: {"account_id": own.account.pk}),
+    "accounts:identity_add": Visit(args=lambda own: {"account_id": own.account.pk},
+                                   post=lambda own: identity_form(address="alice@work.example")),
+    "accounts:identity_edit": Visit(args=lambda own: {"identity_id": own.identity.pk},
+                                    post=lambda own: identity_form(name="Alice B.")),
+    "accounts:identity_default": Visit(get=False, post=lambda own: {},
+                                       args=lambda own: {"identity_id": own.spare_identity.pk}),
+    "accounts:identity_delete": Visit(args=lambda own: {"identity_id": own.spare_identity.pk},
+                                      post=lambda own: {}, order=7),
     "accounts:preferences": Visit(post=lambda own: {"theme": "dark", "mark_read_after": "-1"}),
     "accounts:theme": Visit(get=False, post=lambda own: {"theme": "light"}),
     "accounts:forget_sender": Visit(get=False, args=lambda own: {"sender_id": own.sender.pk},
@@ -156,6 +174,7 @@ WALK = {
                                   post=lambda own: {"trusted": "1"}),
     "mailbox:message_action": Visit(get=False, post=lambda own: {
         "action": "delete", "ids": [own.message.pk]}, form_ids=ACTION_IDS),
+    "mailbox:contacts": Visit(query={"q": "zo"}),
     "mailbox:part_download": Visit(args=lambda own: {"message_id": own.rich.pk,
                                                      "section": own.section}),
     "mailbox:message_original": Visit(args=lambda own: {"message_id": own.rich.pk}),
@@ -232,6 +251,11 @@ def mailbox_of(user, world, rich=False):
     actions.do_move_messages(user, [kumquat.pk], own.trash.pk)  # something to empty
     actions.do_trust_sender(user, "zoe@example.org")
     own.sender = TrustedSender.objects.get(user=user)
+    own.identity = default_identity(account)
+    own.spare_identity = do_save_identity(
+        user, Identity(account=account, name="Spare", address=f"spare.{account.email}")
+    )
+    do_note_contacts(user, [("Zoë", "zoe@example.org")])
     if rich:
         own.rich = own.inbox.messages.get(subject="Garden photos")
         _text, _html, attachments, inline = message_parts(own.rich)
