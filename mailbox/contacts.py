@@ -56,10 +56,12 @@ def is_automated(address: str) -> bool:
 
 
 def _wanted(mailboxes) -> dict[str, str]:
-    """{address: name} of the (name, address) pairs, cleaned; the last non-empty name of an
-    address wins. At most MAX_PER_CALL addresses."""
+    """{address: name} of the (name, address) pairs (or objects with ``name`` and ``address``,
+    as mailbox.composing.fields.Address), cleaned; the last non-empty name of an address wins.
+    At most MAX_PER_CALL addresses."""
     wanted: dict[str, str] = {}
-    for name, address in mailboxes:
+    for mailbox in mailboxes:
+        name, address = (mailbox.name, mailbox.address) if hasattr(mailbox, "address") else mailbox
         address = clean_address(address)
         if address is None:
             continue

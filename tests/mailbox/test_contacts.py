@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
+from mailbox.composing.fields import parse_address_field
 from mailbox.contacts import (
     MAX_NAME_CHARS,
     OPENED_WEIGHT,
@@ -46,6 +47,13 @@ def test_noting_counts_uses_in_lower_case_and_keeps_a_known_name(alice):
         "ann@example.org": ("Ann", 2 * SENT_WEIGHT + OPENED_WEIGHT),
         "bob@example.org": ("Bob B.", 2 * SENT_WEIGHT),
     }
+
+
+def test_the_composers_parsed_addresses_are_noted_as_they_are(alice):
+    typed = parse_address_field("to", '"Doe, Jane" <Jane@Example.org>, kim@example.org')
+    do_note_contacts(alice, typed)
+    assert contacts_of(alice) == {
+        "jane@example.org": ("Doe, Jane", SENT_WEIGHT), "kim@example.org": ("", SENT_WEIGHT)}  # fmt: skip
 
 
 def test_what_is_not_an_address_is_skipped_and_names_are_bounded_and_one_line(alice):
