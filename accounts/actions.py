@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from mailbox.composing.fields import LINE_BREAKS
 from mailbox.events import send_event_on_commit
 from mailbox.models import Folder
 from mailbox.sanitize import sanitize_html
@@ -155,13 +156,28 @@ def clean_signature_html(html):
     return cleaned.strip()
 
 
+def check_identity_fields(identity):
+    """ValidationError naming each field that would go into a header with a line break or NUL
+    in it (the form says so first; this holds for every other caller too)."""
+    bad = {
+        field: _("The %(field)s cannot contain a line break or a NUL character.")
+        % {"field": Identity._meta.get_field(field).verbose_name}
+        for field in ("name", "address", "reply_to")
+        if not LINE_BREAKS.isdisjoint(getattr(identity, field))
+    }
+    if bad:
+        raise ValidationError(bad)
+
+
 @transaction.atomic
 def do_save_identity(user, identity):
     """Save a new or changed identity of one of the user's accounts (404 for another's), its
-    formatted signature sanitized first. A new one joins the account's default (made from the
+    formatted signature sanitized first; ValidationError (check_identity_fields) for a line
+    break in a header field. A new one joins the account's default (made from the
     account if not yet there: accounts.identities.default_identity); which one is the default
     changes only through do_make_identity_default."""
     account = get_object_or_404(MailAccount, pk=identity.account_id, user=user)
+    check_identity_fields(identity)
     lock_account(account.pk)
     if identity.pk is not None:
         saved = Identity.objects.filter(pk=identity.pk, account=account).first()

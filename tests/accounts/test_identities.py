@@ -4,8 +4,11 @@ one line and a real address, or refused with a message naming the field; the for
 signature is sanitized. An account always has exactly one default, and never loses its last
 identity. Bob should have no access to Alice's identities: each of their URLs is a 404 for him."""
 
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.http import Http404
 
 from accounts import actions
@@ -13,6 +16,7 @@ from accounts.forms import IdentityForm
 from accounts.identities import default_identity, get_identity_for_user, identities_for_user
 from accounts.models import Identity, MailAccount
 from mailbox.composing.fields import LINE_BREAKS
+from tests.mailbox.test_contacts import wait_for_a_lock_wait
 
 pytestmark = pytest.mark.django_db
 
@@ -211,6 +215,68 @@ def test_saving_an_identity_does_not_change_which_is_default(alice, account):
     actions.do_save_identity(alice, second)
     assert Identity.objects.filter(account=account, is_default=True).count() == 1
     assert not Identity.objects.get(pk=second.pk).is_default
+
+
+@pytest.mark.parametrize("field", ["name", "address", "reply_to"])
+def test_the_action_refuses_a_line_break_from_any_caller(alice, account, field):
+    identity = Identity(account=account, name="Alice", address="a@work.example")
+    setattr(identity, field, getattr(identity, field) + "\r\nBcc: eve@evil.example")
+    with pytest.raises(ValidationError) as refused:
+        actions.do_save_identity(alice, identity)
+    assert list(refused.value.message_dict) == [field]
+    assert not Identity.objects.exists()
+
+
+def one_after_the_other(first, second):
+    """``first`` in a transaction that holds its locks until ``second``, in another thread, is
+    seen waiting for them (PostgreSQL); then both finish. Errors in either are raised."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not let two writers in at once")
+    done_first, release, errors = threading.Event(), threading.Event(), []
+
+    def run(work):
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 (raised below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def hold():
+        with transaction.atomic():
+            first()
+            done_first.set()
+            assert release.wait(30)
+
+    threads = [threading.Thread(target=run, args=(hold,))]
+    threads[0].start()
+    assert done_first.wait(30)
+    threads.append(threading.Thread(target=run, args=(second,)))
+    threads[1].start()
+    wait_for_a_lock_wait()
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_asks_at_once_make_one_default(account):
+    one_after_the_other(lambda: default_identity(account), lambda: default_identity(account))
+    assert list(Identity.objects.values_list("address", "is_default")) == [
+        ("alice@example.com", True)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_make_defaults_at_once_leave_one_default(alice, account):
+    first = default_identity(account)
+    second = add_identity(alice, account)
+    one_after_the_other(
+        lambda: actions.do_make_identity_default(alice, second.pk),
+        lambda: actions.do_make_identity_default(alice, first.pk),
+    )
+    assert list(Identity.objects.filter(is_default=True).values_list("pk", flat=True)) == [first.pk]
 
 
 def test_the_last_identity_cannot_be_deleted(alice_client, alice, account):

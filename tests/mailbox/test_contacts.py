@@ -112,7 +112,7 @@ def test_two_requests_noting_a_new_address_at_once_both_count(alice):
         target=in_thread, args=(lambda: do_note_contacts(alice, [("", "ann@example.org")]),)
     )
     two.start()
-    _wait_for_a_backend_waiting_on_a_lock()
+    wait_for_a_lock_wait()
     release.set()
     one.join(30)
     two.join(30)
@@ -120,7 +120,7 @@ def test_two_requests_noting_a_new_address_at_once_both_count(alice):
     assert contacts_of(alice) == {"ann@example.org": ("Ann", 2 * SENT_WEIGHT)}
 
 
-def _wait_for_a_backend_waiting_on_a_lock():
+def wait_for_a_lock_wait():
     """Until PostgreSQL shows the second request blocked on the first one's row."""
     for _attempt in range(3000):
         with connection.cursor() as cursor:
