@@ -22,77 +22,23 @@ from urllib.parse import unquote
 
 from selectolax.lexbor import LexborHTMLParser
 
-_BLOCKS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "center",
-        "dd",
-        "details",
-        "dialog",
-        "dir",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hgroup",
-        "hr",
-        "li",
-        "main",
-        "menu",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "caption",
-        "thead",
-        "tbody",
-        "tfoot",
-        "tr",
-        "ul",
-    ]
-)
+# fmt: off
+_BLOCKS = frozenset({
+    "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "dir",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+    "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "menu", "nav", "ol", "p", "pre",
+    "section", "summary", "table", "caption", "thead", "tbody", "tfoot", "tr", "ul",
+})
 # blocks that browsers show with a margin: a blank line before and after them
-_MARGINS = frozenset(
-    ["blockquote", "dl", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "p", "pre", "table"]
-)
+_MARGINS = frozenset({
+    "blockquote", "dl", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "p", "pre", "table",
+})
 _LISTS = frozenset({"ul", "ol", "menu", "dir"})
-_SKIP = frozenset(
-    [
-        "head",
-        "title",
-        "script",
-        "style",
-        "template",
-        "noscript",
-        "iframe",
-        "object",
-        "embed",
-        "svg",
-        "math",
-        "select",
-        "textarea",
-        "audio",
-        "video",
-        "canvas",
-    ]
-)
+_SKIP = frozenset({
+    "head", "title", "script", "style", "template", "noscript", "iframe", "object", "embed",
+    "svg", "math", "select", "textarea", "audio", "video", "canvas",
+})
+# fmt: on
 _MARK_CHARS = {"b": "*", "strong": "*", "i": "/", "em": "/", "u": "_"}
 # private-use characters stand for the marks while a line is built
 _OPEN = {"*": "\ue000", "/": "\ue002", "_": "\ue004"}
