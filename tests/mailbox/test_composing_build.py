@@ -5,6 +5,7 @@ Plain pytest: no database, no servers. Each built message is read back with Pyth
 """
 
 import base64
+import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
@@ -519,3 +520,35 @@ def test_a_forwarded_message_with_overlong_lines_goes_as_a_file():
 )  # fmt: skip
 def test_a_forwarded_message_is_named_after_its_subject(subject, name):
     assert forwarded_filename(f"Subject: {subject}\r\n\r\nbody".encode()) == name
+
+
+ALPHABET = (
+    "abcXYZ019 .,;:!?'\"()<>[]@\\/=?_-*%\t  "
+    "éèüßøåñç"
+    "ЖжЩщЯя"
+    "会議録の"
+    "مرحبا"
+    "שלום"
+    "🎉👨\u200d👩\u200d👧\u0301\u00a0"
+)
+
+
+def random_text(rng, length):
+    return "".join(rng.choice(ALPHABET) for _ in range(length))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_subjects_and_names_read_back_exactly(seed):
+    rng = random.Random(seed)
+    for _ in range(20):
+        subject = random_text(rng, rng.choice([1, 5, 30, 80, 200, 400]))
+        name = random_text(rng, rng.choice([1, 5, 20, 60, 150])).strip() or "x"
+        raw = build(subject=subject, sender=Address(name, "alice@example.com"))
+        assert_folded_cleanly(raw)
+        message = parse(raw)
+        assert message["Subject"] == subject
+        phrase = dict(message.raw_items())["From"].rpartition("<")[0].strip()
+        if "=?" in phrase:
+            assert rfc2047_decoded(phrase) == name
+        else:
+            assert message["From"].addresses[0].display_name == name
