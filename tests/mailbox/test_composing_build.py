@@ -427,7 +427,8 @@ def test_a_non_ascii_file_name_goes_rfc_2231(filename):
 @pytest.mark.parametrize(
     ("given", "sent"),
     [("../../x", "x"), ("C:\\a\\b.txt", "b.txt"), ("/etc/passwd", "passwd"), ("", "attachment"),
-     ("dir/", "attachment"), ("..", "attachment"), (" a\tb.txt ", "a_b.txt"), ("plain.txt", "plain.txt")],
+     ("dir/", "attachment"), ("..", "attachment"), (" a\tb.txt ", "a_b.txt"), ("plain.txt", "plain.txt"),
+     ("invoice\u202egnp.exe", "invoicegnp.exe")],
 )  # fmt: skip
 def test_attachment_names_lose_their_folders(given, sent):
     assert attachment_filename(given) == sent
@@ -517,7 +518,7 @@ def test_a_forwarded_message_with_overlong_lines_goes_as_a_file():
 @pytest.mark.parametrize(
     ("subject", "name"),
     [("Re: plans", "Re_ plans.eml"), ("", "message.eml"), ("...", "message.eml"),
-     ('a<b>c|d?"e"*', "a_b_c_d_e_.eml"), ("x" * 400, "x" * 150 + ".eml")],
+     ('a<b>c|d?"e"*', "a_b_c_d_e_.eml"), ("invoice\u202egnp.exe", "invoicegnp.exe.eml"), ("x" * 400, "x" * 150 + ".eml")],
 )  # fmt: skip
 def test_a_forwarded_message_is_named_after_its_subject(subject, name):
     assert forwarded_filename(f"Subject: {subject}\r\n\r\nbody".encode()) == name
