@@ -41,6 +41,7 @@ SUBJECTS = [
     "tabs\tand  double  spaces",
     "looks encoded =?utf-8?q?x?= but is not",
     "a" * 120,
+    "b" * 70 + " a first word too long for the first line",
     "word " * 60,
     "Zoë " * 80,
     "Дмитрий Александрович Константинопольский " * 8,
