@@ -115,7 +115,8 @@ def build_message(outgoing: Outgoing, *, with_bcc: bool = False) -> bytes:
     """The message's bytes (CRLF lines). ``with_bcc`` keeps the Bcc header: for the copy filed
     in Sent or Drafts, never for the one transmitted. Raises BadField for a bad typed value
     (its ``field``: from, to, cc, bcc, reply_to, subject, attachment, message_id, in_reply_to,
-    references)."""
+    references). The bytes are ASCII unless a forwarded original is 8-bit: then the SMTP client
+    should ask for BODY=8BITMIME (RFC 6152) when the server offers it."""
     head = "\r\n".join(_header_fields(outgoing, with_bcc)) + "\r\n"
     originals = [_LINE_END.sub(b"\r\n", original) for original in outgoing.forwarded]
     message, placeholders = _mime_body(outgoing, originals)
