@@ -10,7 +10,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from mailbox.composing.fields import LINE_BREAKS, BadField, check_address, parse_address_field
+from mailbox.composing.fields import LINE_BREAKS, BadField, ascii_address, parse_address_field
 from mailbox.protocols.base import FORBIDDEN_CHARACTERS, Security, is_public_address
 
 from .models import DEFAULT_PORTS, Identity, MailAccount, Preferences, Protocol, Retention, SmtpAuth
@@ -348,9 +348,14 @@ class IdentityForm(forms.ModelForm):
 
     def clean_address(self):
         value = self.cleaned_data["address"]
-        try:
-            return check_address("address", value)
-        except BadField:
+        try:  # as SMTP will be given it: a non-ASCII domain in IDNA, an ASCII local part
+            return ascii_address("address", value)
+        except BadField as exc:
+            if "non-ASCII" in exc.reason:
+                raise forms.ValidationError(
+                    _("Mail cannot be sent from an address with accents or other non-ASCII "
+                      "letters before the @."), code="invalid",
+                ) from None  # fmt: skip
             raise forms.ValidationError(
                 _("“%(value)s” is not an email address (it looks like name@example.org)."),
                 code="invalid", params={"value": value},

@@ -150,6 +150,7 @@ def test_line_breaks_are_fine_in_the_plain_signature(alice, account):
         ("address", "alice", "“alice” is not an email address"),
         ("address", "alice@localhost", "“alice@localhost” is not an email address"),
         ("address", "", "This field is required."),
+        ("address", "josé@example.org", "non-ASCII letters before the @"),
         ("reply_to", "ok@work.example, nobody", "“nobody” in the reply-to is not an email"),
         ("reply_to", "Ann <ann@>", "in the reply-to is not an email address"),
     ],
@@ -163,6 +164,11 @@ def test_bad_addresses_are_refused_and_nothing_is_saved(
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors[field])
     assert not Identity.objects.filter(account=account).exists()
+
+
+def test_an_international_domain_is_kept_as_smtp_will_be_given_it(alice, account):
+    identity = add_identity(alice, account, address="jurgen@bücher.example")
+    assert identity.address == "jurgen@xn--bcher-kva.example"
 
 
 def test_the_formatted_signature_is_sanitized_on_save(alice, account):
