@@ -8,6 +8,7 @@ A new URL pattern fails test_every_url_pattern_has_an_entry until WALK says how 
 """
 
 import base64
+import datetime
 import json
 import os
 import re
@@ -26,13 +27,15 @@ from django.conf import settings
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
+from django.utils import timezone
 
 from mailbox import actions
 from mailbox.events import send_event
-from mailbox.models import Folder, Role, TrustedSender
+from mailbox.models import Folder, OutboxMessage, OutboxState, Role, TrustedSender
 from mailbox.routing import websocket_urlpatterns
 from mailbox.sync.fetch import fetch_account
 from mailbox.views.message import message_parts
+from tests.mailbox.outbox_world import queue
 from tests.mailbox.pop3_world import deliver, new_mailbox, pop3_account
 from tests.running_app import Client
 from webmail.converters import IdConverter
@@ -162,6 +165,11 @@ WALK = {
     "mailbox:message_headers": Visit(args=lambda own: {"message_id": own.rich.pk}),
     "mailbox:part_preview": Visit(args=lambda own: {"message_id": own.rich.pk,
                                                     "section": own.section}),
+    "mailbox:outbox": Visit(),
+    "mailbox:outbox_cancel": Visit(get=False, args=lambda own: {"outbox_id": own.queued.pk},
+                                   post=lambda own: {}),
+    "mailbox:outbox_retry": Visit(get=False, args=lambda own: {"outbox_id": own.failed.pk},
+                                  post=lambda own: {"confirmed": "1"}),
 }
 # fmt: on
 # The WebSocket routes (mailbox/routing.py), visited by the tests at the end of this file.
@@ -232,6 +240,10 @@ def mailbox_of(user, world, rich=False):
     actions.do_move_messages(user, [kumquat.pk], own.trash.pk)  # something to empty
     actions.do_trust_sender(user, "zoe@example.org")
     own.sender = TrustedSender.objects.get(user=user)
+    tomorrow = timezone.now() + datetime.timedelta(days=1)
+    own.queued = queue(account, ["zoe@example.org"], when=tomorrow)
+    own.failed = queue(account, ["zoe@example.org"], when=tomorrow)
+    OutboxMessage.objects.filter(pk=own.failed.pk).update(state=OutboxState.FAILED, error="No.")
     if rich:
         own.rich = own.inbox.messages.get(subject="Garden photos")
         _text, _html, attachments, inline = message_parts(own.rich)

@@ -197,3 +197,18 @@ def test_a_run_whose_claim_was_recovered_stops_before_the_data(account, smtp, mo
     assert sending.send_message(outbox.pk) is None
     assert smtp.deliveries == []
     assert row(outbox).state == OutboxState.QUEUED
+
+
+def test_each_state_is_told_to_the_owners_pages(account, smtp, monkeypatch,
+                                                django_capture_on_commit_callbacks):  # fmt: skip
+    told = []
+    monkeypatch.setattr("mailbox.events.send_event", lambda users, event: told.append(
+        (users, event)))  # fmt: skip
+    smtp.script.rcpt = {CAROL: "550 5.1.1 No such user here"}
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox = queue(account, [BOB, CAROL])
+        sending.send_message(outbox.pk)
+    states = [(e["state"], e.get("refused")) for users, e in told if e["type"] == "outbox.state"]
+    assert states == [("queued", None), ("sending", None), ("sent", [CAROL])]
+    assert all(users == [account.user_id] for users, _event in told)
+    assert "550" not in repr(told)  # ids and addresses only: the words are on the page
