@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 
 from accounts.connection import describe_problem, outgoing_endpoint
 from mailbox.events import send_event_on_commit
-from mailbox.models import Folder, OutboxMessage, OutboxState, Role
+from mailbox.models import Draft, Folder, OutboxMessage, OutboxState, Role
 from mailbox.protocols import imap, smtp
 from mailbox.protocols.base import ConnectionProblem, Problem, check_wire_text
 
@@ -214,10 +214,14 @@ def finish_sent(outbox):
     from mailbox.drafts import do_delete_draft
 
     _file_copy(outbox)
-    if outbox.original_id and outbox.original_flag:
+    if outbox.original_id and outbox.original_flag:  # a message deleted meanwhile: no row
         do_set_flags(outbox.user, [outbox.original_id], add=[outbox.original_flag])
-    if outbox.draft_id and outbox.draft is not None:
-        do_delete_draft(outbox.draft)
+    draft = Draft.objects.filter(pk=outbox.draft_id).first() if outbox.draft_id else None
+    if draft is not None:
+        try:
+            do_delete_draft(draft)
+        except (ConnectionProblem, OSError) as failure:  # its server copy stays; the mail went
+            logger.warning("the draft of outbox %s was not deleted: %s", outbox.pk, failure)
     checkpoint("finished", outbox_id=outbox.pk)
 
 

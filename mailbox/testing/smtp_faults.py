@@ -1,5 +1,6 @@
 """An SMTP server for tests that fails on request: a real aiosmtpd on a free port of 127.0.0.1
-(plain, with AUTH against any password unless told otherwise), whose replies a test scripts.
+(plain or with STARTTLS; AUTH with any password unless told otherwise), whose replies a test
+scripts.
 
 The fixture's SMTP (mailbox.testing.servers) always accepts; this one answers a command with a
 4xx or 5xx reply, refuses some recipients, or cuts the connection in the middle of the data or
@@ -95,14 +96,15 @@ class _Controller(Controller):
 class FaultySmtp:
     """``with FaultySmtp() as smtp:`` a server on ``smtp.port``; ``smtp.script`` what it does."""
 
-    def __init__(self, decode_data=False):
+    def __init__(self, tls_context=None):
+        """``tls_context``: a server-side ssl.SSLContext to offer STARTTLS with."""
         self.script = Script()
         self.deliveries = []
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = _Controller(
             self, hostname="127.0.0.1", port=self.port, authenticator=self._authenticate,
-            auth_require_tls=False, decode_data=decode_data, data_size_limit=None,
+            auth_require_tls=False, data_size_limit=None, tls_context=tls_context,
         )  # fmt: skip
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):

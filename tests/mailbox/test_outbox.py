@@ -11,7 +11,7 @@ from mailbox.models import Draft, Folder, OutboxMessage, OutboxState, Role
 from mailbox.outbox import do_cancel_send
 from mailbox.sources import rawstore
 from mailbox.sync import local, run_account
-from mailbox.sync.outbox import send_message
+from mailbox.sync.outbox import finish_sent, send_message
 from tests.mailbox.outbox_world import Reader, new_login, queue, sending_account
 from tests.mailbox.pop3_world import message
 
@@ -166,3 +166,29 @@ def test_a_password_goes_only_to_the_server_it_was_typed_for(alice, mail_world, 
     send_message(outbox.pk)
     outbox.refresh_from_db()
     assert outbox.state == OutboxState.FAILED and "type the password again" in outbox.error
+
+
+def test_a_reply_marks_the_original_answered_on_the_server(mail_world, account, login, bob_login):
+    other = Reader(mail_world, login)
+    mail_world.dovecot.deliver(login[0], message("Jam?"))
+    run_account(account.pk)
+    original = Folder.objects.get(account=account, role=Role.INBOX).messages.get()
+    outbox = queue(account, [bob_login[0]], subject="Re: Jam?")
+    OutboxMessage.objects.filter(pk=outbox.pk).update(original=original,
+                                                      original_flag="\\Answered")  # fmt: skip
+    send_message(outbox.pk)
+    run_account(account.pk, push_only=True)  # what the push task queued after the commit does
+    (answered,) = other.messages("INBOX")
+    assert "\\Answered" in answered.flags
+
+
+def test_a_sent_message_whose_draft_went_meanwhile_finishes(alice, mail_world, login, bob_login):
+    account = sending_account(alice, mail_world, login, protocol="pop3")
+    draft = Draft.objects.create(user=alice, account=account, message_id="d3@example.com")
+    outbox = queue(account, [bob_login[0]])
+    OutboxMessage.objects.filter(pk=outbox.pk).update(draft=draft)
+    outbox.refresh_from_db()
+    Draft.objects.filter(pk=draft.pk).delete()  # another tab discarded it
+    OutboxMessage.objects.filter(pk=outbox.pk).update(state=OutboxState.SENT)
+    finish_sent(outbox)
+    assert OutboxMessage.objects.get(pk=outbox.pk).copy_state == "done"
