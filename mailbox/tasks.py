@@ -87,6 +87,5 @@ def send_due_outbox():
     task was lost (a worker restarted) sent in its own task."""
     from .sync.outbox import due_outbox_ids, recover_stale
 
-    recover_stale()
-    for outbox_id in due_outbox_ids():
+    for outbox_id in {*recover_stale(), *due_outbox_ids()}:
         send_outbox_message.delay(outbox_id)

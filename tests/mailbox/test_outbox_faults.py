@@ -212,3 +212,15 @@ def test_each_state_is_told_to_the_owners_pages(account, smtp, monkeypatch,
     assert states == [("queued", None), ("sending", None), ("sent", [CAROL])]
     assert all(users == [account.user_id] for users, _event in told)
     assert "550" not in repr(told)  # ids and addresses only: the words are on the page
+
+
+# NUL aside: PostgreSQL stores no NUL in text or JSON, so no row can carry one
+@pytest.mark.parametrize("breaker", list("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"))
+def test_a_line_break_in_an_address_never_reaches_the_server(account, smtp, breaker):
+    outbox = queue(account, [BOB])
+    poisoned = f"{BOB}{breaker}RCPT TO:<mallory@example.org>"
+    OutboxMessage.objects.filter(pk=outbox.pk).update(recipients=[poisoned])
+    assert sending.send_message(outbox.pk) is None
+    failed = row(outbox)
+    assert failed.state == OutboxState.FAILED and "line break" in failed.error
+    assert smtp.deliveries == []

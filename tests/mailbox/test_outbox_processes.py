@@ -104,3 +104,22 @@ def test_a_queued_message_goes_through_a_worker_after_its_undo_delay(
     (received,) = Reader(mail_world, bob).messages()
     assert received["Message-ID"].strip("<>") == outbox.message_id
     assert len(Reader(mail_world, login).messages("Sent")) == 1
+
+
+def test_the_beat_sends_a_message_whose_task_was_lost(alice, mail_world, login, celery_worker):
+    from mailbox.tasks import send_due_outbox
+
+    account = sending_account(alice, mail_world, login)
+    bob = new_login(mail_world, "b")
+    lost = queue(account, [bob[0]], when=timezone.now() + datetime.timedelta(days=1))  # no task
+    OutboxMessage.objects.filter(pk=lost.pk).update(
+        send_at=timezone.now() - datetime.timedelta(minutes=1)  # due since, as after a restart
+    )
+    send_due_outbox.delay()  # what beat does every WEBMAIL_OUTBOX_TICK_SECONDS
+    deadline = time.monotonic() + 60
+    while OutboxMessage.objects.get(pk=lost.pk).state != OutboxState.SENT:
+        if time.monotonic() > deadline or celery_worker.poll() is not None:
+            celery_worker.terminate()
+            pytest.fail(f"no worker sent it: {celery_worker.communicate(timeout=10)[0][-3000:]}")
+        time.sleep(0.2)
+    assert len(Reader(mail_world, bob).messages()) == 1
