@@ -133,3 +133,9 @@ def test_a_post_without_its_csrf_token_is_refused(alice, rows, action):
 
 def test_the_outbox_is_for_signed_in_users(client):
     assert client.get("/mail/outbox/").status_code == 302
+
+
+def test_a_message_tried_again_later_says_why(alice_client, rows):
+    with_state(rows["queued"], attempts=1, error="The mail server answered: 451 4.3.0 Busy")
+    page = alice_client.get("/mail/outbox/").content.decode()
+    assert "Not sent yet: tried again at" in page and "451 4.3.0 Busy" in page
