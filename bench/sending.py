@@ -56,12 +56,15 @@ def summary(seconds):
             "max": round(ms[-1], 1), "n": len(ms)}  # fmt: skip
 
 
-def start_worker():
-    """A Celery worker as the tests start one, on the bench database; its Popen."""
+def start_worker(concurrency):
+    """A Celery worker on the bench database: one process with the solo pool, as the tests
+    start it, or a prefork pool of ``concurrency`` processes; its Popen."""
     from tests.running_app import process_env
 
+    kind = "solo" if concurrency == 1 else "prefork"
     command = [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
-               "--concurrency", "1", "--pool", "solo", "-n", f"bench-{os.getpid()}@%h"]  # fmt: skip
+               "--concurrency", str(concurrency), "--pool", kind,
+               "-n", f"bench-{os.getpid()}@%h"]  # fmt: skip
     log = tempfile.TemporaryFile()  # noqa: SIM115 (read at the end when something went wrong)
     worker = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -80,12 +83,24 @@ def wait_ready(worker):
             raise RuntimeError(f"the worker did not start: {worker.log.read()[-3000:]!r}")
 
 
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mb(pid, field="VmHWM"):
+    """The worker's resident memory, summed over its pool's processes: the peak (VmHWM) or
+    now (VmRSS), in MB."""
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        with open(f"/proc/{each}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1]) / 1024
+    return total
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 def arrivals(smtp):
@@ -178,6 +193,7 @@ def main():
     parser.add_argument("--latency-messages", type=int, default=30)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--undo", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=1, help="1: solo pool; more: prefork")
     parser.add_argument("--no-copy", action="store_true", help="the server files Sent itself")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--sqlite", action="store_true")
@@ -199,15 +215,16 @@ def main():
         dovecot.state / "certs" / "server.crt", dovecot.state / "certs" / "server.key"
     )
     smtp = FaultySmtp(tls_context=tls).start()
-    worker = start_worker()
+    worker = start_worker(args.concurrency)
     try:
         wait_ready(worker)
+        idle_rss = rss_mb(worker.pid, "VmRSS")
         account = account_for(user, dovecot, smtp.port, server_saves_sent=args.no_copy)
         load = os.getloadavg()[0]
         waits = latency(account, smtp, args.latency_messages, args.undo, random.Random(7))
         smtp.deliveries.clear()
         burst_result = burst(account, smtp, args.burst)
-        rss = peak_rss_mb(worker.pid)
+        rss = rss_mb(worker.pid), idle_rss
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(30)
@@ -216,12 +233,18 @@ def main():
     report(args, waits, burst_result, rss, load)
 
 
+def pool(concurrency):
+    return "solo pool" if concurrency == 1 else f"prefork, {concurrency} processes"
+
+
 def report(args, waits, burst_result, rss, load):
     result = {
         "latency_ms": summary(waits),
         "undo_seconds": args.undo,
         "burst": burst_result,
-        "worker_peak_rss_mb": round(rss, 1),
+        "worker_peak_rss_mb": round(rss[0], 1),
+        "worker_idle_rss_mb": round(rss[1], 1),
+        "worker_processes": args.concurrency,
         "sent_copies": "none (the server files its own)" if args.no_copy else "IMAP APPEND",
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
@@ -232,7 +255,8 @@ def report(args, waits, burst_result, rss, load):
          f"max {lat['max']} ms; p95 goal <= 500 ms"),
         (f"burst of {burst_result['messages']}", f"{burst_result['per_s']} msg/s",
          f"{burst_result['delivered']} delivered, {burst_result['delivered_twice']} twice"),
-        ("worker peak RSS", f"{rss:.1f} MB", "VmHWM, solo pool"),
+        ("worker peak RSS", f"{rss[0]:.1f} MB",
+         f"VmHWM; {rss[1]:.1f} MB idle; {pool(args.concurrency)}"),
     ]  # fmt: skip
     print(f"{'figure':<36} {'median / p95 or rate':<24} note")
     for name, value, note in rows:
