@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 
 from accounts.connection import describe_problem, outgoing_endpoint
 from mailbox.events import send_event_on_commit
-from mailbox.models import Draft, Folder, OutboxMessage, OutboxState, Role
+from mailbox.models import Draft, Folder, Message, OutboxMessage, OutboxState, Role
 from mailbox.protocols import imap, smtp
 from mailbox.protocols.base import ConnectionProblem, Problem, check_wire_text
 
@@ -214,8 +214,10 @@ def finish_sent(outbox):
     from mailbox.drafts import do_delete_draft
 
     _file_copy(outbox)
-    if outbox.original_id and outbox.original_flag:  # a message deleted meanwhile: no row
-        do_set_flags(outbox.user, [outbox.original_id], add=[outbox.original_flag])
+    original = Message.objects.filter(pk=outbox.original_id).first() if outbox.original_id else None
+    # once only: each call queues a change for the server, and this step may run again
+    if original is not None and outbox.original_flag and outbox.original_flag not in original.flags:
+        do_set_flags(outbox.user, [original.pk], add=[outbox.original_flag])
     draft = Draft.objects.filter(pk=outbox.draft_id).first() if outbox.draft_id else None
     if draft is not None:
         try:

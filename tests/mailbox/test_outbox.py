@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from mailbox.models import Draft, Folder, OutboxMessage, OutboxState, Role
+from mailbox.models import Draft, Folder, OutboxMessage, OutboxState, PendingChange, Role
 from mailbox.outbox import do_cancel_send
 from mailbox.sources import rawstore
 from mailbox.sync import local, run_account
@@ -177,6 +177,8 @@ def test_a_reply_marks_the_original_answered_on_the_server(mail_world, account, 
     OutboxMessage.objects.filter(pk=outbox.pk).update(original=original,
                                                       original_flag="\\Answered")  # fmt: skip
     send_message(outbox.pk)
+    finish_sent(OutboxMessage.objects.get(pk=outbox.pk))  # its last steps run again
+    assert PendingChange.objects.filter(account=account).count() == 1  # one flag change queued
     run_account(account.pk, push_only=True)  # what the push task queued after the commit does
     (answered,) = other.messages("INBOX")
     assert "\\Answered" in answered.flags
