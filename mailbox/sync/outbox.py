@@ -25,7 +25,8 @@ mailbox.tasks.send_outbox_message runs :func:`send_message`; the beat's send_due
    conditional update; skipped when the server files its own): an IMAP APPEND with the Bcc
    header put back, or a POP3 account's local Sent; the original marked \\Answered or $Forwarded
    (mailbox.actions, which pushes the flag to the server); the draft deleted. A copy that could
-   not be filed (the IMAP server down) is tried again by the beat's next round.
+   not be filed (the IMAP server down, its answer lost, its run killed) is tried again by the
+   beat's rounds, which first look for its Message-ID in Sent.
 7. recover_stale: a claim older than WEBMAIL_SEND_CLAIM_SECONDS goes back to queued if it never
    reached "data", to failed ("may have been sent") if it did.
 
@@ -49,6 +50,7 @@ from mailbox.events import send_event_on_commit
 from mailbox.models import Draft, Folder, Message, OutboxMessage, OutboxState, Role
 from mailbox.protocols import imap, smtp
 from mailbox.protocols.base import ConnectionProblem, Problem, check_wire_text
+from mailbox.protocols.imap import names
 
 from . import imap_session, local, run_account, store
 from .folders import sync_folder_list
@@ -116,7 +118,7 @@ def _unclaimed(outbox_id, now):
         return None
     if outbox.state == OutboxState.QUEUED and outbox.send_at > now:
         return outbox.send_at
-    if outbox.state == OutboxState.SENT and outbox.copy_state == "":
+    if outbox.state == OutboxState.SENT and outbox.copy_state in ("", "retry"):
         finish_sent(outbox)
     return None
 
@@ -228,20 +230,33 @@ def finish_sent(outbox):
 
 
 def _file_copy(outbox):
-    rows = OutboxMessage.objects.filter(pk=outbox.pk, copy_state="")
+    """The one copy in Sent. copy_state: "" (not tried), "saving" (claimed by a run), "retry"
+    (a try failed, or its run died: the copy may be there, so it is looked for first), "done",
+    "skipped" (the server files its own)."""
     if outbox.account.server_saves_sent:
-        rows.update(copy_state="skipped")
+        OutboxMessage.objects.filter(pk=outbox.pk, copy_state="").update(copy_state="skipped")
         return
-    if not rows.update(copy_state="saving"):
+    before = _claim_copy(outbox)
+    if before is None:
         return  # filed, or being filed by another run
+    file = _keep_locally if outbox.account.is_pop3 else _append_to_server
     try:
-        (_keep_locally if outbox.account.is_pop3 else _append_to_server)(outbox, sent_copy(outbox))
+        file(outbox, sent_copy(outbox), look_first=before == "retry")
     except (ConnectionProblem, OSError) as failure:
         logger.warning("the Sent copy of outbox %s was not filed: %s", outbox.pk, failure)
-        OutboxMessage.objects.filter(pk=outbox.pk, copy_state="saving").update(copy_state="")
+        OutboxMessage.objects.filter(pk=outbox.pk, copy_state="saving").update(copy_state="retry")
         return
     OutboxMessage.objects.filter(pk=outbox.pk).update(copy_state="done")
     checkpoint("copied", outbox_id=outbox.pk)
+
+
+def _claim_copy(outbox):
+    """The copy_state this run took the copy over from ("" or "retry"), or None."""
+    for before in ("", "retry"):
+        rows = OutboxMessage.objects.filter(pk=outbox.pk, copy_state=before)
+        if rows.update(copy_state="saving"):
+            return before
+    return None
 
 
 def sent_copy(outbox):
@@ -262,7 +277,8 @@ def _sent_folder(account):
     return Folder.objects.filter(account=account, role=Role.SENT, selectable=True).first()
 
 
-def _keep_locally(outbox, raw):
+def _keep_locally(outbox, raw, look_first=False):
+    """(A failed try committed nothing: its row and its file go together.)"""
     folder = _sent_folder(outbox.account) or local.create_folder(outbox.account, "Sent", Role.SENT)
     local.keep_message(folder, raw, seen=True)
     store.refresh_counts(folder)
@@ -272,15 +288,24 @@ def _keep_locally(outbox, raw):
     )
 
 
-def _append_to_server(outbox, raw):
+def _append_to_server(outbox, raw, look_first=False):
     """APPEND to the account's Sent (made when it has none), then that folder's sync, so that
-    the copy shows in the cache."""
+    the copy shows in the cache. ``look_first``: an earlier APPEND may have gone through
+    without its answer; a message with this Message-ID there already is the copy."""
     account = outbox.account
     with imap_session(account) as session:
         folder = _sent_folder(account) or _create_sent(account, session)
-        session.append(folder.name, raw, flags=["\\Seen"])
+        if not (look_first and _has_copy(session, folder, outbox.message_id)):
+            session.append(folder.name, raw, flags=["\\Seen"])
     with contextlib.suppress(ConnectionProblem, OSError):  # the next sync brings it anyway
         run_account(account.pk, folder_names=[folder.name])
+
+
+def _has_copy(session, folder, message_id):
+    if not message_id:
+        return False
+    session.select(folder.name, readonly=True)
+    return bool(session.uid_search(names.search_criteria(header=("Message-ID", message_id))))
 
 
 def _create_sent(account, session):
@@ -305,7 +330,9 @@ def due_outbox_ids(now=None):
     now = now or timezone.now()
     due = OutboxMessage.objects.filter(state=OutboxState.QUEUED, send_at__lte=now - DUE_GRACE)
     unfinished = OutboxMessage.objects.filter(
-        state=OutboxState.SENT, copy_state="", sent_at__range=(now - FINISH_WITHIN, now - DUE_GRACE)
+        state=OutboxState.SENT,
+        copy_state__in=["", "retry"],
+        sent_at__range=(now - FINISH_WITHIN, now - DUE_GRACE),
     )
     return [*due.values_list("pk", flat=True), *unfinished.values_list("pk", flat=True)]
 
@@ -316,6 +343,9 @@ def recover_stale(now=None):
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(seconds=settings.WEBMAIL_SEND_CLAIM_SECONDS)
     stale = OutboxMessage.objects.filter(state=OutboxState.SENDING, claimed_at__lt=cutoff)
+    # a run that died while filing the copy: the next round looks for it before filing again
+    OutboxMessage.objects.filter(state=OutboxState.SENT, copy_state="saving",
+                                 sent_at__lt=cutoff).update(copy_state="retry")  # fmt: skip
     requeued = []
     for outbox in stale.only("pk", "user", "stage", "claimed_at", "refused"):
         if outbox.stage == "data":  # it may have reached them: never again by itself

@@ -11,7 +11,8 @@ from mailbox.models import Draft, Folder, OutboxMessage, OutboxState, PendingCha
 from mailbox.outbox import do_cancel_send
 from mailbox.sources import rawstore
 from mailbox.sync import local, run_account
-from mailbox.sync.outbox import finish_sent, send_message
+from mailbox.sync.outbox import due_outbox_ids, finish_sent, recover_stale, send_message
+from mailbox.testing.servers import free_port
 from tests.mailbox.outbox_world import Reader, new_login, queue, sending_account
 from tests.mailbox.pop3_world import message
 
@@ -194,3 +195,45 @@ def test_a_sent_message_whose_draft_went_meanwhile_finishes(alice, mail_world, l
     OutboxMessage.objects.filter(pk=outbox.pk).update(state=OutboxState.SENT)
     finish_sent(outbox)
     assert OutboxMessage.objects.get(pk=outbox.pk).copy_state == "done"
+
+
+def test_a_copy_tried_again_is_looked_for_before_it_is_filed(mail_world, account, login, bob_login):
+    outbox = queue(account, [bob_login[0]])
+    send_message(outbox.pk)
+    # as if the APPEND had gone through and its answer been lost: the next round tries again
+    OutboxMessage.objects.filter(pk=outbox.pk).update(copy_state="retry")
+    assert outbox.pk in due_outbox_ids(now=timezone.now() + datetime.timedelta(minutes=1))
+    send_message(outbox.pk)
+    assert len(Reader(mail_world, login).messages("Sent")) == 1
+    assert OutboxMessage.objects.get(pk=outbox.pk).copy_state == "done"
+
+
+def test_a_copy_that_could_not_be_filed_is_filed_by_a_later_round(
+    mail_world, account, login, bob_login
+):
+    imap_port = account.incoming_port
+    account.incoming_port = free_port()  # the IMAP server is down; SMTP works
+    account.incoming_password = login[1]
+    account.save()
+    outbox = queue(account, [bob_login[0]])
+    send_message(outbox.pk)
+    sent = OutboxMessage.objects.get(pk=outbox.pk)
+    assert (sent.state, sent.copy_state) == (OutboxState.SENT, "retry")
+    account.incoming_port = imap_port
+    account.incoming_password = login[1]
+    account.save()
+    send_message(outbox.pk)
+    assert len(Reader(mail_world, login).messages("Sent")) == 1
+    assert len(Reader(mail_world, bob_login).messages()) == 1
+
+
+def test_a_run_that_died_filing_the_copy_is_taken_up_later(mail_world, account, login, bob_login):
+    outbox = queue(account, [bob_login[0]])
+    send_message(outbox.pk)
+    OutboxMessage.objects.filter(pk=outbox.pk).update(copy_state="saving")  # killed meanwhile
+    send_message(outbox.pk)  # a run in the meantime leaves it to its owner
+    assert OutboxMessage.objects.get(pk=outbox.pk).copy_state == "saving"
+    recover_stale(now=timezone.now() + datetime.timedelta(hours=1))
+    send_message(outbox.pk)
+    assert OutboxMessage.objects.get(pk=outbox.pk).copy_state == "done"
+    assert len(Reader(mail_world, login).messages("Sent")) == 1
