@@ -56,3 +56,36 @@ def fetch_due_pop3_accounts():
 
     for account_id in due_pop3_accounts():
         fetch_pop3_account.delay(account_id)
+
+
+# an ETA task waits in a worker's memory, unacknowledged; past the broker's visibility timeout
+# (Redis: an hour) it is delivered again. Sends further off are left to send_due_outbox.
+ETA_HORIZON_SECONDS = 900
+
+
+def enqueue_send(outbox_id, send_at):
+    """send_outbox_message for ``send_at`` (aware datetime), when it is near enough."""
+    from django.utils import timezone
+
+    if (send_at - timezone.now()).total_seconds() <= ETA_HORIZON_SECONDS:
+        send_outbox_message.apply_async((outbox_id,), eta=send_at)
+
+
+@shared_task(ignore_result=True)
+def send_outbox_message(outbox_id):
+    """Send an outbox row if it is queued and due (mailbox.sync.outbox); runs twice harmlessly."""
+    from .sync.outbox import send_message
+
+    again_at = send_message(outbox_id)
+    if again_at is not None:
+        enqueue_send(outbox_id, again_at)
+
+
+@shared_task(ignore_result=True)
+def send_due_outbox():
+    """On beat's tick (WEBMAIL_OUTBOX_TICK_SECONDS): stale claims recovered, and each row whose
+    task was lost (a worker restarted) sent in its own task."""
+    from .sync.outbox import due_outbox_ids, recover_stale
+
+    for outbox_id in {*recover_stale(), *due_outbox_ids()}:
+        send_outbox_message.delay(outbox_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import contacts, download, folders, mail, message
+from .views import contacts, download, folders, mail, message, outbox
 
 app_name = "mailbox"
 urlpatterns = [
@@ -45,4 +45,7 @@ urlpatterns = [
         download.part_preview,
         name="part_preview",
     ),
+    path("outbox/", outbox.outbox_list, name="outbox"),
+    path("outbox/<id:outbox_id>/cancel/", outbox.outbox_cancel, name="outbox_cancel"),
+    path("outbox/<id:outbox_id>/retry/", outbox.outbox_retry, name="outbox_retry"),
 ]

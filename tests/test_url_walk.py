@@ -8,6 +8,7 @@ A new URL pattern fails test_every_url_pattern_has_an_entry until WALK says how 
 """
 
 import base64
+import datetime
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
+from django.utils import timezone
 
 from accounts.actions import do_save_identity
 from accounts.identities import default_identity
@@ -33,10 +35,11 @@ from accounts.models import Identity
 from mailbox import actions
 from mailbox.contacts import do_note_contacts
 from mailbox.events import send_event
-from mailbox.models import Folder, Role, TrustedSender
+from mailbox.models import Folder, OutboxMessage, OutboxState, Role, TrustedSender
 from mailbox.routing import websocket_urlpatterns
 from mailbox.sync.fetch import fetch_account
 from mailbox.views.message import message_parts
+from tests.mailbox.outbox_world import queue
 from tests.mailbox.pop3_world import deliver, new_mailbox, pop3_account
 from tests.running_app import Client
 from webmail.converters import IdConverter
@@ -181,6 +184,11 @@ WALK = {
     "mailbox:message_headers": Visit(args=lambda own: {"message_id": own.rich.pk}),
     "mailbox:part_preview": Visit(args=lambda own: {"message_id": own.rich.pk,
                                                     "section": own.section}),
+    "mailbox:outbox": Visit(),
+    "mailbox:outbox_cancel": Visit(get=False, args=lambda own: {"outbox_id": own.queued.pk},
+                                   post=lambda own: {}),
+    "mailbox:outbox_retry": Visit(get=False, args=lambda own: {"outbox_id": own.failed.pk},
+                                  post=lambda own: {"confirmed": "1"}),
 }
 # fmt: on
 # The WebSocket routes (mailbox/routing.py), visited by the tests at the end of this file.
@@ -256,6 +264,10 @@ def mailbox_of(user, world, rich=False):
         user, Identity(account=account, name="Spare", address=f"spare.{account.email}")
     )
     do_note_contacts(user, [("Zoë", "zoe@example.org")])
+    tomorrow = timezone.now() + datetime.timedelta(days=1)
+    own.queued = queue(account, ["zoe@example.org"], when=tomorrow)
+    own.failed = queue(account, ["zoe@example.org"], when=tomorrow)
+    OutboxMessage.objects.filter(pk=own.failed.pk).update(state=OutboxState.FAILED, error="No.")
     if rich:
         own.rich = own.inbox.messages.get(subject="Garden photos")
         _text, _html, attachments, inline = message_parts(own.rich)

@@ -201,7 +201,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailbox.tasks.fetch_due_pop3_accounts",
         "schedule": int(env("WEBMAIL_FETCH_TICK_SECONDS", "60")),
     },
+    # the outbox's safety net: rows whose task was lost, claims left by a killed worker
+    "send-due-outbox": {
+        "task": "mailbox.tasks.send_due_outbox",
+        "schedule": int(env("WEBMAIL_OUTBOX_TICK_SECONDS", "30")),
+    },
 }
+# Sending (mailbox.sync.outbox): a claim older than this is a worker that died; a message that
+# keeps meeting temporary failures (4xx, a server down) is given up this long after its first try.
+WEBMAIL_SEND_CLAIM_SECONDS = int(env("WEBMAIL_SEND_CLAIM_SECONDS", "600"))
+WEBMAIL_SEND_RETRY_SECONDS = int(env("WEBMAIL_SEND_RETRY_SECONDS", str(4 * 3600)))
 # Fetched body parts kept per account; the least recently used go first past this.
 WEBMAIL_BODY_CACHE_BYTES = int(env("WEBMAIL_BODY_CACHE_BYTES", str(64 * 1024 * 1024)))
 

@@ -6,11 +6,17 @@ the mail storage under ``raw_name`` whatever folder the message is moved to; the
 only after the commit that deletes the last row naming them.
 """
 
+import uuid
+
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from mailbox.models import Folder, Message, Role
+from mailbox.parsing import is_attachment, mime
 from mailbox.sources import rawstore
+
+from . import store
 
 LOCAL_UIDVALIDITY = 1
 DELIMITER = "/"
@@ -59,6 +65,31 @@ def allocate_uids(folder_id, count):
         )
         end = cursor.fetchone()[0]
     return list(range(end - count, end))
+
+
+def keep_message(folder, raw, *, seen=True):
+    """Keep ``raw`` (bytes) as a new message of the local ``folder``, as a fetch keeps one: the
+    file made durable first (rawstore), then its row committed (a Sent copy: read). Returns the
+    Message. OSError when the mail storage cannot take it; nothing is recorded then."""
+    spool = rawstore.Spool()
+    name = f"{rawstore.account_prefix(folder.account_id)}kept-{uuid.uuid4().hex}.eml"
+    handle = spool.file(name)
+    try:
+        handle.write(raw)
+    except OSError:
+        rawstore.discard(handle)
+        raise
+    (name,) = rawstore.keep_all([(handle, name)])
+    attachments = mime.may_have_attachments(raw) and any(
+        is_attachment(part) for part in mime.scan_bytes(raw).tree.walk()
+    )
+    header = raw[: mime.header_end(raw)]
+    with transaction.atomic():
+        (uid,) = allocate_uids(folder.pk, 1)
+        row = store.kept_message_values(folder.pk, LOCAL_UIDVALIDITY, uid, header, len(raw),
+                                        attachments, name, timezone.now())  # fmt: skip
+        values = dict(zip(store.KEPT_COLUMNS, row, strict=True))
+        return Message.objects.create(**{**values, "seen": seen})
 
 
 def count_new_mail(folder, count):

@@ -47,7 +47,7 @@
   let connectedOnce = false;
 
   // Re-fetch this page through its normal view and swap in the parts that show live state.
-  const LIVE_PARTS = ["account-list", "folders"];
+  const LIVE_PARTS = ["account-list", "folders", "outbox"];
   let pending = null;
   function refresh() {
     if (pending) return; // one re-fetch at a time; events that arrive meanwhile fold into it
@@ -73,6 +73,7 @@
     "folder.changed": refresh,
     "sync.progress": refresh,
     "preferences.changed": refresh,
+    "outbox.state": refresh,
     "change.failed": (event) => {
       tell(`${document.body.dataset.changeFailed} ${event.reason}`);
       refresh();

@@ -5,8 +5,13 @@ our cache with what a second implementation sees on the server.
 """
 
 import imaplib
+import os
 import re
+import signal
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,7 @@ from mailbox.models import Folder, Message
 from mailbox.sync import run_account
 from mailbox.testing.seed import generate_messages, seed_imap
 
+ROOT = Path(__file__).resolve().parents[2]
 FETCH_FLAGS = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)")
 
 
@@ -161,3 +167,21 @@ def as_alice(alice_client):
 
 def folder(account, name):
     return Folder.objects.get(account=account, name=name)
+
+
+@pytest.fixture
+def celery_worker():
+    """A real Celery worker (one process, solo pool) on this test's database and task queue:
+    tests that use it need ``django_db(transaction=True)``."""
+    from tests.running_app import process_env
+
+    command = [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
+               "--concurrency", "1", "--pool", "solo", "-n", f"test-{os.getpid()}@%h"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

@@ -2,7 +2,6 @@
 (Redis) and fetches; a worker process killed outright (SIGKILL) in the middle of a fetch loses
 nothing, and the next fetch finishes its work without storing anything twice."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -57,20 +56,6 @@ def test_a_worker_killed_mid_fetch_loses_nothing(alice, mail_world, login, point
     fetch_account(account.pk)
     assert stored_ids(account) == sorted(ids)
     assert server.message_ids() == ([] if retention == "delete" else ids)
-
-
-@pytest.fixture
-def celery_worker():
-    command = [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
-               "--concurrency", "1", "--pool", "solo", "-n", f"test-{os.getpid()}@%h"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_check_now_goes_through_the_queue_to_a_worker(
