@@ -155,7 +155,7 @@ def _reply(command, reply, wanted=(250, 251)):
 
 def _mail_options(client, sender, recipients, data):
     options = []
-    if any(byte > 127 for byte in data) and client.has_extn("8bitmime"):
+    if not data.isascii() and client.has_extn("8bitmime"):
         options.append("BODY=8BITMIME")
     if not all(address.isascii() for address in (sender, *recipients)):
         if not client.has_extn("smtputf8"):  # RFC 6531: only a server that says so takes them
