@@ -68,6 +68,15 @@ class LocalSource(MessageSource):
         with _open(message) as handle:
             return handle.read(end)
 
+    def get_message_header(self, message, part):
+        """The file's bytes from the part's body start to its message's body start."""
+        if part.message is None or part.body_start is None or part.message.body_start is None:
+            return b""
+        end = min(part.message.body_start, part.body_start + HEADER_LIMIT)
+        with _open(message) as handle:
+            handle.seek(part.body_start)
+            return handle.read(max(end - part.body_start, 0))
+
     def stream_part(self, message, part, chunk_size=1 << 20):
         handle = _open(message)
         return opened_stream(iter_part(handle, part, chunk_size), handle.close)
