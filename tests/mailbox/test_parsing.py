@@ -16,10 +16,9 @@ from mailbox.parsing import (
     BodyStructureError,
     find_parts,
     has_attachments,
-    is_attachment,
     parse_bodystructure,
-    tree_has_attachments,
     parse_header_fields,
+    tree_has_attachments,
 )
 from mailbox.parsing.charsets import decode_body
 
