@@ -242,6 +242,8 @@ def _uudecode(body: bytes) -> bytes | None:
     for line in body.splitlines():
         if not line.strip() or line in (b"`", b" "):
             continue
+        if min(line) < 0x20 or max(line) > 0x60:  # not a uuencoding character: not a block
+            return None
         # a line's first character gives its length; encoders pad differently after it
         count = (((line[0] - 32) & 63) * 4 + 5) // 3
         try:
