@@ -23,7 +23,11 @@ from mailbox.parsing.attachments import (
     tnef_files,
 )
 from mailbox.parsing.bodystructure import BodyPart
-from tests.mailbox.test_sources_parity import CORPUS, both, raw_of  # noqa: F401 - a fixture
+from mailbox.models import Message
+from mailbox.sync import run_account
+from mailbox.sync.fetch import fetch_account
+from tests.mailbox.pop3_world import pop3_account
+from tests.mailbox.test_sources_parity import CORPUS, raw_of
 
 try:
     import tnefparse  # noqa: F401
@@ -201,6 +205,21 @@ def nested(depth):
         inner = outer
     inner["To"] = "alice@example.com"
     return bytes(inner)
+
+
+@pytest.fixture
+def both(alice, mail_world, imap_account, mailbox_login):
+    """Deliver ``raw`` once to the mailbox Alice added twice: (by IMAP, by POP3)."""
+    account = pop3_account(alice, mail_world, mailbox_login, retention="keep")
+
+    def deliver(raw):
+        mail_world.dovecot.deliver(mailbox_login[0], raw)
+        assert run_account(imap_account.pk)
+        fetch_account(account.pk)
+        by_imap = Message.objects.filter(folder__account=imap_account).latest("id")
+        return by_imap, Message.objects.filter(folder__account=account).latest("id")
+
+    return deliver
 
 
 def both_ways(both, raw):
