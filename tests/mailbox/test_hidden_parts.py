@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from mailbox.models import Message
 from mailbox.parsing import mime
 from mailbox.parsing.attachments import (
     decoded_size,
@@ -23,7 +24,6 @@ from mailbox.parsing.attachments import (
     tnef_files,
 )
 from mailbox.parsing.bodystructure import BodyPart
-from mailbox.models import Message
 from mailbox.sync import run_account
 from mailbox.sync.fetch import fetch_account
 from tests.mailbox.pop3_world import pop3_account
