@@ -118,21 +118,29 @@ _UNFOLD = re.compile(r"\r?\n[ \t]+")
 def _message_text(raw_name):
     """What SEARCH TEXT would look through (RFC 3501 6.4.4: the header and the body), as IMAP
     servers read it: the header block with its encoded words decoded, every text part (HTML
-    reduced to its text; attachments and forwarded messages included) and the parts' names,
-    case-folded, spaces collapsed."""
+    reduced to its text; attachments and forwarded messages included, a forwarded message's
+    header block too: it is body text to IMAP) and the parts' names, case-folded, spaces
+    collapsed."""
     try:
         with rawstore.open_raw(raw_name) as handle:
             scan = scan_message(handle)
-            handle.seek(0)
-            header = handle.read(min(scan.header_end, HEADER_LIMIT)).decode("utf-8", "replace")
-            pieces = [decode_words(_UNFOLD.sub(" ", header))]
+            pieces = [_header_text(handle, 0, scan.header_end)]
             for part in scan.tree.walk():
                 pieces.extend(filter(None, (part.filename, part.description)))
                 if part.content_type.startswith("text/"):
                     pieces.append(_part_text(handle, part))
+                elif part.message is not None and part.message.body_start is not None:
+                    pieces.append(_header_text(handle, part.body_start, part.message.body_start))
     except OSError:
         return ""
     return _SPACE.sub(" ", " ".join(pieces)).casefold()
+
+
+def _header_text(handle, start, end):
+    """A header block of the file, unfolded, its encoded words decoded."""
+    handle.seek(start)
+    header = handle.read(max(min(end - start, HEADER_LIMIT), 0)).decode("utf-8", "replace")
+    return decode_words(_UNFOLD.sub(" ", header))
 
 
 def _part_text(handle, part):

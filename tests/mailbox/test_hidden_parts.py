@@ -304,3 +304,15 @@ def expected():
     if not path.exists():
         pytest.skip(f"corpus absent: {CORPUS}")
     return json.loads(path.read_text())
+
+
+@pytest.mark.django_db
+@pytest.mark.servers
+def test_search_sees_inside_a_forwarded_message(both, alice):
+    from mailbox.search import search_messages
+
+    raw = raw_of("10-forward-rfc822-noname.eml")
+    for way, message in both_ways(both, raw).items():
+        for word in ("Heller", "Sehr geehrte"):  # its sender's name; its text
+            found = search_messages(alice, folder_id=message.folder_id, query=word).messages
+            assert [row.pk for row in found] == [message.pk], (way, word)
