@@ -128,8 +128,18 @@ def reading_pane(request, message):
     parts = attachments + [p for p in inline if p.content_id not in shown_cids]
     context["attachments"], context["forwarded"] = listed_parts(message, parts, 1)
     context["attachments"] += [Listed.embedded(text, found) for found in embedded]
+    if embedded:
+        _remember_attachment_mark(message)
     context["mark_read"] = _mark_read_on_open(request.user, message)
     return context
+
+
+def _remember_attachment_mark(message):
+    """Files in the text (uuencode, yEnc) are known only once it is read, by IMAP as by POP3:
+    the list's mark follows then, as the preview line does."""
+    if not message.has_attachments:
+        message.has_attachments = True
+        Message.objects.filter(pk=message.pk).update(has_attachments=True)
 
 
 def _remember_preview(message, part):
@@ -162,23 +172,24 @@ class Listed:
     content_type: str
     size: int | None  # octets as the download will have them
     sureness: str  # "exact", "estimate" (base64) or "bound" (quoted-printable: at most)
+    preview: str | None = None  # "image", "pdf": a Preview link is offered (download.previewable)
 
     @classmethod
     def part(cls, part, subject=None):
+        from .download import previewable
+
         size, sureness = decoded_size(part)
-        return cls(part.section, part_name(part, subject), part.content_type, size, sureness)
+        name = part_name(part, subject)
+        return cls(part.section, name, part.content_type, size, sureness, previewable(part))
 
     @classmethod
     def embedded(cls, host, found):
-        return cls(found.section(host.section), found.name, found.content_type,
-                   len(found.data), "exact")  # fmt: skip
-
-    @property
-    def preview(self):
-        """ "image", "pdf" or None, as download.previewable says."""
         from .download import previewable
 
-        return previewable(self)
+        listed = cls(found.section(host.section), found.name, found.content_type,
+                     len(found.data), "exact")  # fmt: skip
+        listed.preview = previewable(listed)
+        return listed
 
 
 def listed_parts(message, parts, depth):

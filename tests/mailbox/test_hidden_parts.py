@@ -242,6 +242,7 @@ def test_a_part_without_a_name_is_an_attachment_named_from_its_type(both, alice_
 @pytest.mark.servers
 def test_uuencoded_and_yenc_files_are_listed_and_out_of_the_text(both, alice_client):
     for way, message in both_ways(both, with_blocks()).items():
+        assert not message.has_attachments  # in the text: known once it is read
         page = pane(alice_client, message)
         assert listed(page) == {"photo.bin": "1~uu.1", "y.dat": "1~yenc.1"}, way
         assert "begin 644" not in page and "=ybegin" not in page and "Goodbye" in page
@@ -250,7 +251,7 @@ def test_uuencoded_and_yenc_files_are_listed_and_out_of_the_text(both, alice_cli
         assert download(alice_client, message, "1~uu.2")[0] == 404
         assert download(alice_client, message, "1~tnef.1")[0] == 404
         message.refresh_from_db()
-        assert message.preview == "Two files below. Goodbye"
+        assert message.preview == "Two files below. Goodbye" and message.has_attachments
 
 
 @pytest.mark.django_db
