@@ -317,3 +317,40 @@ def test_search_sees_inside_a_forwarded_message(both, alice):
         for word in ("Heller", "Sehr geehrte"):  # its sender's name; its text
             found = search_messages(alice, folder_id=message.folder_id, query=word).messages
             assert [row.pk for row in found] == [message.pk], (way, word)
+
+
+def uu_png():
+    from tests.mailbox.test_sources_parity import PNG
+
+    head = (
+        b"From: zoe@example.org\r\nTo: alice@example.com\r\nSubject: Pixel\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+    )
+    return head + b"A pixel:\r\n" + uuencoded(PNG, "pixel.png") + b"That was it.\r\n", PNG
+
+
+@pytest.mark.django_db
+@pytest.mark.servers
+def test_an_embedded_image_is_previewed_as_what_its_bytes_are(both, alice_client):
+    raw, png = uu_png()
+    for way, message in both_ways(both, raw).items():
+        page = pane(alice_client, message)
+        assert f"/mail/messages/{message.pk}/parts/1~uu.1/preview/" in page, way
+        preview = alice_client.get(f"/mail/messages/{message.pk}/parts/1~uu.1/preview/")
+        assert (preview.status_code, preview["Content-Type"], preview.content) == (
+            200, "image/png", png)  # fmt: skip
+        assert preview["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert preview["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+@pytest.mark.servers
+def test_a_winmail_dat_stays_downloadable_as_itself(both, alice_client):
+    for way, message in both_ways(both, raw_of("07-winmail-dat.eml")).items():
+        names = listed(pane(alice_client, message))
+        assert names["winmail.dat"] == "2", way
+        status, name, data = download(alice_client, message, "2")
+        assert (status, name, data[:4]) == (200, "winmail.dat", b"\x78\x9f\x3e\x22")
+        inner = {"Angebot-2026-117.txt": "2~tnef.1", "Preisliste.csv": "2~tnef.2"}
+        if tnefparse is not None:
+            assert {key: names.get(key) for key in inner} == inner
