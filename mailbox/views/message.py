@@ -247,9 +247,21 @@ def _inner_body(message, text, html):
     if text is not None:
         return text_body(message, text)
     if html is not None:
-        words = LexborHTMLParser(part_text(message, html)).text(separator="\n")
-        return text_to_html(words.strip()), []
+        return text_to_html(html_words(part_text(message, html))), []
     return "", []
+
+
+_BLOCK_START = re.compile(r"(?i)<(?=(?:p|div|br|li|tr|td|th|h[1-6]|blockquote|table)\b)")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def html_words(html):
+    """The text an HTML body shows, a line per block, without script, style or head."""
+    tree = LexborHTMLParser(_BLOCK_START.sub("\n<", html))
+    tree.strip_tags(["script", "style", "head", "template", "noscript"])
+    lines = (_SPACES.sub(" ", line).strip() for line in (tree.text(separator="") or "").split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _remote_choice(request, message):

@@ -354,3 +354,29 @@ def test_a_winmail_dat_stays_downloadable_as_itself(both, alice_client):
         inner = {"Angebot-2026-117.txt": "2~tnef.1", "Preisliste.csv": "2~tnef.2"}
         if tnefparse is not None:
             assert {key: names.get(key) for key in inner} == inner
+
+
+def forwarded_html():
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "shop@example.org", "Your order"
+    inner.set_content(
+        "<html><head><style>p { color: red }</style></head><body><p>Order <b>4711</b>"
+        " shipped.</p><script>alert('x')</script><p>Thank you.</p></body></html>",
+        subtype="html",
+    )
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "zoe@example.org", "alice@example.com", "Fwd"
+    mail.set_content("See below.\n")
+    mail.add_attachment(inner)
+    return bytes(mail)
+
+
+@pytest.mark.django_db
+@pytest.mark.servers
+def test_a_forwarded_html_message_shows_its_words_not_its_markup(both, alice_client):
+    for way, message in both_ways(both, forwarded_html()).items():
+        page = pane(alice_client, message)
+        section = page.split('<section class="forwarded"', 1)[1]
+        assert "Order 4711 shipped." in section and "Thank you." in section, way
+        assert "alert" not in section and "color: red" not in section and "&lt;p" not in section
+        assert listed(page) == {"Your order.eml": "2"}
