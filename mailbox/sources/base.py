@@ -160,7 +160,8 @@ class MessageSource:
 
 
 HEADER_LIMIT = 256 * 1024  # a message's header block is read up to this many bytes
-MAX_HOST_BYTES = 48 << 20  # encoded octets of a part opened to list the files inside it
+MAX_HOST_BYTES = 16 << 20  # encoded octets of a part opened (whole, each time the pane shows
+# it: IMAP caches only small parts) to list the files inside; a larger one stays one file
 TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 
 
