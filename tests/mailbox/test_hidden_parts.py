@@ -34,7 +34,7 @@ try:
 except ImportError:
     tnefparse = None
 needs_tnefparse = pytest.mark.skipif(
-    tnefparse is None, reason="tnefparse is not installed (pyproject.toml lists it)"
+    tnefparse is None, reason="tnefparse is not installed (a dependency to add to pyproject.toml)"
 )
 
 PAYLOAD = bytes(range(256)) * 3 + b"tail"
@@ -278,7 +278,7 @@ def test_forwarded_messages_show_in_place_down_to_a_bound(both, alice_client):
 )  # fmt: skip
 def test_realworld_attachments_by_name_and_bytes(case, both, alice_client, expected):
     if case.startswith("07") and tnefparse is None:
-        pytest.skip("tnefparse is not installed (pyproject.toml lists it)")
+        pytest.skip("tnefparse is not installed (a dependency to add to pyproject.toml)")
     want = expected[case]
     for way, message in both_ways(both, raw_of(case)).items():
         page = pane(alice_client, message)
