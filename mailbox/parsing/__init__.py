@@ -11,6 +11,7 @@ from .bodystructure import (
     has_attachments,
     is_attachment,
     parse_bodystructure,
+    tree_has_attachments,
 )
 from .headers import FETCH_FIELDS, HeaderFields, parse_header_fields
 
@@ -24,4 +25,5 @@ __all__ = [
     "is_attachment",
     "parse_bodystructure",
     "parse_header_fields",
+    "tree_has_attachments",
 ]

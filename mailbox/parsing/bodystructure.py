@@ -20,6 +20,7 @@ __all__ = [
     "has_attachments",
     "is_attachment",
     "parse_bodystructure",
+    "tree_has_attachments",
 ]
 
 MAX_DEPTH = 50  # parenthesis levels, which bounds MIME nesting too
@@ -328,12 +329,9 @@ def parse_bodystructure(raw: bytes) -> BodyPart:
 
 
 def is_attachment(part: BodyPart) -> bool:
-    """The paperclip rule, for one part.
-
-    A part is an attachment when its disposition is "attachment", or when it has a file name
-    (disposition filename or Content-Type name), is not multipart, not text/plain or text/html,
-    and its disposition is not "inline".
-    """
+    """Whether ``part`` is a file by its own fields alone: an "attachment" disposition, or a
+    name on a part that is not multipart, not text/plain or text/html and not "inline". Parts
+    without a name are judged by where they sit: :func:`tree_has_attachments`."""
     if part.disposition == "attachment":
         return True
     return (
@@ -344,87 +342,41 @@ def is_attachment(part: BodyPart) -> bool:
     )
 
 
-def _has_attachments_slow(raw: bytes) -> bool:
-    """has_attachments by a full parse; False for what does not parse."""
+def tree_has_attachments(tree: BodyPart) -> bool:
+    """The paperclip rule: is anything in the message a file to download? Every leaf that
+    :func:`find_parts` does not take for the body (the text/html shown or an alternative of
+    it) or for an inline image (a Content-ID the HTML may show) is one, named or not; a
+    forwarded message is one, and so is whatever it holds."""
+    return bool(find_parts(tree)[2])
+
+
+def has_attachments(raw: bytes | None) -> bool:
+    """:func:`tree_has_attachments` of a BODYSTRUCTURE response; False for none or one that
+    does not parse. Never raises.
+
+    Fast for the common cases: an "attachment" disposition anywhere answers yes without a
+    parse, and so does a single text/plain or text/html part answer no (the body itself)."""
+    if not raw:  # also None: the server sent no structure
+        return False
+    raw = bytes(raw)
+    if len(raw) <= MAX_BYTES and not _OPAQUE.search(raw):
+        if _ATTACHMENT.search(raw):
+            return True
+        if _SINGLE_TEXT.match(raw):
+            return False
     try:
         tree = parse_bodystructure(raw)
     except BodyStructureError:
         return False
-    return any(is_attachment(part) for part in tree.walk())
+    return tree_has_attachments(tree)
 
 
-_QUOTED = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-_NSTRING = rb"(?:" + _QUOTED + rb"|NIL)"
-_PARAMS = rb"(?:\((?:\s*" + _QUOTED + rb")*\s*\)|NIL)"
 # what the regular expressions below cannot see through: literals, and escapes that a server
 # never needs (it escapes only " and \)
 _OPAQUE = re.compile(rb"\{\d+\+?\}\r?\n|\\[^\"\\]")
 _ATTACHMENT = re.compile(rb'\(\s*"\s*attachment\s*"\s*(?:\(|NIL\s*\))', re.I)
-_NAMED = re.compile(rb'"\s*(?:file)?name(?:\*[0-9]*\*?)?\s*"\s*"', re.I)
-# a leaf part up to its disposition: type subtype (params) id desc enc size [lines] [md5] [dsp];
-# an envelope or address can match only without a parameter list, so without a name
-_LEAF = re.compile(
-    rb"\(\s*(" + _NSTRING + rb")\s*(" + _NSTRING + rb")\s*(" + _PARAMS + rb")"
-    rb"\s*" + _NSTRING + rb"\s*" + _NSTRING + rb"\s*" + _NSTRING + rb"\s*(?:\d+|NIL)"
-    rb"(?:\s+\d+)?(?:\s+" + _NSTRING + rb")?"
-    rb"(?:\s*(?:\(\s*(" + _QUOTED + rb")\s*(" + _PARAMS + rb")\s*\)|NIL))?",
-    re.I | re.S,
-)
-_QUOTED_RE = re.compile(_QUOTED, re.S)
-
-
-def _strings(data: bytes) -> list[str]:
-    """The quoted strings in ``data``, unescaped and decoded."""
-    return [_text(_unescape(item[1:-1])) for item in _QUOTED_RE.findall(data)]
-
-
-def _pairs(data: bytes | None) -> dict[str, str]:
-    if not data:
-        return {}
-    strings = _strings(data)
-    return decode_params(list(zip(strings[::2], strings[1::2], strict=False)))
-
-
-def _first_string(data: bytes) -> str | None:
-    strings = _strings(data)
-    return strings[0] if strings else None
-
-
-def has_attachments(raw: bytes | None) -> bool:
-    """Whether to show a paperclip: does any part, at any depth, pass :func:`is_attachment`?
-
-    Fast: regular expressions over the raw bytes, no tree. An "attachment" disposition anywhere
-    answers yes; no name or filename parameter anywhere answers no; otherwise each leaf part is
-    matched on its own. The full parse is only used where a regular expression cannot see the
-    answer: a response with literals, or a named message/rfc822 part (its disposition follows
-    the attached message), and odd escapes. It agrees with the full parse on well-formed
-    structures; on malformed ones it answers as best it can, and it never raises.
-    """
-    if not raw:  # also None: the server sent no structure
-        return False
-    raw = bytes(raw)
-    if len(raw) > MAX_BYTES or _OPAQUE.search(raw):
-        return _has_attachments_slow(raw)
-    if _ATTACHMENT.search(raw):
-        return True
-    if not _NAMED.search(raw):
-        return False
-    for count, match in enumerate(_LEAF.finditer(raw)):
-        if count > MAX_TOKENS // 20:  # as many leaves as the full parse would take
-            return _has_attachments_slow(raw)
-        media_data, subtype_data, params_data, disposition_data, disposition_params = match.groups()
-        disposition = (
-            (_first_string(disposition_data) or "").strip().lower() if disposition_data else ""
-        )
-        filename = _filename(_pairs(disposition_params), _pairs(params_data))
-        if filename is None:
-            continue
-        content_type = _media_type(_first_string(media_data), _first_string(subtype_data))
-        if content_type.startswith("message/"):
-            return _has_attachments_slow(raw)
-        if disposition != "inline" and content_type not in BODY_TYPES:
-            return True
-    return False
+# one leaf, text/plain or text/html: only its disposition could make it a file (seen above)
+_SINGLE_TEXT = re.compile(rb'\(\s*"text"\s*"(?:plain|html)"', re.I)
 
 
 def find_parts(

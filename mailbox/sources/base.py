@@ -19,6 +19,12 @@ import threading
 from collections.abc import Callable, Iterator
 
 from mailbox.parsing import BodyPart
+from mailbox.parsing.attachments import (
+    EmbeddedFile,
+    parse_virtual_section,
+    split_embedded,
+    tnef_files,
+)
 
 
 class PartNotFound(LookupError):
@@ -112,6 +118,33 @@ class MessageSource:
         """The message's whole header block, at most HEADER_LIMIT bytes."""
         raise NotImplementedError
 
+    def get_message_header(self, message, part: BodyPart) -> bytes:
+        """The header block of the message a message/rfc822 ``part`` holds (RFC 3501's
+        "<section>.HEADER"), at most HEADER_LIMIT bytes."""
+        raise NotImplementedError
+
+    def embedded_files(self, message, part: BodyPart) -> list[EmbeddedFile]:
+        """The files hidden in ``part``: a TNEF part's (winmail.dat), a text/plain part's
+        uuencoded and yEnc blocks; [] for other parts, or a host too large to open."""
+        kind = hidden_kind(part)
+        if kind is None or (part.size or 0) > MAX_HOST_BYTES:
+            return []
+        data = self.get_part(message, part.section)
+        return tnef_files(data) if kind == "tnef" else split_embedded(data)[1]
+
+    def find_embedded(self, message, section: str) -> tuple[BodyPart, EmbeddedFile]:
+        """(host part, file) of a virtual section ("2~tnef.1", see parsing.attachments);
+        PartNotFound when it names nothing."""
+        parsed = parse_virtual_section(section)
+        if parsed is None:
+            raise PartNotFound(section)
+        host_section, kind, index = parsed
+        host = self.find_part(message, host_section)
+        for found in self.embedded_files(message, host):
+            if found.kind == kind and found.index == index:
+                return host, found
+        raise PartNotFound(section)
+
     def stream_part(self, message, part: BodyPart, chunk_size: int = 1 << 20) -> Stream:
         """A :class:`Stream` of one part (as find_part describes it), decoded."""
         raise NotImplementedError
@@ -127,3 +160,15 @@ class MessageSource:
 
 
 HEADER_LIMIT = 256 * 1024  # a message's header block is read up to this many bytes
+MAX_HOST_BYTES = 16 << 20  # encoded octets of a part opened (whole, each time the pane shows
+# it: IMAP caches only small parts) to list the files inside; a larger one stays one file
+TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
+
+
+def hidden_kind(part: BodyPart) -> str | None:
+    """ "tnef" for a TNEF part, "text" for a text/plain part (uuencode, yEnc), else None."""
+    if part.content_type in TNEF_TYPES:
+        return "tnef"
+    if part.content_type == "text/plain":
+        return "text"
+    return None

@@ -66,6 +66,17 @@ class ImapSource(MessageSource):
         store_part(message, "HEADER", data)
         return data
 
+    def get_message_header(self, message, part):
+        """BODY.PEEK[<section>.HEADER], cached as that section."""
+        section = f"{part.section}.HEADER"
+        cached = cached_part(message, section)
+        if cached is not None:
+            return cached
+        with _selected(message) as session:
+            data = next(session.iter_part(message.uid, section, chunk_size=HEADER_LIMIT), b"")
+        store_part(message, section, data)
+        return data
+
     def stream_part(self, message, part, chunk_size=1 << 20):
         return _stream(message, part.section, part.encoding, chunk_size)
 

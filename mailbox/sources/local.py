@@ -68,6 +68,15 @@ class LocalSource(MessageSource):
         with _open(message) as handle:
             return handle.read(end)
 
+    def get_message_header(self, message, part):
+        """The file's bytes from the part's body start to its message's body start."""
+        if part.message is None or part.body_start is None or part.message.body_start is None:
+            return b""
+        end = min(part.message.body_start, part.body_start + HEADER_LIMIT)
+        with _open(message) as handle:
+            handle.seek(part.body_start)
+            return handle.read(max(end - part.body_start, 0))
+
     def stream_part(self, message, part, chunk_size=1 << 20):
         handle = _open(message)
         return opened_stream(iter_part(handle, part, chunk_size), handle.close)
@@ -109,21 +118,29 @@ _UNFOLD = re.compile(r"\r?\n[ \t]+")
 def _message_text(raw_name):
     """What SEARCH TEXT would look through (RFC 3501 6.4.4: the header and the body), as IMAP
     servers read it: the header block with its encoded words decoded, every text part (HTML
-    reduced to its text; attachments and forwarded messages included) and the parts' names,
-    case-folded, spaces collapsed."""
+    reduced to its text; attachments and forwarded messages included, a forwarded message's
+    header block too: it is body text to IMAP) and the parts' names, case-folded, spaces
+    collapsed."""
     try:
         with rawstore.open_raw(raw_name) as handle:
             scan = scan_message(handle)
-            handle.seek(0)
-            header = handle.read(min(scan.header_end, HEADER_LIMIT)).decode("utf-8", "replace")
-            pieces = [decode_words(_UNFOLD.sub(" ", header))]
+            pieces = [_header_text(handle, 0, scan.header_end)]
             for part in scan.tree.walk():
                 pieces.extend(filter(None, (part.filename, part.description)))
                 if part.content_type.startswith("text/"):
                     pieces.append(_part_text(handle, part))
+                elif part.message is not None and part.message.body_start is not None:
+                    pieces.append(_header_text(handle, part.body_start, part.message.body_start))
     except OSError:
         return ""
     return _SPACE.sub(" ", " ".join(pieces)).casefold()
+
+
+def _header_text(handle, start, end):
+    """A header block of the file, unfolded, its encoded words decoded."""
+    handle.seek(start)
+    header = handle.read(max(min(end - start, HEADER_LIMIT), 0)).decode("utf-8", "replace")
+    return decode_words(_UNFOLD.sub(" ", header))
 
 
 def _part_text(handle, part):

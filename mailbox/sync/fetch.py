@@ -40,7 +40,7 @@ from accounts.connection import describe_error, incoming_endpoint
 from accounts.models import MailAccount, Protocol, Retention
 from mailbox.events import send_event_on_commit
 from mailbox.models import Pop3Download
-from mailbox.parsing import is_attachment, mime
+from mailbox.parsing import mime, tree_has_attachments
 from mailbox.protocols import pop3
 from mailbox.protocols.base import ConnectionProblem, Problem
 from mailbox.sources import rawstore
@@ -249,11 +249,11 @@ def _list_fields(retrieved):
     scan = mime.scan_message(handle)
     handle.seek(0)
     header = handle.read(min(scan.header_end, HEADER_BYTES))
-    return header, any(is_attachment(part) for part in scan.tree.walk())
+    return header, tree_has_attachments(scan.tree)
 
 
 def _scanned_attachments(data):
-    return any(is_attachment(part) for part in mime.scan_bytes(data).tree.walk())
+    return tree_has_attachments(mime.scan_bytes(data).tree)
 
 
 def _store(account, inbox, batch, now, trace):

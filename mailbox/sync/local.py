@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from mailbox.models import Folder, Message, Role
-from mailbox.parsing import is_attachment, mime
+from mailbox.parsing import mime, tree_has_attachments
 from mailbox.sources import rawstore
 
 from . import store
@@ -80,9 +80,7 @@ def keep_message(folder, raw, *, seen=True):
         rawstore.discard(handle)
         raise
     (name,) = rawstore.keep_all([(handle, name)])
-    attachments = mime.may_have_attachments(raw) and any(
-        is_attachment(part) for part in mime.scan_bytes(raw).tree.walk()
-    )
+    attachments = mime.may_have_attachments(raw) and tree_has_attachments(mime.scan_bytes(raw).tree)
     header = raw[: mime.header_end(raw)]
     with transaction.atomic():
         (uid,) = allocate_uids(folder.pk, 1)

@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.connection import describe_error
-from mailbox.parsing import BodyStructureError
+from mailbox.parsing import BodyStructureError, parse_header_fields
+from mailbox.parsing.attachments import part_name
 from mailbox.parsing.bidi import BIDI_CONTROLS
 from mailbox.parsing.headers import list_header_fields
 from mailbox.protocols.base import ConnectionProblem
@@ -165,6 +166,30 @@ def _part_or_404(message, section):
         raise Http404 from None
 
 
+def _embedded_or_404(message, section):
+    """(a file embedded in a part, None), or (None, a calm 503); Http404 when there is none."""
+    try:
+        _host, found = source_for(message).find_embedded(message, section)
+    except (PartNotFound, BodyStructureError, MessageGone):
+        raise Http404 from None
+    except ConnectionProblem as problem:
+        return None, _plain(503, describe_error(message.folder.account, problem))
+    return found, None
+
+
+def download_name(message, part):
+    """The name ``part`` is downloaded under (parsing.attachments.part_name): a forwarded
+    message's subject needs its header, which the source may not give now ("Part 2.eml")."""
+    subject = None
+    if part.message is not None and not part.filename:
+        try:
+            header = source_for(message).get_message_header(message, part)
+            subject = parse_header_fields(header).subject
+        except (ConnectionProblem, MessageGone):
+            pass
+    return part_name(part, subject)
+
+
 def _open(message, part=None):
     """(a sources.Stream of ``part``, or of the whole message, None), or (None, a calm 503)
     when the source cannot give it now. Http404 when the message is gone."""
@@ -186,14 +211,41 @@ def _open(message, part=None):
 @require_GET
 @csp_exempt()  # _guarded() gives its own policy
 def part_download(request, message_id, section):
+    """One part as a file; a file embedded in a part ("2~tnef.1") too."""
     message = get_message_or_404(request.user, message_id)
+    if "~" in section:
+        return _embedded_download(message, section)
     part = _part_or_404(message, section)
+    name = download_name(message, part)
     stream, problem = _open(message, part)
     if problem is not None:
         return problem
     response = _streaming(request, stream, "application/octet-stream")
-    response["Content-Disposition"] = content_disposition(part.filename)
+    response["Content-Disposition"] = content_disposition(name)
     return _guarded(response)
+
+
+def _embedded_download(message, section):
+    found, problem = _embedded_or_404(message, section)
+    if problem is not None:
+        return problem
+    response = HttpResponse(found.data, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition(found.name)
+    return _guarded(response)
+
+
+def _embedded_preview(message, section):
+    found, problem = _embedded_or_404(message, section)
+    if problem is not None:
+        return problem
+    kind = PREVIEW_TYPES.get(found.content_type)
+    content_type = _verified_type(kind, found.data[:16]) if kind else None
+    if content_type is None:
+        raise Http404
+    response = HttpResponse(found.data, content_type=content_type)
+    response["Content-Disposition"] = content_disposition(found.name, "inline")
+    response["Cache-Control"] = "private, max-age=3600"
+    return _guarded(response, PDF_CSP if kind == "pdf" else SANDBOX)
 
 
 @login_required
@@ -237,6 +289,8 @@ def message_headers(request, message_id):
 def part_preview(request, message_id, section):
     """An image or a PDF shown inline, only when its first bytes say it is what it claims."""
     message = get_message_or_404(request.user, message_id)
+    if "~" in section:
+        return _embedded_preview(message, section)
     part = _part_or_404(message, section)
     kind = PREVIEW_TYPES.get(part.content_type)
     if kind is None:
@@ -251,6 +305,6 @@ def part_preview(request, message_id, section):
         stream.close()
         raise Http404
     response = _streaming(request, stream, content_type)
-    response["Content-Disposition"] = content_disposition(part.filename, "inline")
+    response["Content-Disposition"] = content_disposition(part_name(part), "inline")
     response["Cache-Control"] = "private, max-age=3600"
     return _guarded(response, PDF_CSP if kind == "pdf" else SANDBOX)

@@ -9,6 +9,7 @@ same code reads mail kept on an IMAP server and mail a POP3 fetch brought here.
 """
 
 import base64
+import dataclasses
 import re
 import secrets
 
@@ -24,20 +25,24 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
+from selectolax.lexbor import LexborHTMLParser
 
 from accounts.connection import describe_error
 from accounts.models import get_preferences
 from mailbox import actions
 from mailbox.contacts import do_note_opened_sender
 from mailbox.models import Message
-from mailbox.parsing import BodyStructureError, find_parts
+from mailbox.parsing import BodyStructureError, find_parts, parse_header_fields
+from mailbox.parsing.attachments import decoded_size, part_name, split_embedded
 from mailbox.parsing.charsets import decode_body
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import sanitize_html, text_to_html
 from mailbox.sources import MessageGone, source_for
+from mailbox.sources.base import hidden_kind
 
 INLINE_IMAGE_TYPES = {"image/png", "image/gif", "image/jpeg", "image/webp"}
 INLINE_IMAGE_BYTES = 1024 * 1024  # a larger inline image is left out of the frame
+MAX_FORWARD_DEPTH = 5  # forwarded messages shown in place; deeper ones only as a .eml file
 # The frame's sandbox lets a link the reader clicks open in a new tab (the sanitizer gives every
 # link target=_blank and rel="noopener noreferrer"), unsandboxed there since it is another site's
 # page; it allows no script, form, plugin or navigation of our page.
@@ -96,41 +101,167 @@ def part_text(message, part):
     return decode_body(data, part.params.get("charset", ""))
 
 
+def body_text(message, part):
+    """(text, embedded files) of a text/plain body: its uuencoded and yEnc blocks are files,
+    taken out of the text shown and of the preview line."""
+    data, files = split_embedded(source_for(message).get_part(message, part.section))
+    return decode_body(data, part.params.get("charset", "")), files
+
+
 def reading_pane(request, message):
-    """The context of the reading pane: headers, the body (or why it is missing), attachments."""
+    """The context of the reading pane: headers, the body (or why it is missing), attachments
+    (each a :class:`Listed`), and the forwarded messages shown in place."""
     text, html, attachments, inline = message_parts(message)
     remote = _remote_choice(request, message)
     context = {"message": message, "html": html is not None, "remote": remote}
-    shown_cids = frozenset()
+    shown_cids, embedded = frozenset(), []
     try:
         if html is not None:
             sanitized = sanitized_body(request.user, message, html, remote["allowed"])
             context["blocked_remote"] = sanitized["blocked_remote"]
             shown_cids = frozenset(sanitized["cids"])
         elif text is not None:
-            context["text_html"] = text_body(message, text)
+            context["text_html"], embedded = text_body(message, text)
             _remember_preview(message, text)
     except READ_ERRORS as problem:
         context["body_problem"] = describe_error(message.folder.account, problem)
-    context["attachments"] = attachments + [p for p in inline if p.content_id not in shown_cids]
+    parts = attachments + [p for p in inline if p.content_id not in shown_cids]
+    context["attachments"], context["forwarded"] = listed_parts(message, parts, 1)
+    context["attachments"] += [Listed.embedded(text, found) for found in embedded]
+    if embedded:
+        _remember_attachment_mark(message)
     context["mark_read"] = _mark_read_on_open(request.user, message)
     return context
+
+
+def _remember_attachment_mark(message):
+    """Files in the text (uuencode, yEnc) are known only once it is read, by IMAP as by POP3:
+    the list's mark follows then, as the preview line does."""
+    if not message.has_attachments:
+        message.has_attachments = True
+        Message.objects.filter(pk=message.pk).update(has_attachments=True)
 
 
 def _remember_preview(message, part):
     """The list's preview line, once the text is known (it is cached: no second fetch)."""
     if message.preview:
         return
-    words = " ".join(part_text(message, part).split())
+    words = " ".join(body_text(message, part)[0].split())
     if words:
         message.preview = words[:200]
         Message.objects.filter(pk=message.pk).update(preview=message.preview)
 
 
 def text_body(message, part):
+    """(the text/plain ``part`` as HTML, the files embedded in it)."""
     flowed = part.params.get("format", "").lower() == "flowed"
     delsp = part.params.get("delsp", "").lower() == "yes"
-    return text_to_html(part_text(message, part), flowed, delsp)
+    text, files = body_text(message, part)
+    return text_to_html(text, flowed, delsp), files
+
+
+# --- attachments, and forwarded messages shown in place -----------------------------------------
+
+
+@dataclasses.dataclass
+class Listed:
+    """One line of the attachment list: a MIME part, or a file embedded in one (TNEF, uu)."""
+
+    section: str  # for the download and preview URLs
+    name: str
+    content_type: str
+    size: int | None  # octets as the download will have them
+    sureness: str  # "exact", "estimate" (base64) or "bound" (quoted-printable: at most)
+    preview: str | None = None  # "image", "pdf": a Preview link is offered (download.previewable)
+
+    @classmethod
+    def part(cls, part, subject=None):
+        from .download import previewable
+
+        size, sureness = decoded_size(part)
+        name = part_name(part, subject)
+        return cls(part.section, name, part.content_type, size, sureness, previewable(part))
+
+    @classmethod
+    def embedded(cls, host, found):
+        from .download import previewable
+
+        listed = cls(found.section(host.section), found.name, found.content_type,
+                     len(found.data), "exact")  # fmt: skip
+        listed.preview = previewable(listed)
+        return listed
+
+
+def listed_parts(message, parts, depth):
+    """([Listed] for ``parts``, the forwarded messages among them shown in place): a TNEF
+    part is followed by the files inside it; a message/rfc822 part is listed as a .eml file
+    named after its subject and, up to MAX_FORWARD_DEPTH, shown as a :func:`forwarded_message`.
+    A part the source cannot open now is still listed, as itself."""
+    listed, forwarded = [], []
+    source = source_for(message)
+    for part in parts:
+        if part.message is not None:
+            shown = forwarded_message(message, part, depth)
+            forwarded.append(shown)
+            listed.append(shown["listed"])
+            continue
+        listed.append(Listed.part(part))
+        if hidden_kind(part) == "tnef":
+            try:
+                found = source.embedded_files(message, part)
+            except READ_ERRORS:
+                found = []
+            listed.extend(Listed.embedded(part, item) for item in found)
+    return listed, forwarded
+
+
+def forwarded_message(message, part, depth):
+    """A message/rfc822 ``part`` as the pane shows it: {"listed", "fields" (HeaderFields of
+    its header, or None when it could not be read), "text_html", "attachments", "forwarded"
+    (those inside it), "depth", "too_deep" (shown only as its .eml file)}."""
+    try:
+        fields = parse_header_fields(source_for(message).get_message_header(message, part))
+    except READ_ERRORS:
+        fields = None
+    subject = fields.subject if fields is not None else None
+    shown = {"listed": Listed.part(part, subject), "fields": fields, "depth": depth,
+             "too_deep": depth > MAX_FORWARD_DEPTH, "text_html": "", "attachments": [],
+             "forwarded": []}  # fmt: skip
+    if shown["too_deep"] or fields is None:
+        return shown
+    text, html, attachments, inline = find_parts(part.message)
+    try:
+        shown["text_html"], embedded = _inner_body(message, text, html)
+    except READ_ERRORS:
+        embedded = []
+    shown["attachments"], shown["forwarded"] = listed_parts(
+        message, attachments + inline, depth + 1
+    )
+    shown["attachments"] += [Listed.embedded(text, found) for found in embedded]
+    return shown
+
+
+def _inner_body(message, text, html):
+    """(HTML of a forwarded message's text, its embedded files): its text/plain body, else
+    the text of its HTML body (no frame for it: the words are shown, not the layout)."""
+    if text is not None:
+        return text_body(message, text)
+    if html is not None:
+        return text_to_html(html_words(part_text(message, html))), []
+    return "", []
+
+
+_BLOCK_START = re.compile(r"(?i)<(?=(?:p|div|br|li|tr|td|th|h[1-6]|blockquote|table)\b)")
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def html_words(html):
+    """The text an HTML body shows, a line per block, without script, style or head."""
+    tree = LexborHTMLParser(_BLOCK_START.sub("\n<", html))
+    tree.strip_tags(["script", "style", "head", "template", "noscript"])
+    lines = (_SPACES.sub(" ", line).strip() for line in (tree.text(separator="") or "").split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def _remote_choice(request, message):

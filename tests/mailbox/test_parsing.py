@@ -16,9 +16,9 @@ from mailbox.parsing import (
     BodyStructureError,
     find_parts,
     has_attachments,
-    is_attachment,
     parse_bodystructure,
     parse_header_fields,
+    tree_has_attachments,
 )
 from mailbox.parsing.charsets import decode_body
 
@@ -714,7 +714,7 @@ def test_malformed_structures_raise_only_the_specific_error(raw):
 def test_has_attachments_agrees_with_the_full_parse(name):
     raw = FIXTURES[name]
     tree = parse_bodystructure(raw)
-    assert has_attachments(raw) == any(is_attachment(part) for part in tree.walk())
+    assert has_attachments(raw) == tree_has_attachments(tree) == bool(find_parts(tree)[2])
 
 
 @pytest.mark.parametrize(
@@ -725,21 +725,38 @@ def test_has_attachments_agrees_with_the_full_parse(name):
         ("mixed", True),
         ("related", False),  # a cid image with disposition inline
         ("named_image", True),  # a named image without disposition
-        ("named_text", False),  # a named text/plain part may be a body
-        ("nil_everywhere", False),
+        # a second text/plain part outside an alternative is not the body: a file
+        ("named_text", True),
+        ("forwarded_single", True),  # a forwarded message, named or not
+        ("nil_everywhere", True),  # a part of no known type, not a body: a file "Part 1.bin"
     ],
 )
 def test_the_paperclip_rule(name, expected):
     assert has_attachments(FIXTURES[name]) is expected
 
 
-def test_a_named_message_part_is_judged_by_its_own_disposition():
+def test_a_forwarded_message_is_an_attachment_whatever_its_disposition():
     inline_message = FORWARDED_QUOTED.replace(
         b'("attachment" ("filename" "fwd.eml"))', b'("inline" ("filename" "fwd.eml"))'
     )
     without_pdf = inline_message.replace(b'("attachment" ("filename*"', b'("inline" ("filename*"')
-    assert has_attachments(without_pdf) is False
+    assert has_attachments(without_pdf) is True
     assert has_attachments(inline_message) is True
+
+
+def test_parts_without_a_name_are_attachments_unless_they_are_the_body():
+    nameless = (
+        b'(("text" "plain" NIL NIL NIL "7bit" 5 1)("application" "msword" NIL NIL NIL'
+        b' "base64" 999 NIL NIL NIL NIL) "mixed" ("boundary" "z") NIL NIL NIL)'
+    )
+    inline_nameless = nameless.replace(b"999 NIL NIL NIL", b'999 NIL ("inline" NIL) NIL')
+    alternative = (
+        b'(("text" "plain" NIL NIL NIL "7bit" 5 1)("text" "html" NIL NIL NIL "7bit" 5 1)'
+        b' "alternative" ("boundary" "z") NIL NIL NIL)'
+    )
+    assert has_attachments(nameless) and has_attachments(inline_nameless)
+    assert not has_attachments(alternative) and not has_attachments(PLAIN)
+    assert not has_attachments(RELATED)  # the image has a Content-ID: the HTML shows it
 
 
 def test_find_parts_prefers_the_top_level_alternative():
