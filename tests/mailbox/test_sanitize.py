@@ -274,6 +274,126 @@ def test_css_urls_are_dropped_even_when_remote_content_is_allowed():
     assert result.html == '<div><div style="color: red;">x</div></div>'
 
 
+# --- <base href>: relative URLs resolved before the <base> goes -----------------------------------
+
+SHOP = '<base href="https://shop.example.net/konto/">'
+
+
+def hrefs(output):
+    return [el.get("href") for el in elements(output) if el.tag.endswith("}a")]
+
+
+def test_relative_links_resolve_against_the_base_href():
+    output = clean(
+        SHOP + '<a href="bestellung?id=4711">a</a><a href="/hilfe/versand">b</a>'
+        '<a href="https://shop.example.net/agb">c</a><a href="../impressum#top">d</a>'
+        '<a href="?seite=2">e</a><a href="//cdn.example.org/x">f</a><a href="">g</a>'
+    )
+    assert hrefs(output) == [
+        "https://shop.example.net/konto/bestellung?id=4711",
+        "https://shop.example.net/hilfe/versand",
+        "https://shop.example.net/agb",
+        "https://shop.example.net/impressum#top",
+        "https://shop.example.net/konto/?seite=2",
+        "https://cdn.example.org/x",
+        "https://shop.example.net/konto/",  # an empty href is the base itself, as in a browser
+    ]
+    assert "<base" not in output
+    assert_safe(output)
+
+
+def test_only_the_first_base_with_an_href_counts_wherever_it_is():
+    output = clean(
+        '<base target="_top"><p><a href="a">a</a></p>'
+        '<base href="https://first.example/dir/"><base href="https://second.example/">'
+    )
+    assert hrefs(output) == ["https://first.example/dir/a"]
+
+
+def test_a_backslash_in_a_relative_url_is_read_as_a_slash_as_browsers_do():
+    assert hrefs(clean(SHOP + '<a href="\\\\other.example\\x">a</a>')) == [
+        "https://other.example/x"
+    ]
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "/konto/",  # relative: nothing to resolve it against (the frame's URL is ours)
+        "//shop.example.net/konto/",
+        "javascript:alert(1)//",
+        " jav&#x09;ascript:alert(1)//",
+        "data:text/html,<script>alert(1)</script>/",
+        "vbscript:msgbox(1)//",
+        "cid:part@x/",
+        "mailto:a@b.example/",
+    ],
+)
+def test_a_base_that_is_not_an_absolute_web_url_resolves_nothing(base):
+    result = sanitize_html(
+        f'<base href="{base}"><a href="x">a</a><img src="i.png"><p style="background: url(b.png)">'
+    )
+    assert hrefs(result.html) == [None]
+    assert "src=" not in result.html
+    assert result.blocked_remote == 0
+    assert_safe(result.html)
+
+
+def test_a_base_inside_svg_is_no_base():
+    output = clean('<svg><base href="https://svg.example/"></base></svg><a href="x">a</a>')
+    assert hrefs(output) == [None]
+
+
+@pytest.mark.parametrize(
+    "href",
+    ["javascript:alert(1)", " JaVaScRiPt:alert(1)", "java&#x09;script:alert(1)",
+     "vbscript:msgbox(1)", "data:text/html,<script>alert(1)</script>", "jar:x!/", "file:///etc"],
+)  # fmt: skip
+def test_dangerous_targets_stay_refused_under_a_base(href):
+    output = clean(f'{SHOP}<a href="{href}">a</a><blockquote cite="{href}">q</blockquote>')
+    assert hrefs(output) == [None]
+    assert "cite=" not in output
+    assert_safe(output)
+
+
+def test_relative_images_under_a_base_are_remote_blocked_and_counted():
+    result = sanitize_html(
+        SHOP + '<img src="logo.png" width="100"><img srcset="a.png 1x, b.png 2x">'
+        '<table background="bg.png"><tr><td style="background: url(&quot;c.png&quot;)">x'
+        "</td></tr></table>"
+    )
+    assert "shop.example.net" not in result.html
+    assert result.blocked_remote == 4
+    assert_safe(result.html)
+
+
+def test_relative_images_under_a_base_load_from_there_when_remote_content_is_allowed():
+    result = sanitize_html(
+        SHOP + '<img src="../img/logo.png"><table background="/bg.png"><tr><td>x</td></tr></table>',
+        allow_remote=True,
+    )
+    assert '<img src="https://shop.example.net/img/logo.png">' in result.html
+    assert 'background="https://shop.example.net/bg.png"' in result.html
+    assert result.blocked_remote == 0
+
+
+def test_cid_and_data_images_are_untouched_by_a_base():
+    result = sanitize_html(
+        SHOP + '<img src="cid:logo@x"><img src="data:image/png;base64,iVBORw0KGgo=">',
+        cid_url=cid_url,
+    )
+    assert '<img src="/mail/messages/5/cid/logo@x/">' in result.html
+    assert '<img src="data:image/png;base64,iVBORw0KGgo=">' in result.html
+    assert result.blocked_remote == 0
+
+
+def test_without_a_base_relative_urls_stay_dead_and_load_nothing():
+    result = sanitize_html('<a href="x">a</a><img src="i.png"><img srcset="j.png 2x">')
+    assert hrefs(result.html) == [None]
+    assert result.html.count("<img>") == 2
+    assert result.blocked_remote == 0
+
+
 def test_cid_images_point_to_our_own_url_and_are_reported():
     result = sanitize_html(
         '<img src="cid:logo@example.com"><img src="CID:%3Cpart2%40x%3E">'
