@@ -37,6 +37,8 @@ MAX_HTML_CHARS = 1_000_000
 # ~25 s; html5lib: 20,000 levels ~50 s).
 # Start tags past this depth are dropped before parsing; their text stays.
 MAX_NESTING = 600
+# A fixed width past this (CSS px) is reported as this: wider than any screen.
+MAX_FIXED_WIDTH = 10_000
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _NOT_NESTING = frozenset(
     # void elements, and those that close themselves when the next one opens
@@ -228,9 +230,15 @@ _LOADING_ATTRIBUTES = ("src", "background", "srcset", "poster", "lowsrc", "dynsr
 
 @dataclass(frozen=True)
 class SanitizedHtml:
+    """html: the safe markup; blocked_remote: how many remote loads were left out; cids: the
+    Content-IDs it shows; width: the widest fixed width its markup asks for (a width attribute,
+    or a width or min-width in px or pt), in CSS px, 0 when none: what the frame must be at
+    least to show the mail as laid out, reflowed below that."""
+
     html: str
     blocked_remote: int = 0
     cids: frozenset[str] = field(default_factory=frozenset)
+    width: int = 0
 
 
 @dataclass
@@ -241,6 +249,7 @@ class _Pass:
     allow_remote: bool
     base: str | None = None  # the document's <base href>, absolute http(s), or None
     blocked_remote: int = 0
+    width: float = 0
     cids: set[str] = field(default_factory=set)
 
 
@@ -292,7 +301,8 @@ def sanitize_html(
     serialized = HTMLSerializer(
         quote_attr_values="always", escape_lt_in_attrs=True, omit_optional_tags=False
     ).render(tokens)
-    return SanitizedHtml(serialized, state.blocked_remote, frozenset(state.cids))
+    width = min(round(state.width), MAX_FIXED_WIDTH)
+    return SanitizedHtml(serialized, state.blocked_remote, frozenset(state.cids), width)
 
 
 def _base_url(document: LexborHTMLParser) -> str | None:
@@ -400,6 +410,8 @@ def _clean_attributes(element: ElementTree.Element, state: _Pass) -> None:
         style = _filter_style(attrib.pop("style"), state)
         if style:
             attrib["style"] = style
+    if "width" in attrib or "style" in attrib:
+        state.width = max(state.width, _fixed_width(attrib))
     if element.tag == "a":
         for name in ("target", "rel"):
             attrib.pop(name, None)
@@ -410,6 +422,22 @@ def _clean_attributes(element: ElementTree.Element, state: _Pass) -> None:
         cite = _link_url(attrib.pop("cite"), state.base)
         if cite:
             attrib["cite"] = cite
+
+
+_WIDTH_ATTRIBUTE = re.compile(r"\s*(\d{1,6}(?:\.\d*)?)\s*(?:px)?\s*", re.IGNORECASE)
+_STYLE_WIDTH = re.compile(
+    r"(?:^|;)\s*(?:min-)?width:\s*(\d{1,6}(?:\.\d*)?)(px|pt)\b", re.IGNORECASE
+)
+_PX_PER_UNIT = {"px": 1.0, "pt": 4 / 3}
+
+
+def _fixed_width(attrib: dict[str, str]) -> float:
+    """The widest fixed width an element asks for, in CSS px (0: none or relative)."""
+    found = _WIDTH_ATTRIBUTE.fullmatch(attrib.get("width", ""))
+    widest = float(found[1]) if found else 0.0
+    for number, unit in _STYLE_WIDTH.findall(attrib.get("style", "")):
+        widest = max(widest, float(number) * _PX_PER_UNIT[unit.lower()])
+    return widest
 
 
 def _loads_remote(value: str, base: str | None) -> bool:

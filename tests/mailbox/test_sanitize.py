@@ -743,3 +743,25 @@ def test_styles_that_differ_in_one_declaration_keep_them_all():
             f'<div><p style="color: #333; padding: 0 8px; margin-bottom: {n}px !important;">'
             "x</p></div>"
         )
+
+
+# --- the widest fixed width: what the frame reflows below ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("html", "width"),
+    [
+        ("<p>fluid</p>", 0),
+        ('<table width="100%"><tr><td width="50%">x</td></tr></table>', 0),
+        ('<table width="640"><tr><td width="200">x</td></tr></table>', 640),
+        ('<table width=" 700px "><tr><td>x</td></tr></table>', 700),
+        ('<div style="color: red; width: 600px">x</div><img width="480">', 600),
+        ('<div style="min-width:500pt">x</div>', 667),
+        ('<div style="max-width: 900px; width: 50%">x</div>', 0),  # a limit, not a width
+        ('<div style="width: 99999999px">x</div>', 0),  # not a number we read
+        ('<div width="9999999">x</div>', 0),
+        ('<table width="50000"><tr><td>x</td></tr></table>', 10_000),
+    ],
+)
+def test_the_widest_fixed_width_is_reported_in_css_pixels(html, width):
+    assert sanitize_html(html).width == width
