@@ -163,6 +163,10 @@ CSS_FUNCTIONS = frozenset(
     }
 )  # fmt: skip
 CSS_POSITIONS = frozenset({"static", "relative"})
+# The properties the message frame overrides (with !important) to fit wide mail to a narrow
+# screen. An inline !important would beat that, so it is dropped from them; it changes nothing
+# else, since the mail's own style sheets are gone and inline styles beat its attributes anyway.
+REFLOWED_PROPERTIES = frozenset({"width", "min-width", "max-width", "height", "white-space"})
 # Checked, as a second line, on each declaration once comments are gone and escapes decoded.
 CSS_FORBIDDEN = ("url(", "expression", "@import", "behavior", "-moz-binding", "javascript:",
                  "vbscript:", "image-set", "\\")  # fmt: skip
@@ -548,6 +552,7 @@ def _parse_style(value: str) -> tuple[tuple[tuple[str, str | None], ...], int, i
             return (), 0, 0
         if name == "position" and text.lower() not in CSS_POSITIONS:
             return (), 0, 0
+        important = important and name not in REFLOWED_PROPERTIES
         return ((f"{name}: {text}{' !important' if important else ''}", None),), 0, 0
     kept = []
     remote = relative = 0
@@ -574,7 +579,8 @@ def _parse_style(value: str) -> tuple[tuple[tuple[str, str | None], ...], int, i
         text = "".join(parts).strip()
         if not text or _css_forbidden(text):
             continue
-        important = " !important" if declaration.important else ""
+        important = declaration.important and name not in REFLOWED_PROPERTIES
+        important = " !important" if important else ""
         kept.append((f"{name}: {text}{important}", cid))
     return tuple(kept), remote, relative
 

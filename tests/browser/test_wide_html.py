@@ -56,7 +56,7 @@ def png(width, height):
 def newsletter():
     """A 640 px newsletter as mass-mail tools make them: nested layout tables with width="640",
     fixed cell widths, images with width attributes (inline and remote), a div with a fixed
-    width and min-width in its style, a nowrap cell, a long preformatted line."""
+    width (!important) and min-width in its style, a nowrap cell, a long preformatted line."""
     articles = "".join(
         f'<tr><td width="200" valign="top"><img src="cid:photo@news.example" width="200"'
         f' height="150" alt="Foto {n}"></td><td width="416" style="padding:0 12px;font-size:14px">'
@@ -68,7 +68,7 @@ def newsletter():
         '<table width="640" cellpadding="0" cellspacing="0" border="0" style="width:640px">'
         '<tr><td colspan="2"><img src="cid:banner@news.example" width="640" height="200"'
         ' alt="Banner"></td></tr>'
-        '<tr><td colspan="2" width="640"><div style="width:640px;min-width:640px;font-size:16px">'
+        '<tr><td colspan="2" width="640"><div style="width:640px !important;min-width:640px;font-size:16px">'
         "Liebe Mitglieder, hier ist der Newsletter fuer Dezember.</div></td></tr>"
         f"{articles}"
         '<tr><td colspan="2"><img src="https://cdn.news.example/footer.png" width="640"'

@@ -500,7 +500,7 @@ def test_harmless_css_is_kept():
         "background-color: rgb(255, 0, 0)",
         "border-radius: 4px",
         "position: relative",
-        "width: 100% !important",
+        "width: 100%;",  # without its !important: see REFLOWED_PROPERTIES
         "background: linear-gradient(#fff, #000)",
     ]:
         assert part in output, (part, output)
@@ -765,3 +765,16 @@ def test_styles_that_differ_in_one_declaration_keep_them_all():
 )
 def test_the_widest_fixed_width_is_reported_in_css_pixels(html, width):
     assert sanitize_html(html).width == width
+
+
+def test_important_cannot_keep_a_fixed_width_from_the_frames_reflow():
+    output = clean(
+        '<div style="width: 640px !important; min-width:640px!important; color: red !important">'
+        '<img style="height: 200px !important" width="640"><p style="white-space: nowrap '
+        '!important; max-width: calc(640px) !important">x</p></div>'
+    )
+    assert output == (
+        '<div><div style="width: 640px; min-width: 640px; color: red !important;">'
+        '<img width="640" style="height: 200px;"><p style="white-space: nowrap; max-width: '
+        'calc(640px);">x</p></div></div>'
+    )
