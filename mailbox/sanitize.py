@@ -5,7 +5,8 @@ algorithm browsers use, so what we check is what they will see):
 
 1. Our own pass over the tree: drop script carriers *with their content* (bleach with strip=True
    would keep the text of a <script> or <style>), drop SVG and MathML whole, decide every URL
-   (links, images, cid: parts, remote loads) and filter inline CSS.
+   (links, images, cid: parts, remote loads; relative ones resolved against the document's
+   <base href>, as a browser would, before the <base> goes) and filter inline CSS.
 2. bleach's allow-list of tags, attributes, protocols and CSS properties (its sanitizer filter and
    CSSSanitizer) over the tokens of that same tree, as a second, independent line of defence.
 

@@ -148,6 +148,20 @@ def test_base_and_meta_refresh_are_removed():
     assert output == "<div><p>text</p></div>"
 
 
+def test_outlooks_conditional_comments_show_what_other_clients_show():
+    """Outlook-only markup hides in comments; "downlevel-revealed" markup is for everyone else,
+    in both its forms (realworld/12-conditional-comments.eml)."""
+    output = clean(
+        "<!--[if gte mso 9]><xml><o:OfficeDocumentSettings><o:AllowPNG/>"
+        "</o:OfficeDocumentSettings></xml><![endif]-->"
+        "<p>a</p><!--[if mso]><p>OUTLOOK</p><![endif]--><![if !mso]><div>b</div><![endif]>"
+        "<!--[if !mso]><!--><p>c</p><!--<![endif]-->"
+        '<!--[if (gte mso 9)|(IE)]><table><tr><td width="600"><![endif]--><div>d</div>'
+        "<!--[if (gte mso 9)|(IE)]></td></tr></table><![endif]--><p>e<o:p></o:p></p>"
+    )
+    assert output == "<div><p>a</p><div>b</div><p>c</p><div>d</div><p>e</p></div>"
+
+
 def test_forms_and_their_controls_are_removed():
     output = clean(
         '<form action="http://phish.example/"><input name=password><button>Log in</button>'
