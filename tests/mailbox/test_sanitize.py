@@ -781,21 +781,30 @@ def text_without_quote_marks(text, flowed):
 
 @pytest.mark.parametrize("path", mime_files())
 def test_odd_mime_messages_render_safely_and_keep_their_text(path):
-    """None of these files has an HTML part (test_the_mime_corpus_has_no_html_part); their text
-    parts go through text_to_html as the reading pane shows them, and through sanitize_html as
-    well, as a mislabelled part would: the HTML is safe either way, and the plain text shows
-    every character it holds."""
-    started = time.perf_counter()
+    """None of these files has an HTML part (see the next test); their text parts go through
+    text_to_html as the reading pane shows them, and through sanitize_html as well, as a
+    mislabelled part would: the HTML is safe either way, and the plain text shows every character
+    it holds. Only our own calls are timed, not the checks' parsing."""
+
+    def timed(function, *args, **kwargs):
+        nonlocal spent
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent += time.perf_counter() - started
+
+    spent = 0.0
     for content_type, params, part in leaf_parts(path.read_bytes()):
         params = {str(key).lower(): str(value).lower() for key, value in params}
         text = part_text(part)
-        assert_safe(sanitize_html(text, cid_url=cid_url).html)
+        assert_safe(timed(sanitize_html, text, cid_url=cid_url).html)
         if content_type == "text/plain":
             flowed = params.get("format") == "flowed"
-            output = text_to_html(text, flowed=flowed, delsp=params.get("delsp") == "yes")
+            output = timed(text_to_html, text, flowed=flowed, delsp=params.get("delsp") == "yes")
             assert_safe(output)
             assert shown_text(output) == text_without_quote_marks(text, flowed)
-    assert time.perf_counter() - started < 1.0
+    assert spent < 1.0
 
 
 def test_the_mime_corpus_has_no_html_part_so_html_is_fed_from_elsewhere():
