@@ -104,7 +104,8 @@ def open_in_frame(page, message, frame_width):
     frame = frame_element.content_frame()
     frame.wait_for_load_state("load")
     assert frame.url.endswith("/body/")
-    assert frame.evaluate("innerWidth") == frame_width
+    # the frame may live in another process: its new size reaches it a moment later
+    frame.wait_for_function("width => innerWidth === width", arg=frame_width)
     return frame.evaluate(MEASURE)
 
 
