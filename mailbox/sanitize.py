@@ -5,7 +5,8 @@ algorithm browsers use, so what we check is what they will see):
 
 1. Our own pass over the tree: drop script carriers *with their content* (bleach with strip=True
    would keep the text of a <script> or <style>), drop SVG and MathML whole, decide every URL
-   (links, images, cid: parts, remote loads) and filter inline CSS.
+   (links, images, cid: parts, remote loads; relative ones resolved against the document's
+   <base href>, as a browser would, before the <base> goes) and filter inline CSS.
 2. bleach's allow-list of tags, attributes, protocols and CSS properties (its sanitizer filter and
    CSSSanitizer) over the tokens of that same tree, as a second, independent line of defence.
 
@@ -37,6 +38,8 @@ MAX_HTML_CHARS = 1_000_000
 # ~25 s; html5lib: 20,000 levels ~50 s).
 # Start tags past this depth are dropped before parsing; their text stays.
 MAX_NESTING = 600
+# A fixed width past this (CSS px) is reported as this: wider than any screen.
+MAX_FIXED_WIDTH = 10_000
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _NOT_NESTING = frozenset(
     # void elements, and those that close themselves when the next one opens
@@ -161,6 +164,10 @@ CSS_FUNCTIONS = frozenset(
     }
 )  # fmt: skip
 CSS_POSITIONS = frozenset({"static", "relative"})
+# The properties the message frame overrides (with !important) to fit wide mail to a narrow
+# screen. An inline !important would beat that, so it is dropped from them; it changes nothing
+# else, since the mail's own style sheets are gone and inline styles beat its attributes anyway.
+REFLOWED_PROPERTIES = frozenset({"width", "min-width", "max-width", "height", "white-space"})
 # Checked, as a second line, on each declaration once comments are gone and escapes decoded.
 CSS_FORBIDDEN = ("url(", "expression", "@import", "behavior", "-moz-binding", "javascript:",
                  "vbscript:", "image-set", "\\")  # fmt: skip
@@ -217,6 +224,9 @@ _URL_TAB_NEWLINE = re.compile(r"[\t\n\r]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LINK_URL = re.compile(r"(?:https?://[^/\\?#\s]|mailto:[^\s])", re.IGNORECASE)
 _REMOTE_URL = re.compile(r"(?:https?:)?//", re.IGNORECASE)
+_WEB_URL = re.compile(r"https?://[^/\\?#\s]", re.IGNORECASE)
+# A URL that names its scheme is absolute; any other is relative (RFC 3986 section 4.2).
+_HAS_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _DATA_IMAGE = re.compile(r"data:image/(?:png|gif|jpeg|webp);base64,[a-z0-9+/=\s]*", re.IGNORECASE)
 
 # Attributes that load something; all but src and background are dropped always.
@@ -225,9 +235,15 @@ _LOADING_ATTRIBUTES = ("src", "background", "srcset", "poster", "lowsrc", "dynsr
 
 @dataclass(frozen=True)
 class SanitizedHtml:
+    """html: the safe markup; blocked_remote: how many remote loads were left out; cids: the
+    Content-IDs it shows; width: the widest fixed width its markup asks for (a width attribute,
+    or a width or min-width in px or pt), in CSS px, 0 when none: what the frame must be at
+    least to show the mail as laid out, reflowed below that."""
+
     html: str
     blocked_remote: int = 0
     cids: frozenset[str] = field(default_factory=frozenset)
+    width: int = 0
 
 
 @dataclass
@@ -236,7 +252,9 @@ class _Pass:
 
     cid_url: Callable[[str], str | None] | None
     allow_remote: bool
+    base: str | None = None  # the document's <base href>, absolute http(s), or None
     blocked_remote: int = 0
+    width: float = 0
     cids: set[str] = field(default_factory=set)
 
 
@@ -270,8 +288,9 @@ def sanitize_html(
 
     cid_url maps a Content-ID (no ``cid:``, no ``<>``) to one of our URLs, or None.
     """
-    state = _Pass(cid_url=cid_url, allow_remote=allow_remote)
-    body = _parse_body(_flatten_deep_nesting(html_text[:MAX_HTML_CHARS]))
+    document = LexborHTMLParser(_flatten_deep_nesting(html_text[:MAX_HTML_CHARS]))
+    state = _Pass(cid_url=cid_url, allow_remote=allow_remote, base=_base_url(document))
+    body = _parse_body(document)
     if body is None:  # a <frameset> document: nothing of it is shown
         return SanitizedHtml("")
     _clean_tree(body, state)
@@ -287,16 +306,41 @@ def sanitize_html(
     serialized = HTMLSerializer(
         quote_attr_values="always", escape_lt_in_attrs=True, omit_optional_tags=False
     ).render(tokens)
-    return SanitizedHtml(serialized, state.blocked_remote, frozenset(state.cids))
+    width = min(round(state.width), MAX_FIXED_WIDTH)
+    return SanitizedHtml(serialized, state.blocked_remote, frozenset(state.cids), width)
 
 
-def _parse_body(html_text: str) -> ElementTree.Element | None:
-    """The document's <body>, parsed by Lexbor, as an ElementTree <div> (keeping the body's
-    bgcolor, background and style); None when the document has no body (a frameset).
+def _base_url(document: LexborHTMLParser) -> str | None:
+    """The URL the document's relative links resolve against: the href of its first <base>
+    element that has one (HTML's "frozen base URL", as browsers take it), or None.
+
+    Our frame's own URL is no base for the sender's links, so a base that is itself relative
+    (nothing to resolve it against) counts for nothing, and so does one that is not http(s)
+    (``javascript:``, ``data:``: browsers ignore those as a base too)."""
+    for node in document.css("base[href]"):
+        if _in_foreign_content(node):
+            continue  # an SVG or MathML <base> is no HTML base element
+        url = _normalize_url(node.attributes.get("href") or "")
+        return url if url and _WEB_URL.match(url) else None
+    return None
+
+
+def _in_foreign_content(node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("svg", "math"):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _parse_body(document: LexborHTMLParser) -> ElementTree.Element | None:
+    """The document's <body> as an ElementTree <div> (keeping the body's bgcolor, background and
+    style); None when the document has no body (a frameset).
 
     Comments are left out; elements keep their children, text and tails. Built without recursion:
     mail can nest deeply."""
-    document_body = LexborHTMLParser(html_text).body
+    document_body = document.body
     if document_body is None or document_body.tag != "body":
         return None
     top = ElementTree.Element("div", _attributes(document_body))
@@ -365,20 +409,50 @@ def _clean_attributes(element: ElementTree.Element, state: _Pass) -> None:
                 url = _image_url(value, state)
                 if url is not None and (name == "background" or element.tag == "img"):
                     attrib[name] = url
-            elif _REMOTE_URL.search(value):
+            elif _loads_remote(value, state.base):
                 state.blocked_remote += 1
     if "style" in attrib:
         style = _filter_style(attrib.pop("style"), state)
         if style:
             attrib["style"] = style
+    if "width" in attrib or "style" in attrib:
+        state.width = max(state.width, _fixed_width(attrib))
     if element.tag == "a":
         for name in ("target", "rel"):
             attrib.pop(name, None)
-        href = _link_url(attrib.pop("href", ""))
+        href = _link_url(attrib.pop("href"), state.base) if "href" in attrib else None
         if href:
             attrib.update(href=href, target="_blank", rel="noopener noreferrer")
-    if "cite" in attrib and not _link_url(attrib["cite"]):
-        del attrib["cite"]
+    if "cite" in attrib:
+        cite = _link_url(attrib.pop("cite"), state.base)
+        if cite:
+            attrib["cite"] = cite
+
+
+_WIDTH_ATTRIBUTE = re.compile(r"\s*(\d{1,6}(?:\.\d*)?)\s*(?:px)?\s*", re.IGNORECASE)
+_STYLE_WIDTH = re.compile(
+    r"(?:^|;)\s*(?:min-)?width:\s*(\d{1,6}(?:\.\d*)?)(px|pt)\b", re.IGNORECASE
+)
+_PX_PER_UNIT = {"px": 1.0, "pt": 4 / 3}
+
+
+def _fixed_width(attrib: dict[str, str]) -> float:
+    """The widest fixed width an element asks for, in CSS px (0: none or relative)."""
+    found = _WIDTH_ATTRIBUTE.fullmatch(attrib.get("width", ""))
+    widest = float(found[1]) if found else 0.0
+    for number, unit in _STYLE_WIDTH.findall(attrib.get("style", "")):
+        widest = max(widest, float(number) * _PX_PER_UNIT[unit.lower()])
+    return widest
+
+
+def _loads_remote(value: str, base: str | None) -> bool:
+    """Whether an attribute we drop anyway (srcset, poster...) would have loaded something
+    remote: counted so that the reader is told what was blocked."""
+    if _REMOTE_URL.search(value):
+        return True
+    # srcset: "a.png 1x, b.png 2x"; one relative candidate under a web base is remote
+    candidates = (_normalize_url(c.split()[0]) for c in value.split(",") if c.split())
+    return base is not None and any(c and _is_relative(c) for c in candidates)
 
 
 def _normalize_url(value: str) -> str | None:
@@ -386,9 +460,21 @@ def _normalize_url(value: str) -> str | None:
     return None if _CONTROL.search(value) else value
 
 
-def _link_url(value: str) -> str | None:
-    """The href to keep: http, https or mailto only, anything else removed."""
+def _resolve(url: str, base: str | None) -> str:
+    """A relative URL resolved against the document's base (RFC 3986 section 5, with the
+    backslash read as a slash the way browsers read it in http(s) URLs); an absolute one, or
+    any URL in a document without a base, as it is."""
+    if base is None or _HAS_SCHEME.match(url):
+        return url
+    return urllib.parse.urljoin(base, url.replace("\\", "/"))
+
+
+def _link_url(value: str, base: str | None = None) -> str | None:
+    """The href to keep, resolved against the base: http, https or mailto only, anything else
+    removed."""
     url = _normalize_url(value)
+    if url is not None:
+        url = _resolve(url, base)
     if url and _LINK_URL.match(url):
         return url
     return None
@@ -401,6 +487,7 @@ def _image_url(value: str, state: _Pass) -> str | None:
         return None
     if url[:4].lower() == "cid:":
         return _cid_target(url[4:], state)
+    url = _resolve(url, state.base)
     if _REMOTE_URL.match(url):
         if state.allow_remote:
             return "https:" + url if url.startswith("//") else url
@@ -423,12 +510,14 @@ def _cid_target(cid: str, state: _Pass) -> str | None:
 def _filter_style(value: str, state: _Pass) -> str:
     parts = _simple_declarations(value)
     if parts is None or len(parts) < 2:
-        declarations, remote = _parse_style(value)
+        declarations, remote, relative = _parse_style(value)
     else:  # each declaration from the memo: styles differ, their declarations mostly do not
         parsed = [_parse_style(part) for part in parts]
-        declarations = tuple(kept for found, _remote in parsed for kept in found)
-        remote = sum(count for _found, count in parsed)
-    state.blocked_remote += remote
+        declarations = tuple(kept for found, _remote, _relative in parsed for kept in found)
+        remote = sum(count for _found, count, _relative in parsed)
+        relative = sum(count for _found, _remote, count in parsed)
+    # a relative url() would load from the <base>'s site: as remote as any
+    state.blocked_remote += remote + (relative if state.base else 0)
     kept = []
     for text, cid in declarations:
         if cid is not None:
@@ -449,8 +538,9 @@ _PLAIN_DECLARATION = re.compile(
 
 
 @functools.lru_cache(maxsize=8192)  # newsletters repeat the same few styles hundreds of times
-def _parse_style(value: str) -> tuple[tuple[tuple[str, str | None], ...], int]:
-    """The declarations we keep, each with the cid it shows (if any), and the remote URLs dropped.
+def _parse_style(value: str) -> tuple[tuple[tuple[str, str | None], ...], int, int]:
+    """The declarations we keep, each with the cid it shows (if any), and the remote and the
+    relative URLs dropped.
 
     A declaration is kept only if its property is allowed, every function in it is harmless, its
     only URL is a cid: one (left as a placeholder for the caller's cid_url), and its text, with
@@ -460,12 +550,13 @@ def _parse_style(value: str) -> tuple[tuple[tuple[str, str | None], ...], int]:
     if plain:
         name, text, important = plain[1].lower(), " ".join(plain[2].split()), plain[3]
         if name not in CSS_PROPERTIES or _css_forbidden(text):
-            return (), 0
+            return (), 0, 0
         if name == "position" and text.lower() not in CSS_POSITIONS:
-            return (), 0
-        return ((f"{name}: {text}{' !important' if important else ''}", None),), 0
+            return (), 0, 0
+        important = important and name not in REFLOWED_PROPERTIES
+        return ((f"{name}: {text}{' !important' if important else ''}", None),), 0, 0
     kept = []
-    remote = 0
+    remote = relative = 0
     for declaration in tinycss2.parse_blocks_contents(value, skip_comments=True):
         if declaration.type != "declaration":
             continue
@@ -483,14 +574,20 @@ def _parse_style(value: str) -> tuple[tuple[tuple[str, str | None], ...], int]:
         cid, urls = _serialize_value(declaration.value, parts)
         if urls:
             remote += sum(1 for url in urls if _REMOTE_URL.match(url.strip()))
+            relative += sum(1 for url in urls if _is_relative(url.strip()))
             if cid is None:
                 continue
         text = "".join(parts).strip()
         if not text or _css_forbidden(text):
             continue
-        important = " !important" if declaration.important else ""
+        important = declaration.important and name not in REFLOWED_PROPERTIES
+        important = " !important" if important else ""
         kept.append((f"{name}: {text}{important}", cid))
-    return tuple(kept), remote
+    return tuple(kept), remote, relative
+
+
+def _is_relative(url: str) -> bool:
+    return bool(url) and not _HAS_SCHEME.match(url) and not _REMOTE_URL.match(url)
 
 
 def _serialize_value(tokens: list, parts: list[str]) -> tuple[str | None, list[str]]:

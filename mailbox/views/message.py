@@ -57,7 +57,23 @@ BODY_DOCUMENT = (
     '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
     "<style>html { background: #fff; } body { margin: .8rem; color: #1d2330;"
     " font: 15px/1.45 system-ui, sans-serif; overflow-wrap: anywhere; }"
-    " img { max-width: 100%; height: auto; }</style>"
+    " img { max-width: 100%; height: auto; } pre { white-space: pre-wrap; }</style>"
+)
+# Wide HTML in a narrow frame (a 640 px newsletter on a phone) is reflowed, as Gmail and Apple
+# Mail do, with CSS alone (the frame runs no script): below the widest fixed width the mail asks
+# for, fixed widths give way to the frame's and images shrink with their boxes; the text keeps
+# its size. A frame at least that wide shows the mail as laid out. The query is on the frame's
+# own viewport; the margin leaves room for the body's margins and a scrollbar.
+FIT_MARGIN = 64  # CSS px
+FIT_TO_WIDTH = (
+    "<style>@media (max-width: {width}px) {{"
+    " img {{ max-width: 100% !important; height: auto !important; }}"
+    " table, thead, tbody, tfoot, tr, td, th, caption, col, colgroup, div, p, center, blockquote,"
+    " pre, ul, ol, li, dl, dt, dd, h1, h2, h3, h4, h5, h6, hr, section, article, header, footer,"
+    " main, nav, aside, figure, figcaption, details, summary, address"
+    " {{ width: auto !important; min-width: 0 !important; max-width: 100% !important; }}"
+    " td, th {{ white-space: normal !important; }}"
+    " pre {{ white-space: pre-wrap !important; }} }}</style>"
 )
 SANITIZED_TTL = 600  # seconds the page's sanitized body waits in the cache for the frame's request
 # what reading a body may meet: the server or storage failing, or the message gone meanwhile
@@ -296,10 +312,10 @@ def sanitized_body(user, message, html_part, allow_remote):
     """The sanitized HTML of the message, with inline images as markers to fill in.
 
     A dict: html, blocked_remote, cids (the Content-IDs in document order, each shown where its
-    marker ``<nonce>-<index>`` is) and nonce. Sanitizing a big newsletter costs tens of
-    milliseconds, and the page and then its frame both need it, so it is kept in the cache for a
-    while, per user, message and remote choice. The nonce is random, so no mail can forge a
-    marker."""
+    marker ``<nonce>-<index>`` is), nonce and width (SanitizedHtml.width). Sanitizing a big
+    newsletter costs tens of milliseconds, and the page and then its frame both need it, so it
+    is kept in the cache for a while, per user, message and remote choice. The nonce is random,
+    so no mail can forge a marker."""
     key = (
         f"sanitized:{user.pk}:{message.pk}:{message.folder_id}:{message.uidvalidity}:"
         f"{message.uid}:{int(allow_remote)}"
@@ -317,7 +333,7 @@ def sanitized_body(user, message, html_part, allow_remote):
     html = part_text(message, html_part)
     result = sanitize_html(html, cid_url=marker, allow_remote=allow_remote)
     found = {"html": result.html, "blocked_remote": result.blocked_remote, "cids": cids,
-             "nonce": nonce}  # fmt: skip
+             "nonce": nonce, "width": result.width}  # fmt: skip
     _cache_set(key, found)
     return found
 
@@ -365,6 +381,12 @@ def with_inline_images(message, sanitized, inline):
     return re.sub(re.escape(sanitized["nonce"]) + r"-(\d+)", fill, sanitized["html"])
 
 
+def fit_to_width(width):
+    """The stylesheet that reflows a body laid out ``width`` CSS px wide (an int) into a
+    narrower frame; nothing for a body without a fixed width."""
+    return FIT_TO_WIDTH.format(width=int(width) + FIT_MARGIN) if width else ""
+
+
 def _guarded(response):
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"
@@ -385,6 +407,7 @@ def message_body(request, message_id):
     try:
         sanitized = sanitized_body(request.user, message, html, allow_remote)
         content, status = with_inline_images(message, sanitized, inline), 200
+        content = fit_to_width(sanitized.get("width", 0)) + content  # older cache entries: 0
     except READ_ERRORS as problem:
         text = describe_error(message.folder.account, problem)
         content, status = format_html("<p>{}</p>", text), 503

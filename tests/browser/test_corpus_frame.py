@@ -36,39 +36,10 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from mailbox.models import Message
 from mailbox.sync import run_account
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
-from tests.mailbox.test_sanitize import CORPUS
+from tests.mailbox.test_sanitize import CORPUS, fill_h5sc
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 TABS = 4
-
-# H5SC's payloads.js: its vectors name these placeholders. A resource goes to a host that cannot
-# resolve, so that even a failing run asks nothing of the internet.
-H5SC_VALUES = {
-    "js_uri_alert": "javascript:alert(1)",
-    "js_uri_alert_2": "javascript:alert(2)",
-    "js_uri_alert_3": "javascript:alert(3)",
-    "js_alert": "alert(1)",
-    "js_alert_2": "alert(2)",
-    "js_alert_3": "alert(3)",
-    "js_alert_only": "alert",
-    "js_alert_entities": "&#x61;l&#x65;rt&#40;1)",
-    "js_write": "write(1)",
-    "js_write_2": "write(2)",
-    "js_focus": "focus()",
-    "js_utf7_alert_1": "&ADz&AGn&AG0&AEf&ACA&AHM&AHI&AGO&AD0&AGn&ACA&AG8Abg&AGUAcgByAG8AcgA9AGEAbABlAHIAdAAoADEAKQ&ACAAPABi",
-    "js_utf7_alert_2": "&<script&S1&TS&1>alert&A7&(1)&R&UA;&&<&A9&11/script&X&>",
-    "js_base64_alert": "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
-    "html_alert_encoded": "&lt;img src&equals;x:x onerror&equals;alert&lpar;1&rpar;&gt;",
-    **{
-        key: f"http://h5sc.invalid/attachments/{name}"
-        for key, name in [
-            ("svg_path", "test.svg"), ("svg_path_2", "test2.svg"), ("svg_path_3", "test5.svg"),
-            ("svg_font_path", "font.svg"), ("css_path", "test.css"), ("vml_path", "test.vml"),
-            ("sct_path", "test.sct"), ("htc_path", "test.htc"), ("xdr_path", "test.xdr"),
-            ("xxe_path", "test.xxe"), ("swf_path", "test.swf"), ("event_path", "event.php"),
-        ]
-    },
-}  # fmt: skip
 
 HOOKS = """(() => {
   const report = (what) => { window.__pwned = true; window.__corpusReport(what, location.href); };
@@ -110,12 +81,6 @@ DOM_CHECK = """() => {
   }
   return problems;
 }"""
-
-
-def fill_h5sc(payload):
-    for key, value in H5SC_VALUES.items():
-        payload = payload.replace(f"%{key}%", value)
-    return payload
 
 
 def corpus_payloads():

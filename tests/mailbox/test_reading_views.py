@@ -151,6 +151,36 @@ def test_alice_opens_an_html_message_in_a_sandboxed_frame(as_alice, deliver):
     assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in html
 
 
+BASE_HTML = (
+    '<html><head><base href="https://shop.example.net/konto/"></head><body>'
+    '<p><a href="bestellung?id=4711">Bestellung</a> <img src="bilder/paket.png" alt="Paket">'
+    '<a href="javascript:alert(1)">nein</a></p></body></html>'
+)
+
+
+def test_a_base_href_gives_relative_links_and_images_their_targets(as_alice, deliver):
+    message = deliver(email("Bestellung", html=BASE_HTML))
+    page = as_alice.get(f"/mail/messages/{message.pk}/").content.decode()
+    assert "Remote content was blocked" in page  # the image is on the shop's server
+
+    body = as_alice.get(f"/mail/messages/{message.pk}/body/").content.decode()
+    assert 'href="https://shop.example.net/konto/bestellung?id=4711"' in body
+    assert "paket.png" not in body and "javascript" not in body and "<base" not in body
+
+    shown = as_alice.get(f"/mail/messages/{message.pk}/body/?remote=1").content.decode()
+    assert '<img alt="Paket" src="https://shop.example.net/konto/bilder/paket.png">' in shown
+
+
+def test_the_frame_reflows_a_fixed_width_newsletter_below_its_width(as_alice, deliver):
+    wide = deliver(email("Wide", html='<table width="640"><tr><td>Newsletter</td></tr></table>'))
+    body = as_alice.get(f"/mail/messages/{wide.pk}/body/").content.decode()
+    assert "@media (max-width: 704px)" in body  # 640 and the room for margins and a scrollbar
+    assert body.index("@media") < body.index("Newsletter")
+
+    fluid = deliver(email("Fluid", html='<table width="100%"><tr><td>Newsletter</td></tr></table>'))
+    assert "@media" not in as_alice.get(f"/mail/messages/{fluid.pk}/body/").content.decode()
+
+
 def test_alice_sees_the_inline_image_and_nothing_else(as_alice, deliver):
     message = deliver(email("Newsletter", html=HOSTILE_HTML))
     image = as_alice.get(f"/mail/messages/{message.pk}/cid/logo@example.com/")
