@@ -31,7 +31,7 @@ from mailbox import actions
 from mailbox.contacts import do_note_opened_sender
 from mailbox.models import Message
 from mailbox.parsing import BodyStructureError, find_parts
-from mailbox.parsing.charsets import decode_body
+from mailbox.parsing.charsets import decode_text_part
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import sanitize_html, text_to_html
 from mailbox.sources import MessageGone, source_for
@@ -93,7 +93,7 @@ def message_parts(message):
 
 def part_text(message, part):
     data = source_for(message).get_part(message, part.section)
-    return decode_body(data, part.params.get("charset", ""))
+    return decode_text_part(data, part.content_type, part.params.get("charset", ""))
 
 
 def reading_pane(request, message):
