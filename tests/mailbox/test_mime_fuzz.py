@@ -23,8 +23,7 @@ from django.urls import reverse
 from mailbox.models import Folder
 from mailbox.parsing import BodyStructureError, parse_bodystructure
 from mailbox.sync import run_account
-
-from .test_sanitize import CORPUS
+from tests.corpus import CORPUS, require
 
 FUZZ = CORPUS / "mime-fuzz"
 # shown; absent; too large to preview; the server could not give it: each a calm answer
@@ -35,10 +34,7 @@ APPENDUID = re.compile(rb"\[APPENDUID \d+ (\d+)\]")
 
 
 def fuzz_files():
-    files = sorted(FUZZ.glob("*.eml")) if FUZZ.exists() else []
-    if not files:
-        pytest.skip(f"corpus absent: {FUZZ}")
-    return files
+    return sorted(require(FUZZ).glob("*.eml"))
 
 
 def leaf_sections(message):

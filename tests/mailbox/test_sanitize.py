@@ -9,15 +9,13 @@ import email.policy
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 import tinycss2
 from bleach.html5lib_shim import HTMLParser
 
 from mailbox.sanitize import sanitize_html, text_to_html
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.corpus import CORPUS, absent_param, require
 
 CARRIERS = ("script", "iframe", "object", "embed", "form", "base", "meta", "link", "svg", "math",
             "style", "frame", "frameset", "applet", "noscript", "template", "input", "button",
@@ -522,7 +520,7 @@ def test_format_flowed_delsp_removes_the_space_of_soft_breaks():
 def corpus_payloads(name):
     path = CORPUS / "xss" / name
     if not path.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus absent: {path}"))]
+        return [absent_param(path)]
     return [
         pytest.param(item["payload"], id=f"{name[:-5]}-{index}")
         for index, item in enumerate(json.loads(path.read_text()))
@@ -543,7 +541,7 @@ def mime_files():
     folder = CORPUS / "mime-fuzz"
     files = sorted(folder.glob("*.eml")) if folder.exists() else []
     if not files:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus absent: {folder}"))]
+        return [absent_param(folder)]
     return [pytest.param(path, id=path.stem[:12]) for path in files]
 
 
@@ -578,8 +576,7 @@ def part_text(part):
 
 
 def test_the_mime_corpus_has_all_its_files():
-    if not (CORPUS / "mime-fuzz").exists():
-        pytest.skip(f"corpus absent: {CORPUS / 'mime-fuzz'}")
+    require(CORPUS / "mime-fuzz")
     assert len(list((CORPUS / "mime-fuzz").glob("*.eml"))) >= 299
 
 
