@@ -86,10 +86,10 @@ def raw_of(name):
 
 @pytest.fixture
 def delivered(alice, mail_world, imap_account, mailbox_login):
-    """Deliver a file over LMTP; the message as our IMAP sync or our POP3 fetch stored it."""
+    """Deliver raw bytes over LMTP; the message as our IMAP sync or our POP3 fetch stored it."""
 
-    def deliver(name, protocol):
-        mail_world.dovecot.deliver(mailbox_login[0], raw_of(name))
+    def deliver(raw, protocol):
+        mail_world.dovecot.deliver(mailbox_login[0], raw)
         if protocol == "imap":
             assert run_account(imap_account.pk)
             account = imap_account
@@ -105,7 +105,7 @@ def delivered(alice, mail_world, imap_account, mailbox_login):
 def test_a_real_world_message_reads_as_a_correct_client_shows_it(
     protocol, name, check, delivered, alice_client
 ):
-    message = delivered(name, protocol)
+    message = delivered(raw_of(name), protocol)
     shows = expected()[name]
     CHECKERS[check](alice_client, message, shows, name)
 
@@ -248,3 +248,46 @@ def _filename_of(disposition):
         return unquote(extended.group(2), encoding=extended.group(1) or "utf-8")
     plain = re.search(r'filename="((?:[^"\\]|\\.)*)"', disposition)
     return html.unescape(plain.group(1)) if plain else ""
+
+
+# --- the same kinds, made here: what the corpus has no file for ---------------------------------
+
+CYRILLIC = "Привет, как дела?"
+
+
+def made(content_type, body, subject="Made"):
+    header = (
+        "From: Zoë <zoe@example.org>\r\nTo: alice@example.com\r\n"
+        f"Subject: {subject}\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <{subject.replace(' ', '.')}@example.org>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    return header.encode() + body
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_html_that_declares_its_charset_only_inside_itself_is_read_in_it(
+    protocol, delivered, alice_client
+):
+    head = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+    body = f"<html><head>{head}</head><body><p>{CYRILLIC}</p></body></html>".encode("cp1251")
+    message = delivered(made("text/html", body), protocol)
+    assert CYRILLIC in shown_text(alice_client, message)
+    # the MIME parameter wins over the <meta>
+    body = f"<html><head>{head}</head><body><p>{CYRILLIC}</p></body></html>".encode("koi8-r")
+    message = delivered(made('text/html; charset="koi8-r"', body, "MIME wins"), protocol)
+    assert CYRILLIC in shown_text(alice_client, message)
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_a_part_with_an_unknown_charset_label_is_read_not_lost(protocol, delivered, alice_client):
+    """UTF-8 when the bytes are UTF-8, else Windows-1252 (see charsets.decode_body)."""
+    text = "Zoë’s “Grüße” — 5 €"
+    message = delivered(
+        made("text/plain; charset=x-no-such-label", text.encode("cp1252")), protocol
+    )
+    assert text in shown_text(alice_client, message)
+    message = delivered(
+        made("text/plain; charset=x-no-such-label", text.encode(), "Unknown UTF-8"), protocol
+    )
+    assert text in shown_text(alice_client, message)
