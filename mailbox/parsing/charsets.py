@@ -99,7 +99,11 @@ def _decode_python(data: bytes, codec: str) -> str:
 def decode_bytes(data: bytes, charset: str) -> str:
     """``data`` in ``charset``, decoded as browsers decode that label (the WHATWG Encoding
     Standard: ISO-8859-1 is Windows-1252, KS_C_5601-1987 is Windows-949 ...); a label nobody
-    knows gets the raw 8-bit rule (UTF-8 when the bytes are UTF-8, else Windows-1252)."""
+    knows gets the raw 8-bit rule (UTF-8 when the bytes are UTF-8, else Windows-1252). A byte
+    order mark wins over the label (WHATWG "decode")."""
+    bom, rest = whatwg.sniff_bom(data)
+    if bom is not None:  # a byte order mark wins over the label, as in browsers
+        return _decoder(bom)(rest)
     decoder = _decoder(charset) if charset else None
     return decode_raw(data) if decoder is None else decoder(data)
 
@@ -116,7 +120,10 @@ def decode_body(data: bytes, charset: str) -> str:
       browsers' default for mail without a label; every byte decodes, so nothing is lost);
     - labelled UTF-8 but not UTF-8: Windows-1252 (what mislabelled 8-bit mail mostly is);
     - labelled Latin-1 or the like but valid UTF-8 with non-ASCII characters: UTF-8;
-    - any other label: its WHATWG decoder (decode_bytes)."""
+    - any other label: its WHATWG decoder (decode_bytes);
+    - a byte order mark before all that (UTF-8, UTF-16LE or UTF-16BE, whatever the label)."""
+    if whatwg.sniff_bom(data)[0] is not None:
+        return decode_bytes(data, charset)
     decoder = _decoder(charset) if charset else None
     name = whatwg.LABELS.get(_label(charset).replace("_", "-")) if charset else None
     if decoder is None or name == "utf-8" or name in _SINGLE_BYTE_LATIN:
@@ -135,9 +142,8 @@ def decode_text_part(data: bytes, media_type: str, charset: str) -> str:
     character encoding"): a byte order mark; the MIME charset parameter when it is a label we
     can decode; for text/html, a ``<meta charset>`` or ``<meta http-equiv="Content-Type">``
     in the first 1024 bytes (whatwg.html_prescan); else decode_body's rules for no label."""
-    bom, rest = whatwg.sniff_bom(data)
-    if bom is not None:
-        return decode_bytes(rest, bom)
+    if whatwg.sniff_bom(data)[0] is not None:
+        return decode_bytes(data, charset)
     if charset and _decoder(charset) is not None:
         return decode_body(data, charset)
     if media_type.lower() == "text/html":

@@ -281,3 +281,10 @@ def test_a_meta_in_plain_text_is_only_text():
 def test_a_utf16_meta_means_utf8_as_the_standard_says():
     assert html_prescan(b'<meta charset="utf-16">') == "utf-8"
     assert html_prescan(b'<meta charset="x-user-defined">') == "windows-1252"
+
+
+def test_a_byte_order_mark_wins_over_the_label_everywhere():
+    assert decode_body(codecs.BOM_UTF8 + "Zoë".encode(), "iso-8859-1") == "Zoë"
+    assert decode_bytes(b"\xff\xfe" + "Zoë".encode("utf-16le"), "utf-16") == "Zoë"
+    assert decode_bytes(b"\xfe\xff" + "Zoë".encode("utf-16be"), "utf-16le") == "Zoë"
+    assert decode_text_part(codecs.BOM_UTF8 + b"hi", "text/plain", "") == "hi"
