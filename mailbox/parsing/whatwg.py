@@ -156,7 +156,13 @@ def decode_iso2022jp(data: bytes) -> str:
     and IBM extension characters come out; JIS X 0201 Katakana as half-width Katakana. Text
     in the other ISO-2022-JP-2 sets (JIS X 0212, KS C 5601, GB 2312, ISO-8859 G2) goes through
     Python's iso2022_jp_2. A line end inside two-byte text ends it (RFC 1468 asks senders
-    to switch back first; some forget)."""
+    to switch back first; some forget). 8-bit text with no escape at all under this 7-bit
+    label is what some mailers send as "ISO-2022-JP": UTF-8 when it is, else Shift_JIS."""
+    if b"\x1b" not in data and not data.isascii():
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp932", "replace")
     pieces = _ISO2022JP_SWITCH.split(data)
     out = [_iso2022jp_other(pieces[0])]
     for index in range(1, len(pieces), 2):

@@ -288,3 +288,8 @@ def test_a_byte_order_mark_wins_over_the_label_everywhere():
     assert decode_bytes(b"\xff\xfe" + "Zoë".encode("utf-16le"), "utf-16") == "Zoë"
     assert decode_bytes(b"\xfe\xff" + "Zoë".encode("utf-16be"), "utf-16le") == "Zoë"
     assert decode_text_part(codecs.BOM_UTF8 + b"hi", "text/plain", "") == "hi"
+
+
+def test_8bit_japanese_under_the_iso_2022_jp_label_is_read_as_it_was_written():
+    assert decode_body("日本①".encode("cp932"), "iso-2022-jp") == "日本①"
+    assert decode_body("日本①".encode(), "iso-2022-jp") == "日本①"
