@@ -43,6 +43,8 @@ _PYTHON = {
     "macintosh": "mac-roman",
     "x-mac-cyrillic": "mac-cyrillic",
 }
+# the table with "_" written "-": mail writes both (KS_C_5601-1987, ks_c_5601_1987)
+_DASHED = {label.replace("_", "-"): name for label, name in LABELS.items()}
 # labels outside the table that are ISO-2022-JP's extensions: the same decoder reads them
 _ISO2022JP_LABELS = {"iso-2022-jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-ext"}
 
@@ -67,7 +69,7 @@ def decoder_for(label: str) -> Decoder | None:
     stripped); mail's ``_`` for ``-`` ("ks_c_5601-1987" and "KS_C_5601_1987") is also accepted.
     Bytes a decoder cannot read become U+FFFD; the function never raises."""
     label = label.strip("\t\n\f\r ").encode("ascii", "replace").lower().decode()
-    name = LABELS.get(label) or LABELS.get(label.replace("_", "-"))
+    name = LABELS.get(label) or _DASHED.get(label.replace("_", "-"))
     if label in _ISO2022JP_LABELS or name == "iso-2022-jp":
         return decode_iso2022jp
     if name is None:
@@ -137,7 +139,7 @@ def _whatwg_errors(error: UnicodeDecodeError) -> tuple[str, int]:
         text = _jis_to_cp932(pair[0] - 0x80, pair[1] - 0x80)
         if text is not None:
             return text, start + 2
-    return "\ufffd", start + 1
+    return "\ufffd", error.end  # as "replace": one U+FFFD for what the codec could not read
 
 
 codecs.register_error("webmail-c1", _c1_errors)

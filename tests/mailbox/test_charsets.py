@@ -187,6 +187,8 @@ def test_labels_that_understate_their_bytes_decode_what_pythons_literal_codec_ca
         ),  # NEC-selected IBM rows
         ("①㈱".encode("cp932"), "Shift_JIS", "①㈱"),
         ("똠방각하".encode("cp949"), "ks_c_5601-1987", "똠방각하"),
+        ("똠방각하".encode("cp949"), "KS_C_5601_1987", "똠방각하"),
+        ("镕".encode("gbk"), "GB-2312", "镕"),
         ("镕".encode("gbk"), "gb2312", "镕"),
         (b"\xa3\xe1", "big5", "€"),
         ("“Zoë” €".encode("cp1252"), "iso-8859-1", "“Zoë” €"),
