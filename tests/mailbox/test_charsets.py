@@ -72,6 +72,29 @@ def encodable(codec: str) -> str:
     return "".join(chars)
 
 
+@functools.cache
+def jis_x_0208() -> dict[bytes, str]:
+    """{JIS X 0208 code: character} as the standard's iso-2022-jp decoder reads them: JIS X
+    0208 as Python's iso2022_jp has it, and the rows it lacks (NEC row 13, NEC-selected IBM
+    rows 89-92) as Windows-31J has them at the matching Shift_JIS code."""
+    table = {}
+    for row in range(1, 95):
+        for cell in range(1, 95):
+            code = bytes((row + 0x20, cell + 0x20))
+            try:
+                table[code] = (b"\x1b$B" + code + b"\x1b(B").decode("iso2022_jp")
+                continue
+            except UnicodeDecodeError:
+                pass
+            lead = (row + 1) // 2 + (0x80 if row < 63 else 0xC0)
+            trail = cell + (0x3F + (cell > 63) if row % 2 else 0x9E)
+            try:
+                table[code] = bytes((lead, trail)).decode("cp932")
+            except UnicodeDecodeError:
+                pass
+    return table
+
+
 def jis(char: str) -> bytes:
     """The JIS X 0208 code of a two-byte Windows-31J character (rows 1-94), or b""."""
     code = char.encode("cp932")
@@ -91,9 +114,9 @@ def sample(name: str, limit: int = 0x10000) -> tuple[bytes, str]:
         data = bytes(range(256))
         return data, "".join(chr(b if b < 0x80 else 0xF700 + b) for b in data)
     if name == "iso-2022-jp":
-        chars = [c for c in encodable("cp932") if jis(c)][:limit]
-        data = b"ASCII \x1b$B" + b"".join(jis(c) for c in chars) + b"\x1b(B end"
-        return data, "ASCII " + "".join(chars) + " end"
+        codes = list(jis_x_0208().items())[:limit]
+        data = b"ASCII \x1b$B" + b"".join(code for code, _ in codes) + b"\x1b(B end"
+        return data, "ASCII " + "".join(char for _, char in codes) + " end"
     codec = RIGHT_DECODER[name]
     if name not in MULTI_BYTE:  # every byte the codec maps
         data = bytes(b for b in range(256) if _decodes(bytes([b]), codec))
@@ -295,3 +318,9 @@ def test_a_byte_order_mark_wins_over_the_label_everywhere():
 def test_8bit_japanese_under_the_iso_2022_jp_label_is_read_as_it_was_written():
     assert decode_body("日本①".encode("cp932"), "iso-2022-jp") == "日本①"
     assert decode_body("日本①".encode(), "iso-2022-jp") == "日本①"
+
+
+def test_iso_2022_jp_holds_the_nec_and_ibm_rows():
+    table = jis_x_0208()
+    assert len(table) > 7000
+    assert (table[b"-!"], table[b"-j"], table[b"-C"]) == ("①", "㈱", "㍍")
