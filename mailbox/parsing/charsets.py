@@ -140,8 +140,10 @@ def decode_text_part(data: bytes, media_type: str, charset: str) -> str:
 
     Which encoding, first that applies (as browsers choose, WHATWG HTML "determining the
     character encoding"): a byte order mark; the MIME charset parameter when it is a label we
-    can decode; for text/html, a ``<meta charset>`` or ``<meta http-equiv="Content-Type">``
-    in the first 1024 bytes (whatwg.html_prescan); else decode_body's rules for no label."""
+    can decode (not US-ASCII and the like, which promise nothing about 8-bit bytes: a
+    mailer's default, not a statement); for text/html, a ``<meta charset>`` or
+    ``<meta http-equiv="Content-Type">`` in the first 1024 bytes (whatwg.html_prescan); else
+    decode_body's rules for no label."""
     if whatwg.sniff_bom(data)[0] is not None:
         return decode_bytes(data, charset)
     if charset and _decoder(charset) is not None:

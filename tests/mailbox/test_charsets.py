@@ -324,3 +324,10 @@ def test_iso_2022_jp_holds_the_nec_and_ibm_rows():
     table = jis_x_0208()
     assert len(table) > 7000
     assert (table[b"-!"], table[b"-j"], table[b"-C"]) == ("①", "㈱", "㍍")
+
+
+@pytest.mark.parametrize("label", ["us-ascii", "x-no-such-label"])
+def test_a_label_that_promises_nothing_gives_way_to_the_meta(label):
+    # US-ASCII over 8-bit bytes is a mailer's default, not a statement; an unknown label is none
+    data = f'<meta charset="windows-1251"><p>{CYRILLIC}</p>'.encode("cp1251")
+    assert CYRILLIC in decode_text_part(data, "text/html", label)
