@@ -110,6 +110,30 @@ def test_a_real_world_message_reads_as_a_correct_client_shows_it(
     CHECKERS[check](alice_client, message, shows, name)
 
 
+KNOWN_KEYS = {
+    "list",
+    "to",
+    "body_contains",
+    "body_lacks",
+    "attachments",
+    "links",
+    "date_utc",
+    "note",
+}
+
+
+def test_the_harness_checks_everything_expected_json_asks():
+    """A key the harness does not know would be silently unchecked: it must be added here."""
+    wanted = expected() or require(REALWORLD)
+    for name, shows in wanted.items():
+        if name.startswith("_"):
+            continue
+        assert set(shows) <= KNOWN_KEYS, name
+        assert set(shows.get("list", {})) <= {"from", "subject", "attachment_mark"}, name
+        assert (REALWORLD / name).is_file(), name
+    assert {path.name for path in REALWORLD.glob("*.eml")} <= set(wanted)  # none goes untried
+
+
 # --- what the views show -------------------------------------------------------------------------
 
 
