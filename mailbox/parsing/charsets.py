@@ -1,8 +1,9 @@
 """Text out of hostile header bytes: raw 8-bit, RFC 2047 encoded-words, RFC 2231 parameters.
 
 Every function here returns a string for any input and raises nothing: a word that does not
-decode stays as it was written, a charset Python does not know falls back to the raw 8-bit rule
-(well-formed UTF-8 first, else Latin-1), and bytes invalid in a known charset become U+FFFD.
+decode stays as it was written, a charset label is decoded as browsers decode it (the WHATWG
+Encoding Standard, whatwg.py), a label nobody knows falls back to the raw 8-bit rule
+(well-formed UTF-8 first, else Windows-1252), and bytes invalid in a known charset become U+FFFD.
 """
 
 import binascii
@@ -14,7 +15,17 @@ import pkgutil
 import re
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["clean", "decode_params", "decode_raw", "decode_words"]
+from . import whatwg
+
+__all__ = [
+    "clean",
+    "decode_body",
+    "decode_bytes",
+    "decode_params",
+    "decode_raw",
+    "decode_text_part",
+    "decode_words",
+]
 
 # charset'?'B|Q'?'text'?=' -- the charset may carry an RFC 2231 language ("utf-8*en")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
@@ -24,24 +35,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_TABLE = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
 _CONTROL_TABLE.update({9: " ", 10: " ", 13: " "})
 
-# labels mail uses that Python lacks, or supersets that decode more of what is really sent
-# (the WHATWG encoding standard makes the same choices)
-_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "euc-kr": "cp949",
-    "ks-c-5601-1987": "cp949",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "iso-8859-8-i": "iso-8859-8",
-    "iso-8859-6-i": "iso-8859-6",
-    "x-mac-roman": "mac-roman",
-    "utf8": "utf-8",
-    "windows-874": "cp874",
-}
 # codecs that turn bytes into something other than text in that charset
 _REFUSED = {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "mbcs"}
 # Only names Python ships are looked up: codecs.lookup tries an import for any other name and
@@ -57,11 +50,12 @@ _RAW = {"us-ascii", "ascii", "unknown-8bit", "x-unknown", "8bit"}
 
 
 def decode_raw(data: bytes) -> str:
-    """Raw 8-bit header bytes: UTF-8 when they are well-formed UTF-8, else Latin-1."""
+    """Raw 8-bit bytes: UTF-8 when they are well-formed UTF-8, else Windows-1252 as browsers
+    read it (every byte is a character: nothing is lost, never U+FFFD)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("latin-1")
+        return data.decode("cp1252", "webmail-c1")
 
 
 def clean(text: str) -> str:
@@ -71,52 +65,94 @@ def clean(text: str) -> str:
     return text.strip()
 
 
+def _label(charset: str) -> str:
+    """The label of a MIME charset value: an RFC 2231 language ("utf-8*en") goes."""
+    return charset.partition("*")[0].strip().lower()
+
+
 @functools.lru_cache(maxsize=256)
-def _codec(charset: str) -> str | None:
-    """The Python codec for a MIME charset label, or None when there is no safe one."""
-    label = charset.partition("*")[0].strip().lower().replace("_", "-")
-    label = _ALIASES.get(label, label)
-    if label in _RAW or _NOT_ALNUM.sub("_", label) not in _SHIPPED:
+def _decoder(charset: str) -> whatwg.Decoder | None:
+    """How to decode a MIME charset label: the WHATWG decoder for a label in its table; else
+    Python's codec for a name Python ships (utf-7, iso-2022-jp-3, cp437 ...); else None."""
+    label = _label(charset)
+    if label in _RAW:
         return None
+    decoder = whatwg.decoder_for(label)
+    if decoder is not None or _NOT_ALNUM.sub("_", label) not in _SHIPPED:
+        return decoder
     try:
         info = codecs.lookup(label)
     except (LookupError, ValueError):
         return None
     if not getattr(info, "_is_text_encoding", True) or info.name in _REFUSED:
         return None
-    return info.name
+    return functools.partial(_decode_python, codec=info.name)
 
 
-def decode_bytes(data: bytes, charset: str) -> str:
-    """``data`` in ``charset``; an unknown charset gets the raw 8-bit rule."""
-    codec = _codec(charset) if charset else None
-    if codec is None:
-        return decode_raw(data)
+def _decode_python(data: bytes, codec: str) -> str:
     try:
         return data.decode(codec, "replace")
     except (UnicodeError, LookupError):  # a stateful codec can still give up
         return decode_raw(data)
 
 
+def decode_bytes(data: bytes, charset: str) -> str:
+    """``data`` in ``charset``, decoded as browsers decode that label (the WHATWG Encoding
+    Standard: ISO-8859-1 is Windows-1252, KS_C_5601-1987 is Windows-949 ...); a label nobody
+    knows gets the raw 8-bit rule (UTF-8 when the bytes are UTF-8, else Windows-1252). A byte
+    order mark wins over the label (WHATWG "decode")."""
+    bom, rest = whatwg.sniff_bom(data)
+    if bom is not None:  # a byte order mark wins over the label, as in browsers
+        return _decoder(bom)(rest)
+    decoder = _decoder(charset) if charset else None
+    return decode_raw(data) if decoder is None else decoder(data)
+
+
 # Single-byte charsets that mail mislabels most: text in them is almost never also valid UTF-8
 # with multi-byte sequences ("Ã©" and the like), so such bytes are UTF-8 under the wrong label.
-_SINGLE_BYTE_LATIN = {"cp1252", "iso8859-1", "iso8859-15", "iso8859-2", "cp1250"}
+_SINGLE_BYTE_LATIN = {"windows-1252", "iso-8859-15", "iso-8859-2", "windows-1250"}
 
 
 def decode_body(data: bytes, charset: str) -> str:
     """A text body in its declared charset, or in the one it plainly is when the label is wrong:
 
-    - no charset, or one that promises nothing: UTF-8 when the bytes are UTF-8, else Windows-1252;
+    - no charset, or one nobody knows: UTF-8 when the bytes are UTF-8, else Windows-1252 (the
+      browsers' default for mail without a label; every byte decodes, so nothing is lost);
     - labelled UTF-8 but not UTF-8: Windows-1252 (what mislabelled 8-bit mail mostly is);
-    - labelled Latin-1 or the like but valid UTF-8 with non-ASCII characters: UTF-8."""
-    codec = _codec(charset) if charset else None
-    if codec is None or codec == "utf-8" or codec in _SINGLE_BYTE_LATIN:
+    - labelled Latin-1 or the like but valid UTF-8 with non-ASCII characters: UTF-8;
+    - any other label: its WHATWG decoder (decode_bytes);
+    - a byte order mark before all that (UTF-8, UTF-16LE or UTF-16BE, whatever the label)."""
+    if whatwg.sniff_bom(data)[0] is not None:
+        return decode_bytes(data, charset)
+    decoder = _decoder(charset) if charset else None
+    name = whatwg.LABELS.get(_label(charset).replace("_", "-")) if charset else None
+    if decoder is None or name == "utf-8" or name in _SINGLE_BYTE_LATIN:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
-            if codec is None or codec == "utf-8":
-                return data.decode("cp1252", "replace")
+            if decoder is None or name == "utf-8":
+                return data.decode("cp1252", "webmail-c1")
     return decode_bytes(data, charset)
+
+
+def decode_text_part(data: bytes, media_type: str, charset: str) -> str:
+    """A text part's bytes as text: the one place both protocols decode a body.
+
+    Which encoding, first that applies (as browsers choose, WHATWG HTML "determining the
+    character encoding"): a byte order mark; the MIME charset parameter when it is a label we
+    can decode (not US-ASCII and the like, which promise nothing about 8-bit bytes: a
+    mailer's default, not a statement); for text/html, a ``<meta charset>`` or
+    ``<meta http-equiv="Content-Type">`` in the first 1024 bytes (whatwg.html_prescan); else
+    decode_body's rules for no label."""
+    if whatwg.sniff_bom(data)[0] is not None:
+        return decode_bytes(data, charset)
+    if charset and _decoder(charset) is not None:
+        return decode_body(data, charset)
+    if media_type.lower() == "text/html":
+        declared = whatwg.html_prescan(data)
+        if declared is not None:
+            return decode_bytes(data, declared)
+    return decode_body(data, charset)
 
 
 def _word_bytes(encoding: str, text: str) -> bytes | None:

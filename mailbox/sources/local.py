@@ -12,7 +12,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-from mailbox.parsing.charsets import decode_body, decode_words
+from mailbox.parsing.charsets import decode_text_part, decode_words
 from mailbox.parsing.mime import iter_part, read_part, scan_message
 from mailbox.protocols.base import ConnectionProblem, Problem
 
@@ -145,7 +145,7 @@ def _header_text(handle, start, end):
 
 def _part_text(handle, part):
     data = read_part(handle, part, limit=MAX_SEARCHED_TEXT)
-    text = decode_body(data, part.params.get("charset", ""))
+    text = decode_text_part(data, part.content_type, part.params.get("charset", ""))
     if part.content_type == "text/html":
         text = LexborHTMLParser(text).text(separator=" ")
     return text

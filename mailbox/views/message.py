@@ -34,7 +34,7 @@ from mailbox.contacts import do_note_opened_sender
 from mailbox.models import Message
 from mailbox.parsing import BodyStructureError, find_parts, parse_header_fields
 from mailbox.parsing.attachments import decoded_size, part_name, split_embedded
-from mailbox.parsing.charsets import decode_body
+from mailbox.parsing.charsets import decode_text_part
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import sanitize_html, text_to_html
 from mailbox.sources import MessageGone, source_for
@@ -114,14 +114,14 @@ def message_parts(message):
 
 def part_text(message, part):
     data = source_for(message).get_part(message, part.section)
-    return decode_body(data, part.params.get("charset", ""))
+    return decode_text_part(data, part.content_type, part.params.get("charset", ""))
 
 
 def body_text(message, part):
     """(text, embedded files) of a text/plain body: its uuencoded and yEnc blocks are files,
     taken out of the text shown and of the preview line."""
     data, files = split_embedded(source_for(message).get_part(message, part.section))
-    return decode_body(data, part.params.get("charset", "")), files
+    return decode_text_part(data, part.content_type, part.params.get("charset", "")), files
 
 
 def reading_pane(request, message):

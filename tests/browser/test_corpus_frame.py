@@ -35,8 +35,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from mailbox.models import Message
 from mailbox.sync import run_account
+from tests.corpus import CORPUS, require
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
-from tests.mailbox.test_sanitize import CORPUS, fill_h5sc
+from tests.mailbox.test_sanitize import fill_h5sc
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 TABS = 4
@@ -87,9 +88,7 @@ def corpus_payloads():
     """[(name, html)] for both corpora; the name (``h5sc-17``) is also the message's subject."""
     payloads = []
     for corpus, fill in [("dompurify", str), ("h5sc", fill_h5sc)]:
-        path = CORPUS / "xss" / f"{corpus}.json"
-        if not path.exists():
-            pytest.skip(f"corpus absent: {path}")
+        path = require(CORPUS / "xss" / f"{corpus}.json")
         for index, item in enumerate(json.loads(path.read_text())):
             payloads.append((f"{corpus}-{index}", fill(item["payload"])))
     return payloads

@@ -7,16 +7,15 @@ import pytest
 from mailbox.models import Folder
 from mailbox.sync import run_account
 from tests.browser.test_content_security_policy import watched_page  # noqa: F401
+from tests.corpus import require
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
-from tests.mailbox.test_sources_parity import CORPUS
+from tests.mailbox.test_sources_parity import REALWORLD
 
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_forwarded_message_reads_in_place(watched_page, imap_account, other_client):  # noqa: F811
-    path = CORPUS / "10-forward-rfc822-noname.eml"
-    if not path.exists():
-        pytest.skip(f"corpus absent: {CORPUS}")
+    path = require(REALWORLD) / "10-forward-rfc822-noname.eml"
     raw = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     assert other_client.imap.append("INBOX", None, None, raw)[0] == "OK"
     assert run_account(imap_account.pk)

@@ -26,16 +26,9 @@ from mailbox.parsing.attachments import (
 from mailbox.parsing.bodystructure import BodyPart
 from mailbox.sync import run_account
 from mailbox.sync.fetch import fetch_account
+from tests.corpus import require
 from tests.mailbox.pop3_world import pop3_account
-from tests.mailbox.test_sources_parity import CORPUS, raw_of
-
-try:
-    import tnefparse  # noqa: F401
-except ImportError:
-    tnefparse = None
-needs_tnefparse = pytest.mark.skipif(
-    tnefparse is None, reason="tnefparse is not installed (a dependency to add to pyproject.toml)"
-)
+from tests.mailbox.test_sources_parity import REALWORLD, raw_of
 
 PAYLOAD = bytes(range(256)) * 3 + b"tail"
 
@@ -139,9 +132,8 @@ def test_a_damaged_tnef_stream_gives_no_files():
     assert tnef_files(b"") == [] and tnef_files(b"\x78\x9f\x3e\x22garbage") == []
 
 
-@needs_tnefparse
 def test_the_files_in_a_winmail_dat_are_read_by_their_names():
-    raw = (CORPUS / "07-winmail-dat.eml").read_bytes()
+    raw = (require(REALWORLD) / "07-winmail-dat.eml").read_bytes()
     scan = mime.scan_bytes(raw)
     winmail = next(p for p in scan.tree.walk() if p.content_type == "application/ms-tnef")
     from io import BytesIO
@@ -277,8 +269,6 @@ def test_forwarded_messages_show_in_place_down_to_a_bound(both, alice_client):
      "18-empty-plain-alternative.eml"],
 )  # fmt: skip
 def test_realworld_attachments_by_name_and_bytes(case, both, alice_client, expected):
-    if case.startswith("07") and tnefparse is None:
-        pytest.skip("tnefparse is not installed (a dependency to add to pyproject.toml)")
     want = expected[case]
     for way, message in both_ways(both, raw_of(case)).items():
         page = pane(alice_client, message)
@@ -301,9 +291,7 @@ def body(client, message):
 def expected():
     import json
 
-    path = CORPUS / "expected.json"
-    if not path.exists():
-        pytest.skip(f"corpus absent: {CORPUS}")
+    path = require(REALWORLD) / "expected.json"
     return json.loads(path.read_text())
 
 
@@ -352,8 +340,7 @@ def test_a_winmail_dat_stays_downloadable_as_itself(both, alice_client):
         status, name, data = download(alice_client, message, "2")
         assert (status, name, data[:4]) == (200, "winmail.dat", b"\x78\x9f\x3e\x22")
         inner = {"Angebot-2026-117.txt": "2~tnef.1", "Preisliste.csv": "2~tnef.2"}
-        if tnefparse is not None:
-            assert {key: names.get(key) for key in inner} == inner
+        assert {key: names.get(key) for key in inner} == inner
 
 
 def forwarded_html():

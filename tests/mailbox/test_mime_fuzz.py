@@ -26,8 +26,7 @@ from mailbox.models import Folder
 from mailbox.parsing import BodyStructureError, find_parts, parse_bodystructure
 from mailbox.sync import run_account
 from mailbox.views.download import PREVIEW_TYPES
-
-from .test_sanitize import CORPUS
+from tests.corpus import CORPUS, require
 
 FUZZ = CORPUS / "mime-fuzz"
 SAFETY_NET = 10.0  # seconds per message, against a hang (they take a few hundredths; the
@@ -36,10 +35,7 @@ APPENDUID = re.compile(rb"\[APPENDUID \d+ (\d+)\]")
 
 
 def fuzz_files():
-    files = sorted(FUZZ.glob("*.eml")) if FUZZ.exists() else []
-    if not files:
-        pytest.skip(f"corpus absent: {FUZZ}")
-    return files
+    return sorted(require(FUZZ).glob("*.eml"))
 
 
 def structure(message):

@@ -8,7 +8,6 @@ import base64
 import datetime
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,7 @@ from mailbox.parsing import (
     tree_has_attachments,
 )
 from mailbox.parsing.charsets import decode_body
+from tests.corpus import CORPUS, absent_param
 
 UTC = datetime.UTC
 
@@ -804,14 +804,11 @@ def test_a_single_html_part_or_an_attached_text_is_handled():
 
 # --- the public corpus --------------------------------------------------------------------------
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "mime-fuzz"
-CORPUS_FILES = sorted(CORPUS.glob("*.eml")) if CORPUS.is_dir() else []
+FUZZ = CORPUS / "mime-fuzz"
+CORPUS_FILES = [pytest.param(path, id=path.name[:12]) for path in sorted(FUZZ.glob("*.eml"))]
 
 
-@pytest.mark.skipif(
-    not CORPUS_FILES, reason=f"no MIME corpus at {CORPUS} (CI puts ../shared beside the checkout)"
-)
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda path: path.name[:12])
+@pytest.mark.parametrize("path", CORPUS_FILES or [absent_param(FUZZ)])
 def test_every_corpus_header_block_parses_quickly(path):
     header = re.split(rb"\r?\n\r?\n", path.read_bytes(), maxsplit=1)[0]
     start = time.perf_counter()

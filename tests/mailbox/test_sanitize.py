@@ -13,18 +13,16 @@ import time
 from collections import Counter
 from email.message import EmailMessage
 from io import BytesIO
-from pathlib import Path
 
 import pytest
 import tinycss2
 from bleach.html5lib_shim import HTMLParser
 
 from mailbox.parsing import find_parts
-from mailbox.parsing.charsets import decode_body
+from mailbox.parsing.charsets import decode_text_part
 from mailbox.parsing.mime import read_part, scan_bytes
 from mailbox.sanitize import sanitize_html, text_to_html
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.corpus import CORPUS, absent_param, require
 
 CARRIERS = ("script", "iframe", "object", "embed", "form", "base", "meta", "link", "svg", "math",
             "style", "frame", "frameset", "applet", "noscript", "template", "input", "button",
@@ -699,7 +697,7 @@ def fill_h5sc(payload):
 def corpus_payloads(name):
     path = CORPUS / "xss" / name
     if not path.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus absent: {path}"))]
+        return [absent_param(path)]
     return [
         pytest.param(item["payload"], id=f"{name[:-5]}-{index}")
         for index, item in enumerate(json.loads(path.read_text()))
@@ -720,7 +718,7 @@ def mime_files():
     folder = CORPUS / "mime-fuzz"
     files = sorted(folder.glob("*.eml")) if folder.exists() else []
     if not files:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus absent: {folder}"))]
+        return [absent_param(folder)]
     return [pytest.param(path, id=path.stem[:12]) for path in files]
 
 
@@ -755,8 +753,7 @@ def part_text(part):
 
 
 def test_the_mime_corpus_has_all_its_files():
-    if not (CORPUS / "mime-fuzz").exists():
-        pytest.skip(f"corpus absent: {CORPUS / 'mime-fuzz'}")
+    require(CORPUS / "mime-fuzz")
     assert len(list((CORPUS / "mime-fuzz").glob("*.eml"))) >= 299
 
 
@@ -809,8 +806,7 @@ def test_odd_mime_messages_render_safely_and_keep_their_text(path):
 
 def test_the_mime_corpus_has_no_html_part_so_html_is_fed_from_elsewhere():
     """Why the HTML cases below exist: the fuzz seeds hold text/plain, never text/html."""
-    if not (CORPUS / "mime-fuzz").exists():
-        pytest.skip(f"corpus absent: {CORPUS / 'mime-fuzz'}")
+    require(CORPUS / "mime-fuzz")
     types = Counter(
         content_type
         for path in (CORPUS / "mime-fuzz").glob("*.eml")
@@ -834,7 +830,9 @@ def read_as_the_pane_does(raw, allow_remote=False):
     encoding and charset, sanitized with its inline parts as our cid URLs."""
     _text, html, _attachments, inline = find_parts(scan_bytes(raw).tree)
     assert html is not None, "no HTML body found"
-    decoded = decode_body(read_part(BytesIO(raw), html), html.params.get("charset", ""))
+    decoded = decode_text_part(
+        read_part(BytesIO(raw), html), html.content_type, html.params.get("charset", "")
+    )
     shown = {part.content_id for part in inline}
 
     def our_url(cid):
@@ -892,7 +890,7 @@ def realworld_html_files():
     """The realworld files whose body is HTML, with what expected.json says of each."""
     folder = CORPUS / "realworld"
     if not folder.exists():
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus absent: {folder}"))]
+        return [absent_param(folder, width=2)]
     expected = json.loads((folder / "expected.json").read_text())
     return [
         pytest.param(path, expected.get(path.name, {}), id=path.stem)
@@ -920,8 +918,7 @@ def test_realworld_html_shows_what_expected_json_says_and_nothing_that_runs(path
 
 
 def test_the_realworld_corpus_has_html_bodies():
-    if not (CORPUS / "realworld").exists():
-        pytest.skip(f"corpus absent: {CORPUS / 'realworld'}")
+    require(CORPUS / "realworld")
     assert len(realworld_html_files()) >= 3
 
 

@@ -9,7 +9,6 @@ must be the same for both, but for our own ids in URLs."""
 import base64
 import re
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +16,11 @@ from mailbox.models import Message
 from mailbox.search import search_messages
 from mailbox.sync import run_account
 from mailbox.sync.fetch import fetch_account
+from tests.corpus import CORPUS, absent_param
 from tests.mailbox.pop3_world import pop3_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "realworld"
+REALWORLD = CORPUS / "realworld"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
@@ -66,13 +66,13 @@ def _headers(subject):
 
 
 MADE = {"plain": plain, "html-inline-image": html_with_inline_image, "attachments": attachments}
-FILES = sorted(path.name for path in CORPUS.glob("*.eml"))
+FILES = sorted(path.name for path in REALWORLD.glob("*.eml")) or [absent_param(REALWORLD)]
 
 
 def raw_of(case):
     if case in MADE:
         return MADE[case]()
-    return (CORPUS / case).read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return (REALWORLD / case).read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 @pytest.fixture
