@@ -185,3 +185,9 @@ def celery_worker():
         process.wait(15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def content_of(response):
+    """A download's bytes, streamed (a part read from the source) or not (a file taken out of
+    a winmail.dat or a uuencoded block)."""
+    return b"".join(response.streaming_content) if response.streaming else response.content

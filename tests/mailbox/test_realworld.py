@@ -23,6 +23,7 @@ from mailbox.models import Message
 from mailbox.sync import run_account
 from mailbox.sync.fetch import fetch_account
 from tests.corpus import CORPUS, absent_param, require
+from tests.mailbox.conftest import content_of
 from tests.mailbox.pop3_world import pop3_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
@@ -159,11 +160,12 @@ def shown_text(client, message):
 
 
 def attachments(client, message):
-    """[(name, download url)] as the pane lists them."""
+    """[(name, download url)] as the pane lists them: the message's own, and those of the
+    messages forwarded inside it (their lists in section.forwarded)."""
     tree = LexborHTMLParser(pane(client, message))
     return [
         (item.css_first(".name bdi").text().strip(), item.css_first("a").attributes["href"])
-        for item in tree.css("#attachments li")
+        for item in tree.css("ul.attachments li")
     ]
 
 
@@ -198,7 +200,7 @@ def check_attachments(client, message, shows, name):
         assert wanted["name"] in listed, f"{wanted['name']!r} not in {sorted(listed)}"
         response = client.get(listed[wanted["name"]])
         assert response.status_code == 200
-        data = b"".join(response.streaming_content)
+        data = content_of(response)
         assert data, wanted["name"]
         disposition = response["Content-Disposition"]
         assert wanted["name"] in _filename_of(disposition), disposition

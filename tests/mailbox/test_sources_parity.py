@@ -17,6 +17,7 @@ from mailbox.search import search_messages
 from mailbox.sync import run_account
 from mailbox.sync.fetch import fetch_account
 from tests.corpus import CORPUS, absent_param
+from tests.mailbox.conftest import content_of
 from tests.mailbox.pop3_world import pop3_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
@@ -98,11 +99,11 @@ def answers(client, message, words):
     got["page_status"] = client.get(base).status_code
     got["body"] = _neutral(client.get(base + "body/").content.decode(), message)
     got["headers"] = _neutral(client.get(base + "headers/").content.decode(), message)
-    got["original"] = b"".join(client.get(base + "original/").streaming_content)
+    got["original"] = content_of(client.get(base + "original/"))
     for section in sorted(set(re.findall(r"/parts/([^/]+)/", got["pane"]))):
         download = client.get(f"{base}parts/{section}/")
         got[f"part {section}"] = (download.status_code, download.get("Content-Disposition"),
-                                  b"".join(download.streaming_content))  # fmt: skip
+                                  content_of(download))  # fmt: skip
         preview = client.get(f"{base}parts/{section}/preview/")
         got[f"preview {section}"] = preview.status_code
     folder = message.folder
