@@ -56,3 +56,41 @@ def fetch_due_pop3_accounts():
 
     for account_id in due_pop3_accounts():
         fetch_pop3_account.delay(account_id)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def save_draft_copy(self, draft_id):
+    """Bring a draft's copy in Drafts up to date (mailbox.sync.drafts): run late or twice, it
+    finds the copy current and does nothing. A server that does not answer: tried again."""
+    from mailbox.protocols.base import ConnectionProblem
+
+    from .sync.drafts import save_copy
+
+    try:
+        save_copy(draft_id)
+    except ConnectionProblem as problem:
+        if self.request.is_eager:
+            raise
+        raise self.retry(
+            countdown=min(30 * 2**self.request.retries, MAX_RETRY_SECONDS)
+        ) from problem
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def delete_draft_copy(self, account_id, folder_id, uidvalidity, uid, message_id):
+    """Remove a deleted (or sent) draft's copy from Drafts; nothing left to remove is fine."""
+    from mailbox.protocols.base import ConnectionProblem
+
+    from .sync.drafts import delete_copy
+
+    account = MailAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    try:
+        delete_copy(account, folder_id, uidvalidity, uid, message_id)
+    except ConnectionProblem as problem:
+        if self.request.is_eager:
+            raise
+        raise self.retry(
+            countdown=min(30 * 2**self.request.retries, MAX_RETRY_SECONDS)
+        ) from problem

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import download, folders, mail, message
+from .views import compose, download, folders, mail, message
 
 app_name = "mailbox"
 urlpatterns = [
@@ -44,4 +44,18 @@ urlpatterns = [
         download.part_preview,
         name="part_preview",
     ),
+    path("compose/", compose.compose_new, name="compose"),
+    path("compose/save/", compose.draft_save, name="draft_save"),
+    path("compose/send/", compose.draft_send, name="draft_send"),
+    path("compose/text/", compose.html_text, name="compose_text"),
+    path("compose/<str:mode>/<id:message_id>/", compose.compose_from, name="compose_from"),
+    path("drafts/<id:draft_id>/", compose.draft_page, name="draft"),
+    path("drafts/<id:draft_id>/attachments/", compose.draft_attach, name="draft_attach"),
+    path(
+        "drafts/<id:draft_id>/attachments/<id:attachment_id>/delete/",
+        compose.draft_attachment_delete,
+        name="draft_attachment_delete",
+    ),
+    path("drafts/<id:draft_id>/discard/", compose.draft_discard, name="draft_discard"),
+    path("outbox/<id:outbox_id>/undo/", compose.send_undo, name="send_undo"),
 ]

@@ -343,12 +343,19 @@
     },
     I: () => act("read", targets()),
     U: () => act("unread", targets()),
-    r: () => toast(strings.noCompose),
-    a: () => toast(strings.noCompose),
-    f: () => toast(strings.noCompose),
+    c: () => { window.location.href = screen.dataset.composeUrl; },
+    r: () => compose("reply"),
+    a: () => compose("reply_all"),
+    f: () => compose("forward"),
     "/": () => document.getElementById("search-q").focus(),
     "?": () => { help.hidden = false; help.querySelector("[data-close]").focus(); },
   };
+  // Reply, reply all, forward: the open message, else the one under the cursor (or selected).
+  function compose(mode) {
+    const ids = targets();
+    if (!ids || !ids.length) return;
+    window.location.href = `${screen.dataset.composeFromUrl}${mode}/${ids[0]}/`;
+  }
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     if (event.key === "Escape" && !help.hidden) { help.hidden = true; return; }
@@ -400,5 +407,56 @@
     }, 300);
   });
 
+  // --- a message just sent: "Sending… Undo" while it waits, then its state, live ----------------
+  function sendingNotice() {
+    let sent = null;
+    try {
+      sent = JSON.parse(window.sessionStorage.getItem("webmail.sending") || "null");
+      window.sessionStorage.removeItem("webmail.sending");
+    } catch (error) { return; }
+    if (!sent || !sent.outbox) return;
+    const note = document.createElement("div");
+    note.className = "toast sending";
+    note.id = "sending-notice";
+    note.setAttribute("role", "status");
+    const text = document.createElement("span");
+    const undo = document.createElement("button");
+    undo.type = "button";
+    undo.className = "link";
+    undo.id = "undo-send";
+    undo.textContent = strings.undo;
+    note.append(text, " ", undo);
+    document.body.append(note);
+    const sendAt = Date.parse(sent.sendAt);
+    const states = { queued: strings.stateQueued, sending: strings.stateSending,
+                     sent: strings.stateSent, failed: strings.stateFailed, cancelled: strings.stateCancelled };
+    function show(state) {
+      text.textContent = sent.scheduled && state === "queued" ? strings.stateScheduled : states[state] || state;
+      undo.hidden = state !== "queued";
+      if (state === "sent" || state === "cancelled") setTimeout(() => note.remove(), 5000);
+    }
+    show("queued");
+    if (!sent.scheduled) {
+      // the undo delay's end: the button goes with it (a worker may claim the message then)
+      setTimeout(() => { if (!undo.hidden) undo.hidden = true; }, Math.max(0, sendAt - Date.now()));
+    }
+    undo.addEventListener("click", () => {
+      const body = new URLSearchParams({ csrfmiddlewaretoken: csrf });
+      fetch(sent.undoUrl, { method: "POST", body, credentials: "same-origin",
+                            headers: { "X-Requested-With": "fetch" } })
+        .then((response) => response.json())
+        .then((data) => {
+          if (data.redirect) window.location.href = data.redirect;
+          else toast(data.error || strings.offline);
+        })
+        .catch(() => toast(strings.offline));
+    });
+    document.addEventListener("webmail:event", (event) => {
+      const detail = event.detail;
+      if (detail.type === "outbox.state" && String(detail.outbox_id) === String(sent.outbox)) show(detail.state);
+    });
+  }
+
+  sendingNotice();
   refreshSelection();
 })();
