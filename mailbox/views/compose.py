@@ -48,10 +48,11 @@ CLIENT_KEY_TTL = 3600  # seconds a form's first save is remembered, so a second 
 def html_to_text(html):
     try:
         from mailbox.composing.text import html_to_text as convert
-    except ImportError:  # until mailbox.composing.text lands: Lexbor's text, one line a block
+    except ImportError:  # until mailbox.composing.text lands: Lexbor's text, a line a block
         from selectolax.lexbor import LexborHTMLParser
 
-        return LexborHTMLParser(html or "").text(separator="\n").strip() + "\n"
+        lines = re.sub(r"(?i)</(?:div|p|li|h\d|blockquote|tr)>|<br\s*/?>", "\n", html or "")
+        return LexborHTMLParser(lines).text(separator="").strip() + "\n"
     return convert(html)
 
 
