@@ -4,6 +4,7 @@ RFC 5322 section 2.2: a header field is one line, folded only by us. Any line br
 ``str.splitlines`` honours (CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS) or a NUL in a typed value
 could add or split a header, so such a value is refused, naming the field."""
 
+import re
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address as _EmailAddress
@@ -11,6 +12,8 @@ from email.headerregistry import Address as _EmailAddress
 from mailbox.parsing.addresses import parse_addresses
 
 LINE_BREAKS = frozenset("\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+# a dot-atom local part (RFC 5322 3.4.1; quoted local parts are not accepted) and a host name
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
 class BadField(ValueError):
@@ -63,6 +66,31 @@ def check_address(field: str, address: str) -> str:
     return address
 
 
+def ascii_address(field: str, address: str) -> str:
+    """``address`` as written in a header and given to SMTP: a non-ASCII domain in IDNA (RFC 5890,
+    through Python's IDNA 2003 codec). BadField when it is no single address, or when its local
+    part is not ASCII (that needs SMTPUTF8, RFC 6531, which we do not send)."""
+    check_line(field, address)
+    local, at, domain = address.rpartition("@")
+    if not local.isascii():
+        raise BadField(field, "an address with non-ASCII characters before the @", address)
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise BadField(field, "not an email address", address) from exc
+    converted = f"{local}{at}{domain}"
+    if not _ADDR_SPEC.fullmatch(converted):
+        raise BadField(field, "not an email address", address)
+    check_address(field, converted)
+    try:  # what Python's parser reads back must be what we write (no comments, no CFWS)
+        if _EmailAddress(addr_spec=converted).addr_spec != converted:
+            raise BadField(field, "not an email address", address)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise BadField(field, "not an email address", address) from exc
+    return converted
+
+
 def parse_address_field(field: str, text: str) -> list[Address]:
     """The addresses typed in a To/Cc/Bcc/Reply-To box ("Ann <a@b.org>, c@d.org"), in order,
     each checked; BadField names the first bad one. An empty box is an empty list."""
@@ -71,7 +99,8 @@ def parse_address_field(field: str, text: str) -> list[Address]:
         return []
     found = []
     for name, address in parse_addresses(text):
-        found.append(Address(name, check_address(field, address)))
+        ascii_address(field, address)  # refused here, before anything is sent
+        found.append(Address(name, address))
     if not found:
         raise BadField(field, "not an email address", text.strip())
     return found
