@@ -146,7 +146,7 @@ def test_a_send_queues_one_message_built_from_the_form(as_alice, identity):
     body, attachment = message.iter_parts()
     assert body.get_content().strip() == "Come at four."
     assert attachment.get_filename() == "menü.txt"
-    assert attachment.get_content() == "scones, jam €"
+    assert attachment.get_payload(decode=True) == "scones, jam €".encode()
     noted = dict(Contact.objects.filter(user=identity.account.user).values_list("address", "name"))
     assert noted == {"bob@example.com": "Bob", "zoe@example.org": "Zoë", "eve@example.org": ""}
 
