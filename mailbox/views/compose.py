@@ -103,6 +103,20 @@ def identity_for(user, identities, message):
     return identities[0]
 
 
+def bracketed(message_id):
+    """A Message-ID as a header writes it: the cache keeps them without their angle brackets."""
+    message_id = message_id.strip()
+    if not message_id or message_id.startswith("<"):
+        return message_id
+    return f"<{message_id}>"
+
+
+def thread_ids(message):
+    """(message_id, references, in_reply_to) of a cached message, as headers write them."""
+    references = [bracketed(ref) for ref in message.references.split()]
+    return bracketed(message.message_id), references, bracketed(message.in_reply_to)
+
+
 def join(addresses):
     return ", ".join(str(address) for address in addresses)
 
@@ -153,10 +167,10 @@ def starting_form(request, message, mode, identities):
             cc=addresses_of(message.cc), own_addresses=own_addresses(request.user, identities),
             reply_all=mode == "reply_all",
         )  # fmt: skip
+        message_id, old_references, old_in_reply_to = thread_ids(message)
         in_reply_to, references = reply.reply_references(
-            message_id=message.message_id, references=message.references.split(),
-            in_reply_to=message.in_reply_to,
-        )  # fmt: skip
+            message_id=message_id, references=old_references, in_reply_to=old_in_reply_to
+        )
         line = reply.attribution(timezone.localtime(message.date), message.from_name,
                                  message.from_address)  # fmt: skip
         initial.update(
@@ -175,9 +189,9 @@ def starting_form(request, message, mode, identities):
     else:  # edit, edit as new: the message as it is
         initial.update(to=message.to, cc=message.cc, bcc=unfolded(headers, "Bcc"),
                        text=text, html=html, keep_body=True)  # fmt: skip
+        _id, references, in_reply_to = thread_ids(message) if mode == "edit" else ("", [], "")
         start = drafts.Start(mode=ComposeMode.EDIT if mode == "edit" else ComposeMode.NEW,
-                             in_reply_to=message.in_reply_to if mode == "edit" else "",
-                             references=message.references if mode == "edit" else "",
+                             in_reply_to=in_reply_to, references=" ".join(references),
                              attach=reused_parts(message, mode), copy_from=message,
                              replaces=message if mode == "edit" else None)  # fmt: skip
     return initial, start
