@@ -27,7 +27,7 @@ from accounts.models import MailAccount, get_preferences
 from mailbox import drafts
 from mailbox.composing.fields import Address, BadField
 from mailbox.models import ComposeMode, OutboxState
-from mailbox.outbox import do_cancel_send
+from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import text_to_html
@@ -310,11 +310,19 @@ def draft_page(request, draft_id):
 # --- saving --------------------------------------------------------------------------------------
 
 
+def posted_id(request, name):
+    """An id posted in a form field, or None: 1 to 18 digits (webmail.converters.IdConverter),
+    so that no value overflows the database's bigint."""
+    value = request.POST.get(name, "")
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) and int(value) else None
+
+
 def form_fields(request):
     """drafts.DraftFields from the posted form; Http404 for an identity not the user's."""
     post = request.POST
-    identity = get_identity_for_user(request.user, post.get("identity") or 0)
-    if identity is None:
+    identity_id = posted_id(request, "identity")
+    identity = identity_id and get_identity_for_user(request.user, identity_id)
+    if not identity:
         raise Http404
     is_html = post.get("is_html") == "1"
     html = post.get("html", "") if is_html else ""
@@ -330,10 +338,12 @@ def posted_start(request):
     """Where a first save's draft comes from, re-read from the original (never trusted from the
     form): its mode, threading and the parts the user kept."""
     mode = request.POST.get("mode", "")
-    original_id = request.POST.get("original", "")
-    if mode not in ENTRY_MODES or not original_id.isdigit():
+    original_id = posted_id(request, "original")
+    if mode not in ENTRY_MODES:
         return drafts.Start()
-    message = get_message_or_404(request.user, int(original_id))
+    if original_id is None:
+        raise Http404
+    message = get_message_or_404(request.user, original_id)
     identities = identities_for_user(request.user)
     _initial, start = starting_form(request, message, mode, identities)
     kept = set(request.POST.getlist("reuse"))
@@ -356,14 +366,15 @@ def bad_field_answer(bad):
 def _draft_from_post(request):
     """The draft the form is saving: its id, or the one its first save made (by the form's key),
     or None for a first save."""
-    draft_id = request.POST.get("draft", "")
-    if not draft_id:
+    if not request.POST.get("draft", ""):
         key = _client_key(request)
         draft_id = cache.get(key) if key else None
         if not draft_id:
             return None
-    draft = drafts.get_draft_for_user(request.user, int(draft_id) if str(draft_id).isdigit() else 0)
-    if draft is None:
+    else:
+        draft_id = posted_id(request, "draft")
+    draft = draft_id and drafts.get_draft_for_user(request.user, draft_id)
+    if not draft:
         raise Http404
     return draft
 
@@ -429,8 +440,8 @@ def draft_attach(request, draft_id):
     if draft is None:
         raise Http404
     files = request.FILES.getlist("files")
-    if not files:
-        return JsonResponse({"error": _("Choose a file to attach.")}, status=400)
+    if not files:  # nothing to attach: the draft as it is
+        return JsonResponse(saved_answer(draft))
     try:
         drafts.do_attach_files(request.user, draft, files)
     except drafts.TooBig as too_big:
@@ -530,6 +541,8 @@ def _back_url(draft):
 @require_POST
 def send_undo(request, outbox_id):
     """Undo a send still waiting (or cancel a scheduled one): back to the editor, as it was."""
+    if get_outbox_for_user(request.user, outbox_id) is None:
+        raise Http404
     draft_id = do_cancel_send(request.user, outbox_id)
     if draft_id is False:
         return _answer(request, {"error": _("Too late: the message is already on its way.")},
