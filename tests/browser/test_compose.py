@@ -1,0 +1,103 @@
+"""Alice writes a formatted message with an attachment in a real browser: the draft saves itself,
+survives a reload, is sent, taken back with Undo, and sent again. The outbox's worker is not run
+here: the queued row is what the browser's work is judged by."""
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+
+from mailbox.models import Draft, Folder, OutboxMessage, Role
+from mailbox.sync.fetch import fetch_account
+from tests.mailbox.pop3_world import deliver, new_mailbox, pop3_account
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def inbox(alice, mail_world):
+    login = new_mailbox(mail_world)
+    deliver(mail_world, login, "Seeds are here")
+    account = pop3_account(alice, mail_world, login)
+    fetch_account(account.pk)
+    return Folder.objects.get(account=account, role=Role.INBOX)
+
+
+def watch_csp(page):
+    problems = []
+    page.on("console", lambda message: problems.append(message.text)
+            if "Content Security Policy" in message.text else None)  # fmt: skip
+    return problems
+
+
+def test_alice_writes_saves_reloads_sends_undoes_and_sends_again(logged_in_page, inbox):
+    page = logged_in_page
+    csp = watch_csp(page)
+    page.goto(f"/mail/folders/{inbox.pk}/")
+    page.click("#compose-button")
+    page.wait_for_selector("#compose-editor")
+    page.fill("#compose-to", "Bob <bob@example.com>")
+    page.fill("#compose-subject", "Garden party")
+    page.click("#compose-editor")
+    page.keyboard.type("Come to the garden party")
+    page.keyboard.press("Shift+Home")
+    page.click("#editor-toolbar [data-format=bold]")
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("Bring a chair.")
+    page.set_input_files("#compose-files", files=[
+        {"name": "map.txt", "mimeType": "text/plain", "buffer": b"Turn left at the oak."},
+    ])  # fmt: skip
+    page.wait_for_selector("#compose-attachments li[data-attachment-id] >> text=map.txt")
+    page.wait_for_function("document.getElementById('saved-at').textContent.startsWith('Saved ')")
+    draft = Draft.objects.get()
+    page.wait_for_function(f"location.pathname === '/mail/drafts/{draft.pk}/'")
+    assert draft.attachments.get().filename == "map.txt"
+
+    page.reload()  # the page's address is the draft's now: it comes back as it was left
+    page.wait_for_selector("#compose-editor b")
+    assert "garden party" in page.inner_text("#compose-editor b")
+    assert "Bring a chair." in page.inner_text("#compose-editor")
+    assert page.input_value("#compose-subject") == "Garden party"
+    assert page.is_visible("#compose-attachments >> text=map.txt")
+    draft.refresh_from_db()
+    assert "<b>" in draft.html and "Bring a chair." in draft.text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-draft.png"))
+
+    page.click("#send-button")
+    page.wait_for_selector("#sending-notice #undo-send")
+    assert OutboxMessage.objects.count() == 1
+    page.click("#undo-send")
+    page.wait_for_url(f"**/mail/drafts/{draft.pk}/")
+    assert OutboxMessage.objects.count() == 0
+    page.wait_for_selector("#compose-editor b")
+    assert page.is_visible("#compose-attachments >> text=map.txt")
+
+    page.click("#send-button")
+    page.wait_for_selector("#sending-notice")
+    outbox = OutboxMessage.objects.get()
+    assert (outbox.draft_id, outbox.recipients) == (draft.pk, ["bob@example.com"])
+    message = email.message_from_bytes(bytes(outbox.raw), policy=email.policy.default)
+    assert message["Subject"] == "Garden party"
+    assert "<b>" in message.get_body(("html",)).get_content()
+    assert "Bring a chair." in message.get_body(("plain",)).get_content()
+    (attachment,) = message.iter_attachments()
+    assert attachment.get_payload(decode=True) == b"Turn left at the oak."
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-sent.png"))
+    assert csp == [], csp
+
+
+def test_a_message_without_a_recipient_is_not_sent(logged_in_page, inbox):
+    page = logged_in_page
+    page.goto(f"/mail/compose/?account={inbox.account_id}")
+    page.fill("#compose-to", "bob@@example")
+    page.fill("#compose-subject", "Oops")
+    page.click("#send-button")
+    page.wait_for_selector("#compose-error:not([hidden])")
+    assert "bob@@example" in page.inner_text("#compose-error")
+    assert page.get_attribute("#compose-to", "aria-invalid") == "true"
+    assert OutboxMessage.objects.count() == 0
