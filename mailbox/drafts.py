@@ -77,6 +77,17 @@ def get_draft_for_user(user, draft_id):
     )
 
 
+def draft_of_copy(user, message):
+    """The user's draft whose copy in Drafts is ``message`` (by its place, or by the Message-ID
+    that the draft made and keeps), or None."""
+    drafts = Draft.objects.filter(user=user, account_id=message.folder.account_id)
+    found = drafts.filter(copy_folder_id=message.folder_id, copy_uidvalidity=message.uidvalidity,
+                          copy_uid=message.uid).first()  # fmt: skip
+    if found is None and message.message_id:
+        found = drafts.filter(message_id=f"<{message.message_id.strip('<>')}>").first()
+    return found
+
+
 def max_bytes():
     return settings.WEBMAIL_MAX_MESSAGE_BYTES
 

@@ -287,6 +287,8 @@ def compose_from(request, mode, message_id):
     if mode not in ENTRY_MODES:
         raise Http404
     message = get_message_or_404(request.user, message_id)
+    if mode == "edit" and (own := drafts.draft_of_copy(request.user, message)) is not None:
+        return redirect("mailbox:draft", own.pk)  # one of ours: as it was left, attachments too
     identities = identities_for_user(request.user)
     initial, start = starting_form(request, message, mode, identities)
     if mode not in {"edit", "edit_as_new"}:

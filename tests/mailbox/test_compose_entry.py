@@ -202,3 +202,17 @@ def test_bob_cannot_start_from_alices_message(as_alice, original, bob, client):
     for mode in ("reply", "reply_all", "forward", "forward_att", "edit", "edit_as_new"):
         assert client.get(f"/mail/compose/{mode}/{original.pk}/").status_code == 404
     assert as_alice.get(f"/mail/compose/nonsense/{original.pk}/").status_code == 404
+
+
+def test_edit_on_the_copy_of_one_of_our_drafts_reopens_that_draft(as_alice, imap_account,
+                                                                  other_client):  # fmt: skip
+    from mailbox.drafts import DraftFields, do_save_draft
+
+    draft = do_save_draft(imap_account.user, DraftFields(default_identity(imap_account),
+                                                         subject="Ours", text="x"))  # fmt: skip
+    assert run_account(imap_account.pk)
+    save_copy(draft.pk)
+    assert run_account(imap_account.pk)
+    copy = Message.objects.get(folder__role=Role.DRAFTS, folder__account=imap_account)
+    response = as_alice.get(f"/mail/compose/edit/{copy.pk}/")
+    assert response.status_code == 302 and response["Location"] == f"/mail/drafts/{draft.pk}/"

@@ -1,0 +1,42 @@
+"""A save's copy goes through the queue: a real Celery worker started here takes the task
+save_draft_copy from Redis and APPENDs the draft to Dovecot's Drafts, replacing the copy before."""
+
+import time
+
+import pytest
+
+from accounts.identities import default_identity
+from mailbox.models import Draft
+from mailbox.sync import run_account
+from tests.mailbox.test_drafts import server_drafts
+from tests.mailbox.test_pop3_processes import celery_worker  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers, pytest.mark.slow]
+
+
+def wait_for_copy(worker, draft_id, version):
+    deadline = time.monotonic() + 30
+    while not Draft.objects.filter(pk=draft_id, copy_version=version).exists():
+        if time.monotonic() > deadline or worker.poll() is not None:
+            worker.terminate()
+            pytest.fail(f"no worker saved the copy: {worker.communicate(timeout=10)[0][-3000:]}")
+        time.sleep(0.2)
+
+
+def test_each_save_reaches_drafts_through_the_worker(
+    alice_client,
+    imap_account,
+    other_client,
+    celery_worker,  # noqa: F811
+):
+    assert run_account(imap_account.pk)
+    form = {"identity": default_identity(imap_account).pk, "to": "bob@example.com",
+            "subject": "Through the queue", "text": "one", "is_html": "0"}  # fmt: skip
+    draft_id = alice_client.post("/mail/compose/save/", form).json()["draft"]
+    wait_for_copy(celery_worker, draft_id, 1)
+    assert [m["Subject"] for _u, _f, m in server_drafts(other_client)] == ["Through the queue"]
+    form.update(draft=draft_id, subject="Through the queue, again")
+    assert alice_client.post("/mail/compose/save/", form).json()["version"] == 2
+    wait_for_copy(celery_worker, draft_id, 2)
+    copies = server_drafts(other_client)
+    assert [m["Subject"] for _u, _f, m in copies] == ["Through the queue, again"]
