@@ -116,7 +116,11 @@ def build_message(outgoing: Outgoing, *, with_bcc: bool = False) -> bytes:
     (its ``field``: from, to, cc, bcc, reply_to, subject, attachment, message_id, in_reply_to,
     references)."""
     head = "\r\n".join(_header_fields(outgoing, with_bcc)) + "\r\n"
-    body = _mime_body(outgoing).as_bytes(policy=SMTP_UTF8)
+    originals = [_LINE_END.sub(b"\r\n", original) for original in outgoing.forwarded]
+    message, placeholders = _mime_body(outgoing, originals)
+    body = message.as_bytes(policy=SMTP_UTF8)
+    for placeholder, original in zip(placeholders, originals, strict=True):
+        body = body.replace(placeholder.encode("ascii"), original, 1)
     return head.encode("ascii") + body
 
 
@@ -161,8 +165,13 @@ def _msg_id(field_name: str, value: str) -> str:
     return value
 
 
-def _mime_body(outgoing: Outgoing) -> EmailMessage:
-    """The MIME structure: its own header fields are MIME-Version and the Content-* ones."""
+def _mime_body(outgoing: Outgoing, originals: list[bytes]) -> tuple[EmailMessage, list[str]]:
+    """The MIME structure (its own header fields are MIME-Version and the Content-* ones), and
+    the placeholders that stand for the forwarded ``originals`` in it.
+
+    The generator writes a message/rfc822 part given as a string as it is, but only in ASCII:
+    a placeholder goes through it and the original's bytes are put in its place afterwards.
+    The generator cannot see them when it picks the boundary, so ours is chosen not in them."""
     message = EmailMessage(policy=SMTP_UTF8)
     message.set_content(outgoing.text, subtype="plain", charset="utf-8", cte=_cte(outgoing.text))
     if outgoing.html:
@@ -170,12 +179,22 @@ def _mime_body(outgoing: Outgoing) -> EmailMessage:
             outgoing.html, subtype="html", charset="utf-8", cte=_cte(outgoing.html)
         )
     parts = [_attachment_part(attachment) for attachment in outgoing.attachments]
-    parts += [_forwarded_part(original) for original in outgoing.forwarded]
+    placeholders = [f"forwarded-{secrets.token_hex(16)}" for _ in originals]
+    parts += map(_forwarded_part, originals, placeholders)
     if parts:
         message.make_mixed()
         for part in parts:
             message.attach(part)
-    return message
+    if originals:
+        message.set_boundary(_boundary(originals))
+    return message, placeholders
+
+
+def _boundary(originals: list[bytes]) -> str:
+    while True:
+        boundary = f"=_{secrets.token_hex(16)}"
+        if not any(boundary.encode("ascii") in original for original in originals):
+            return boundary
 
 
 def _cte(text: str) -> str:
@@ -231,9 +250,8 @@ def forwarded_filename(original: bytes) -> str:
     return (name or "message") + ".eml"
 
 
-def _forwarded_part(original: bytes) -> MIMEPart:
-    """The original message byte for byte (CRLF line ends) as message/rfc822."""
-    data = _LINE_END.sub(b"\r\n", original)
+def _forwarded_part(data: bytes, placeholder: str) -> MIMEPart:
+    """The original message (CRLF line ends) as message/rfc822, its bytes as ``placeholder``."""
     filename = forwarded_filename(data)
     part = MIMEPart(policy=SMTP_UTF8)
     if any(len(line) > MAX_LINE_OCTETS for line in data.split(b"\r\n")):
@@ -248,7 +266,5 @@ def _forwarded_part(original: bytes) -> MIMEPart:
     part["Content-Type"] = "message/rfc822"
     part["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
     part.add_header("Content-Disposition", "attachment", filename=filename)
-    # a str payload is written out as it is; surrogateescape carries the 8-bit bytes through
-    # the generator unchanged, and the generator picks a boundary that is not in them
-    part.set_payload(data.decode("ascii", "surrogateescape"))
+    part.set_payload(placeholder)
     return part

@@ -14,6 +14,7 @@ from mailbox.parsing.addresses import parse_addresses
 LINE_BREAKS = frozenset("\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 # a dot-atom local part (RFC 5322 3.4.1; quoted local parts are not accepted) and a host name
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+_SPACED_ANGLE_ADDRESS = re.compile(r"<([^<>]*\S\s+\S[^<>]*)>")
 
 
 class BadField(ValueError):
@@ -97,6 +98,9 @@ def parse_address_field(field: str, text: str) -> list[Address]:
     check_line(field, text)
     if not text.strip():
         return []
+    spaced = _SPACED_ANGLE_ADDRESS.search(text)
+    if spaced:  # the reader's parser would silently join "<a b@c.org>" into "ab@c.org"
+        raise BadField(field, "not an email address", spaced.group(1).strip())
     found = []
     for name, address in parse_addresses(text):
         ascii_address(field, address)  # refused here, before anything is sent

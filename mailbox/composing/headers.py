@@ -63,8 +63,14 @@ class _Folder:
         self.started = True
 
     def add_encoded(self, text: str) -> None:
-        """``text`` as encoded-words, the first one sized to what is left of the line."""
+        """``text`` as encoded-words: one when it fits in one (a display name usually does),
+        else the first sized to what is left of the line."""
         encode = _shorter_encoding(text)
+        word, rest = _encoded_word(text, encode, MAX_WORD)
+        if not rest and (self.started or len(word) <= self.room()):
+            # one word, kept whole (on the next line if need be)
+            self.add(word)
+            return
         rest = text
         while True:
             room = self.room()
