@@ -25,7 +25,9 @@ from kombu.exceptions import OperationalError
 from accounts.identities import default_identity, get_identity_for_user, identities_for_user
 from accounts.models import MailAccount, get_preferences
 from mailbox import drafts
+from mailbox.composing import reply
 from mailbox.composing.fields import Address, BadField
+from mailbox.composing.text import html_to_text
 from mailbox.models import ComposeMode, OutboxState
 from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
@@ -40,26 +42,6 @@ FIELD_LABELS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "subject": "Subject", "fro
                 "reply_to": "Reply-To", "attachment": "Attachment"}  # fmt: skip
 READ_ERRORS = (ConnectionProblem, MessageGone, OSError)
 CLIENT_KEY_TTL = 3600  # seconds a form's first save is remembered, so a second never makes two
-
-
-# --- the text helpers of mailbox.composing (a colleague's; imported where used) ---------------
-
-
-def html_to_text(html):
-    try:
-        from mailbox.composing.text import html_to_text as convert
-    except ImportError:  # until mailbox.composing.text lands: Lexbor's text, a line a block
-        from selectolax.lexbor import LexborHTMLParser
-
-        lines = re.sub(r"(?i)</(?:div|p|li|h\d|blockquote|tr)>|<br\s*/?>", "\n", html or "")
-        return LexborHTMLParser(lines).text(separator="").strip() + "\n"
-    return convert(html)
-
-
-def reply_helpers():
-    from mailbox.composing import reply
-
-    return reply
 
 
 # --- the form's starting point -------------------------------------------------------------------
@@ -154,7 +136,6 @@ def reused_parts(message, mode):
 
 def starting_form(request, message, mode, identities):
     """(initial form values, drafts.Start) for ``mode`` from ``message``."""
-    reply = reply_helpers() if mode in {"reply", "reply_all", "forward", "forward_att"} else None
     identity = identity_for(request.user, identities, message)
     headers = header_fields(message)
     text, html = original_bodies(request, message) if mode != "forward_att" else ("", "")
@@ -171,8 +152,10 @@ def starting_form(request, message, mode, identities):
         in_reply_to, references = reply.reply_references(
             message_id=message_id, references=old_references, in_reply_to=old_in_reply_to
         )
-        line = reply.attribution(timezone.localtime(message.date), message.from_name,
-                                 message.from_address)  # fmt: skip
+        line = reply.attribution(
+            timezone.localtime(message.date), message.from_name, message.from_address,
+            _("On {date}, {sender} wrote:"), template_without_date=_("{sender} wrote:"),
+        )  # fmt: skip
         initial.update(
             to=join(to), cc=join(cc), subject=reply.reply_subject(message.subject),
             text=reply.quote_plain(text, line), html=reply.quote_html(html, line),
@@ -212,20 +195,12 @@ def with_signature(initial, identity):
     """The identity's signature, once, when the form first opens (never on a save)."""
     if initial.get("keep_body"):
         return initial
-    try:
-        from mailbox.composing.reply import add_signature_html, add_signature_text
-    except ImportError:  # until mailbox.composing.reply lands
-
-        def add_signature_text(text, sig):
-            return f"{text}\n-- \n{sig}" if sig else text
-
-        def add_signature_html(html, sig):
-            return html + sig if sig else html
-
     text, html = initial.get("text", ""), initial.get("html", "")
-    initial["text"] = add_signature_text(text, identity.signature_text)
-    initial["html"] = add_signature_html(html, identity.signature_html or
-                                         text_to_html(identity.signature_text))  # fmt: skip
+    signature_html = drafts.clean_html(identity.signature_html) or (
+        text_to_html(identity.signature_text) if identity.signature_text.strip() else ""
+    )
+    initial["text"] = reply.add_signature_text(text, identity.signature_text)
+    initial["html"] = reply.add_signature_html(html, signature_html)
     return initial
 
 

@@ -12,6 +12,7 @@ import pytest
 from accounts.identities import default_identity
 from accounts.models import Identity
 from mailbox.models import Draft, DraftAttachment, Folder, Message, OutboxMessage, Role
+from mailbox.sources import source_for
 from mailbox.sync import run_account
 from mailbox.sync.drafts import save_copy
 from tests.mailbox.test_drafts import server_drafts
@@ -146,14 +147,16 @@ def test_a_forwarded_attachment_left_out_is_not_sent(as_alice, original):
 def test_forward_as_attachment_attaches_the_original_whole(as_alice, original, imap_account):
     response = as_alice.get(f"/mail/compose/forward_att/{original.pk}/")
     draft, data = first_save(as_alice, response, to="erin@example.org")
-    _outbox, message = send(as_alice, data, draft)
+    outbox, message = send(as_alice, data, draft)
     (attached,) = list(message.iter_attachments())
     assert attached.get_content_type() == "message/rfc822"
     inner = attached.get_content()
     assert inner["Message-ID"] == "<minutes-1@example.org>"
-    assert (
-        inner.get_body(("plain",)).get_content() == "Here are the minutes.\nSee you next month.\n"
-    )
+    assert "Here are the minutes." in inner.get_body(("plain",)).get_content()
+    stream = source_for(original).stream_message(original)
+    whole = b"".join(stream)
+    stream.close()
+    assert len(whole) > 500 and whole in bytes(outbox.raw), "the original, byte for byte"
     assert message["Subject"] == "Fwd: Minutes"
 
 

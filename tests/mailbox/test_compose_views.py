@@ -161,7 +161,7 @@ def test_formatted_mail_goes_out_sanitized_with_its_plain_text(as_alice, identit
     message = parsed(OutboxMessage.objects.get().raw)
     assert message.get_content_type() == "multipart/alternative"
     text, formatted = message.iter_parts()
-    assert "Come at four." in " ".join(text.get_content().split())
+    assert "Come at *four*." in " ".join(text.get_content().split())
     assert "<b>four</b>" in formatted.get_content()
     for hostile in ("<script", "javascript:", "tracker.example"):
         assert hostile not in formatted.get_content()
