@@ -22,7 +22,7 @@ from .composing.build import build_message, make_message_id
 from .composing.fields import BadField, check_line
 from .contacts import do_note_contacts
 from .events import send_event_on_commit
-from .models import ComposeMode, Draft, DraftAttachment
+from .models import ComposeMode, Draft, DraftAttachment, OutboxMessage
 from .outbox import do_queue_message
 from .sanitize import sanitize_html
 from .sources import rawstore
@@ -34,6 +34,11 @@ ORIGINAL_FLAGS = {
     ComposeMode.FORWARD_ATTACHED: "$Forwarded",
 }
 TYPED_FIELDS = ("to", "cc", "bcc", "subject")  # one line each: a line break is refused
+
+
+class InOutbox(ValueError):
+    """The draft's message is in the outbox (waiting, sending or sent): it is not changed nor
+    sent again; a waiting one is taken back with mailbox.outbox.do_cancel_send first."""
 
 
 class TooBig(ValueError):
@@ -126,6 +131,7 @@ def do_save_draft(user, fields: DraftFields, *, draft=None, start: Start | None 
         draft = _create(user, fields, start or Start())
     else:
         draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk, user=user)
+        check_not_in_outbox(draft)
         _apply(draft, fields)
         draft.version = F("version") + 1
         draft.save()
@@ -176,6 +182,11 @@ def _saved(draft):
     )
 
 
+def check_not_in_outbox(draft):
+    if OutboxMessage.objects.filter(draft_id=draft.pk).exists():
+        raise InOutbox(_("This message is in the outbox: cancel sending it to change it."))
+
+
 def attachments_size(draft):
     return draft.attachments.aggregate(total=Sum("size"))["total"] or 0
 
@@ -190,6 +201,7 @@ def do_attach_files(user, draft, files) -> list[DraftAttachment]:
     try:
         with transaction.atomic():
             draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk, user=user)
+            check_not_in_outbox(draft)
             if attachments_size(draft) + sum(upload.size for upload in files) > max_bytes():
                 raise TooBig(too_big_message())
             rows = [_keep_upload(draft, upload, stored) for upload in files]
@@ -218,6 +230,7 @@ def _keep_upload(draft, upload, stored):
 def do_remove_attachment(user, draft, attachment_id) -> bool:
     """Take an attachment off the draft (its file goes once that commits); False if unknown."""
     draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk, user=user)
+    check_not_in_outbox(draft)
     attachment = draft.attachments.filter(pk=attachment_id).first()
     if attachment is None:
         return False
@@ -277,6 +290,7 @@ def do_send_draft(user, draft, *, send_at=None):
     draft = Draft.objects.select_for_update(of=("self",)).select_related(
         "account", "identity"
     ).get(pk=draft.pk, user=user)  # fmt: skip
+    check_not_in_outbox(draft)
     outgoing, raw = check_send_draft(draft)
     scheduled = send_at is not None
     if send_at is None:

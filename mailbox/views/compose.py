@@ -28,7 +28,7 @@ from mailbox import drafts
 from mailbox.composing import reply
 from mailbox.composing.fields import Address, BadField
 from mailbox.composing.text import html_to_text
-from mailbox.models import ComposeMode, OutboxState
+from mailbox.models import ComposeMode, OutboxMessage, OutboxState
 from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
 from mailbox.protocols.base import ConnectionProblem
@@ -374,6 +374,8 @@ def save(request):
             draft = drafts.do_save_draft(request.user, fields, draft=draft)
     except BadField as bad:
         return None, bad_field_answer(bad)
+    except drafts.InOutbox as waiting:
+        return None, JsonResponse({"error": str(waiting)}, status=409)
     except OperationalError:  # the task queue is down: saved here, the copy waits
         draft = drafts.get_draft_for_user(request.user, draft.pk) if draft else None
     return draft, None
@@ -425,6 +427,8 @@ def draft_attach(request, draft_id):
         return JsonResponse({"error": str(too_big)}, status=413)
     except BadField as bad:
         return bad_field_answer(bad)
+    except drafts.InOutbox as waiting:
+        return JsonResponse({"error": str(waiting)}, status=409)
     except OperationalError:
         pass
     return JsonResponse(saved_answer(drafts.get_draft_for_user(request.user, draft_id)))
@@ -434,8 +438,11 @@ def draft_attach(request, draft_id):
 @require_POST
 def draft_attachment_delete(request, draft_id, attachment_id):
     draft = drafts.get_draft_for_user(request.user, draft_id)
-    if draft is None or not drafts.do_remove_attachment(request.user, draft, attachment_id):
-        raise Http404
+    try:
+        if draft is None or not drafts.do_remove_attachment(request.user, draft, attachment_id):
+            raise Http404
+    except drafts.InOutbox as waiting:
+        return JsonResponse({"error": str(waiting)}, status=409)
     return JsonResponse(saved_answer(drafts.get_draft_for_user(request.user, draft_id)))
 
 
@@ -446,8 +453,9 @@ def draft_discard(request, draft_id):
     draft = drafts.get_draft_for_user(request.user, draft_id)
     if draft is None:
         raise Http404
-    if _waiting_outbox(draft) is not None:
-        return _answer(request, {"error": _("Cancel the send first.")}, status=409)
+    if OutboxMessage.objects.filter(draft_id=draft.pk).exists():
+        return _answer(request, {"error": _("This message is in the outbox: cancel sending it "
+                                            "first.")}, status=409)  # fmt: skip
     drafts.do_delete_draft(draft)
     return _answer(request, {"redirect": reverse("mailbox:home")})
 

@@ -250,3 +250,22 @@ def test_bob_cannot_reach_alices_drafts(as_alice, identity, bob, client, imap_ac
     draft = Draft.objects.get()
     assert (draft.version, draft.attachments.count()) == (2, 1)
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_draft_in_the_outbox_is_neither_changed_nor_sent_twice(as_alice, identity):
+    draft_id = save(as_alice, identity)["draft"]
+    first = as_alice.post("/mail/compose/send/", form(identity, draft=draft_id))
+    assert first.status_code == 302
+    for url in ("/mail/compose/send/", "/mail/compose/save/"):
+        again = as_alice.post(url, form(identity, draft=draft_id, subject="Changed"))
+        assert again.status_code == 409
+        assert "outbox" in again.json()["error"]
+    upload = SimpleUploadedFile("late.txt", b"late")
+    attach = as_alice.post(f"/mail/drafts/{draft_id}/attachments/", {"files": [upload]})
+    assert attach.status_code == 409
+    discard = as_alice.post(f"/mail/drafts/{draft_id}/discard/",
+                            headers={"X-Requested-With": "fetch"})  # fmt: skip
+    assert discard.status_code == 409
+    assert OutboxMessage.objects.count() == 1
+    draft = Draft.objects.get()
+    assert (draft.subject, draft.attachments.count()) == ("Tea", 0)
