@@ -40,3 +40,43 @@ def test_each_save_reaches_drafts_through_the_worker(
     wait_for_copy(celery_worker, draft_id, 2)
     copies = server_drafts(other_client)
     assert [m["Subject"] for _u, _f, m in copies] == ["Through the queue, again"]
+
+
+def test_two_runs_at_once_leave_one_copy(alice, imap_account, other_client):
+    """Two workers given the same draft at the same moment (a save's task and a redelivery)
+    take turns on the draft's row: one APPENDs, the other finds the copy current."""
+    from mailbox.drafts import DraftFields, do_save_draft
+    from mailbox.sync.drafts import save_copy
+
+    assert run_account(imap_account.pk)
+    identity = default_identity(imap_account)
+    draft = None
+    for version in range(1, 6):  # a few rounds: a race shows itself only now and then
+        fields = DraftFields(identity, subject=f"Raced {version}", text="x")
+        draft = do_save_draft(alice, fields, draft=draft)
+        assert race(draft.pk, save_copy) == [version, version]
+        subjects = [m["Subject"] for _u, _f, m in server_drafts(other_client)]
+        assert subjects == [f"Raced {version}"]
+
+
+def race(draft_id, save_copy):
+    """save_copy(draft_id) in two threads let go at once; their results."""
+    import threading
+
+    from django.db import connection
+
+    start, results = threading.Barrier(2), []
+
+    def run():
+        try:
+            start.wait()
+            results.append(save_copy(draft_id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
