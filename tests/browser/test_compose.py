@@ -51,9 +51,9 @@ def test_alice_writes_saves_reloads_sends_undoes_and_sends_again(logged_in_page,
         {"name": "map.txt", "mimeType": "text/plain", "buffer": b"Turn left at the oak."},
     ])  # fmt: skip
     page.wait_for_selector("#compose-attachments li[data-attachment-id] >> text=map.txt")
-    page.wait_for_function("document.getElementById('saved-at').textContent.startsWith('Saved ')")
+    page.wait_for_selector("#saved-at >> text=/^Saved \\d/")
     draft = Draft.objects.get()
-    page.wait_for_function(f"location.pathname === '/mail/drafts/{draft.pk}/'")
+    page.wait_for_url(f"**/mail/drafts/{draft.pk}/")
     assert draft.attachments.get().filename == "map.txt"
 
     page.reload()  # the page's address is the draft's now: it comes back as it was left
@@ -101,3 +101,29 @@ def test_a_message_without_a_recipient_is_not_sent(logged_in_page, inbox):
     assert "bob@@example" in page.inner_text("#compose-error")
     assert page.get_attribute("#compose-to", "aria-invalid") == "true"
     assert OutboxMessage.objects.count() == 0
+
+
+def test_alice_replies_with_r_switches_to_plain_text_and_discards(logged_in_page, inbox):
+    page = logged_in_page
+    page.on("dialog", lambda dialog: dialog.accept())  # "Plain text loses...", "Discard...?"
+    page.goto(f"/mail/folders/{inbox.pk}/")
+    page.keyboard.press("j")
+    page.keyboard.press("o")
+    page.wait_for_selector("#message .message-subject")
+    page.keyboard.press("r")
+    page.wait_for_selector("#compose-editor")
+    assert page.input_value("#compose-subject") == "Re: Seeds are here"
+    assert "zoe@example.org" in page.input_value("#compose-to")
+    page.click("#compose-editor")
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("Thanks, planting them today.")
+    page.click("#toggle-format")
+    page.wait_for_selector("#compose-text:not([hidden])")
+    assert page.input_value("#compose-text").startswith("Thanks, planting them today.")
+    assert "> Hello there." in page.input_value("#compose-text")
+    page.wait_for_selector("#saved-at >> text=/^Saved \\d/")
+    draft = Draft.objects.get()
+    assert (draft.is_html, draft.mode, draft.in_reply_to != "") == (False, "reply", True)
+    page.click("#discard-button")
+    page.wait_for_url("**/mail/folders/*/")
+    assert not Draft.objects.exists()
