@@ -125,7 +125,7 @@ def save_copy(draft_id):
     with transaction.atomic():
         draft = (
             Draft.objects.select_for_update(of=("self",))
-            .select_related("account", "identity", "copy_folder")
+            .select_related("account", "identity", "copy_folder__account")
             .filter(pk=draft_id)
             .first()
         )
@@ -141,11 +141,23 @@ def save_copy(draft_id):
         except BadField as bad:  # a typed value that cannot be a header: the copy waits
             logger.info("draft %s not copied: %s in %s", draft.pk, bad.reason, bad.field)
             return None
+        _leave_other_account(draft)
         if draft.account.is_pop3:
             _replace_local_copy(draft, folder, raw)
         else:
             _replace_server_copy(draft, folder, raw)
         return draft.copy_version
+
+
+def _leave_other_account(draft):
+    """The user chose an identity of another account: the copy in the first account's Drafts
+    goes before the new one is made in the other's."""
+    old = draft.copy_folder
+    if old is None or old.account_id == draft.account_id:
+        return
+    if draft.copy_uid is not None:
+        delete_copy(old.account, old.pk, draft.copy_uidvalidity, draft.copy_uid, draft.message_id)
+    draft.copy_folder = draft.copy_uidvalidity = draft.copy_uid = None
 
 
 def _record_copy(draft, folder, uidvalidity, uid):

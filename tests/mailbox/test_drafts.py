@@ -130,3 +130,17 @@ def test_a_pop3_draft_is_kept_once_in_the_local_drafts(alice, mail_world,
         do_delete_draft(draft)
     delete_copy(account, kept.folder_id, kept.uidvalidity, kept.uid, draft.message_id)
     assert not Message.objects.filter(folder__account=account, folder__role=Role.DRAFTS).exists()
+
+
+def test_a_draft_moved_to_another_account_leaves_the_first_ones_drafts(
+    alice, synced, other_client, mail_world
+):
+    draft = do_save_draft(alice, fields(synced, subject="Which account?", text="x"))
+    save_copy(draft.pk)
+    assert len(server_drafts(other_client)) == 1
+    pop3 = pop3_account(alice, mail_world, new_mailbox(mail_world))
+    draft = do_save_draft(alice, fields(pop3, subject="This one", text="x"), draft=draft)
+    save_copy(draft.pk)
+    assert server_drafts(other_client) == []
+    (kept,) = Message.objects.filter(folder__account=pop3, folder__role=Role.DRAFTS)
+    assert kept.subject == "This one"
