@@ -73,10 +73,13 @@ def unfolded(headers, name):
     return re.sub(r"\r?\n[ \t]", " ", str(headers.get(name) or ""))
 
 
-def identity_for(user, identities, message):
-    """The identity whose address the original was sent to (To or Cc), else its account's
-    default, else the user's first."""
-    sent_to = {a.address.lower() for a in addresses_of(message.to) + addresses_of(message.cc)}
+def identity_for(user, identities, message, mode):
+    """The identity whose address the original was sent to (To or Cc), or, for an edit, the one
+    it is from; else its account's default, else the user's first."""
+    if mode in {"edit", "edit_as_new"}:
+        sent_to = {message.from_address.lower()}
+    else:
+        sent_to = {a.address.lower() for a in addresses_of(message.to) + addresses_of(message.cc)}
     for identity in sorted(identities, key=lambda i: i.account_id != message.folder.account_id):
         if identity.address.lower() in sent_to:
             return identity
@@ -136,48 +139,66 @@ def reused_parts(message, mode):
 
 def starting_form(request, message, mode, identities):
     """(initial form values, drafts.Start) for ``mode`` from ``message``."""
-    identity = identity_for(request.user, identities, message)
-    headers = header_fields(message)
     text, html = original_bodies(request, message) if mode != "forward_att" else ("", "")
-    initial = {"identity": identity, "subject": message.subject, "to": "", "cc": "", "bcc": ""}
-    start = drafts.Start(mode=ComposeMode.NEW, original=None)
+    initial = {"identity": identity_for(request.user, identities, message, mode),
+               "subject": message.subject, "to": "", "cc": "", "bcc": ""}  # fmt: skip
     if mode in {"reply", "reply_all"}:
-        to, cc = reply.reply_recipients(
-            from_=addresses_of(unfolded(headers, "From")) or addresses_of(message.from_address),
-            reply_to=addresses_of(unfolded(headers, "Reply-To")), to=addresses_of(message.to),
-            cc=addresses_of(message.cc), own_addresses=own_addresses(request.user, identities),
-            reply_all=mode == "reply_all",
-        )  # fmt: skip
-        message_id, old_references, old_in_reply_to = thread_ids(message)
-        in_reply_to, references = reply.reply_references(
-            message_id=message_id, references=old_references, in_reply_to=old_in_reply_to
-        )
-        line = reply.attribution(
-            timezone.localtime(message.date), message.from_name, message.from_address,
-            _("On {date}, {sender} wrote:"), template_without_date=_("{sender} wrote:"),
-        )  # fmt: skip
-        initial.update(
-            to=join(to), cc=join(cc), subject=reply.reply_subject(message.subject),
-            text=reply.quote_plain(text, line), html=reply.quote_html(html, line),
-        )  # fmt: skip
-        start = drafts.Start(mode=mode, original=message, in_reply_to=in_reply_to,
-                             references=" ".join(references))  # fmt: skip
+        start = _reply_form(request, message, mode, identities, initial, text, html)
     elif mode in {"forward", "forward_att"}:
-        initial["subject"] = reply.forward_subject(message.subject)
-        if mode == "forward":
-            block = forward_headers(message)
-            initial.update(text=reply.forward_block_text(headers=block, text=text),
-                           html=reply.forward_block_html(headers=block, html=html))  # fmt: skip
-        start = drafts.Start(mode=mode, original=message, attach=reused_parts(message, mode))
-    else:  # edit, edit as new: the message as it is
-        initial.update(to=message.to, cc=message.cc, bcc=unfolded(headers, "Bcc"),
-                       text=text, html=html, keep_body=True)  # fmt: skip
-        _id, references, in_reply_to = thread_ids(message) if mode == "edit" else ("", [], "")
-        start = drafts.Start(mode=ComposeMode.EDIT if mode == "edit" else ComposeMode.NEW,
-                             in_reply_to=in_reply_to, references=" ".join(references),
-                             attach=reused_parts(message, mode), copy_from=message,
-                             replaces=message if mode == "edit" else None)  # fmt: skip
+        start = _forward_form(message, mode, initial, text, html)
+    else:
+        start = _edit_form(message, mode, initial, text, html)
     return initial, start
+
+
+def _reply_form(request, message, mode, identities, initial, text, html):
+    """Reply and reply all: recipients (Reply-To honoured, the user's own addresses left out),
+    threading, the original quoted."""
+    headers = header_fields(message)
+    to, cc = reply.reply_recipients(
+        from_=addresses_of(unfolded(headers, "From")) or addresses_of(message.from_address),
+        reply_to=addresses_of(unfolded(headers, "Reply-To")), to=addresses_of(message.to),
+        cc=addresses_of(message.cc), own_addresses=own_addresses(request.user, identities),
+        reply_all=mode == "reply_all",
+    )  # fmt: skip
+    message_id, old_references, old_in_reply_to = thread_ids(message)
+    in_reply_to, references = reply.reply_references(
+        message_id=message_id, references=old_references, in_reply_to=old_in_reply_to
+    )
+    line = reply.attribution(
+        timezone.localtime(message.date), message.from_name, message.from_address,
+        _("On {date}, {sender} wrote:"), template_without_date=_("{sender} wrote:"),
+    )  # fmt: skip
+    initial.update(
+        to=join(to), cc=join(cc), subject=reply.reply_subject(message.subject),
+        text=reply.quote_plain(text, line), html=reply.quote_html(html, line),
+    )  # fmt: skip
+    return drafts.Start(mode=mode, original=message, in_reply_to=in_reply_to,
+                        references=" ".join(references))  # fmt: skip
+
+
+def _forward_form(message, mode, initial, text, html):
+    """Forward inline (the original's headers and text, its attachments re-used) or as an
+    attachment (the whole original)."""
+    initial["subject"] = reply.forward_subject(message.subject)
+    if mode == "forward":
+        block = forward_headers(message)
+        initial.update(text=reply.forward_block_text(headers=block, text=text),
+                       html=reply.forward_block_html(headers=block, html=html))  # fmt: skip
+    return drafts.Start(mode=mode, original=message, attach=reused_parts(message, mode))
+
+
+def _edit_form(message, mode, initial, text, html):
+    """Edit a draft (its copy replaced by the next save) or edit as new: the message as it is,
+    its attachments copied here."""
+    headers = header_fields(message)
+    initial.update(to=message.to, cc=message.cc, bcc=unfolded(headers, "Bcc"), text=text,
+                   html=html, keep_body=True)  # fmt: skip
+    _id, references, in_reply_to = thread_ids(message) if mode == "edit" else ("", [], "")
+    return drafts.Start(mode=ComposeMode.EDIT if mode == "edit" else ComposeMode.NEW,
+                        in_reply_to=in_reply_to, references=" ".join(references),
+                        attach=reused_parts(message, mode), copy_from=message,
+                        replaces=message if mode == "edit" else None)  # fmt: skip
 
 
 def forward_headers(message):
