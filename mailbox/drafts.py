@@ -176,7 +176,9 @@ def _copy_part(draft, message, section):
 def _saved(draft):
     from .tasks import save_draft_copy
 
-    transaction.on_commit(lambda: save_draft_copy.delay(draft.pk))
+    # robust: a task queue that does not answer must not lose the save (logged; the next save's
+    # task brings the copy up to date)
+    transaction.on_commit(lambda: save_draft_copy.delay(draft.pk), robust=True)
     send_event_on_commit(
         [draft.user_id], {"type": "draft.saved", "draft_id": draft.pk, "version": draft.version}
     )

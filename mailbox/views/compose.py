@@ -28,7 +28,7 @@ from mailbox import drafts
 from mailbox.composing import reply
 from mailbox.composing.fields import Address, BadField
 from mailbox.composing.text import html_to_text
-from mailbox.models import ComposeMode, OutboxMessage, OutboxState
+from mailbox.models import ComposeMode, OutboxMessage
 from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
 from mailbox.protocols.base import ConnectionProblem
@@ -247,8 +247,8 @@ def compose_page(request, initial, *, draft=None, start=None, identities=None):
 
 
 def _waiting_outbox(draft):
-    outbox = getattr(draft, "outbox", None) if draft else None
-    return outbox if outbox is not None and outbox.state == OutboxState.QUEUED else None
+    """The draft's message in the outbox (any state), or None."""
+    return OutboxMessage.objects.filter(draft_id=draft.pk).first() if draft else None
 
 
 def _new_key():
@@ -397,8 +397,6 @@ def save(request):
         return None, bad_field_answer(bad)
     except drafts.InOutbox as waiting:
         return None, JsonResponse({"error": str(waiting)}, status=409)
-    except OperationalError:  # the task queue is down: saved here, the copy waits
-        draft = drafts.get_draft_for_user(request.user, draft.pk) if draft else None
     return draft, None
 
 
@@ -450,8 +448,6 @@ def draft_attach(request, draft_id):
         return bad_field_answer(bad)
     except drafts.InOutbox as waiting:
         return JsonResponse({"error": str(waiting)}, status=409)
-    except OperationalError:
-        pass
     return JsonResponse(saved_answer(drafts.get_draft_for_user(request.user, draft_id)))
 
 
@@ -521,6 +517,11 @@ def draft_send(request):
     try:
         when = send_later_time(request)
         outbox = drafts.do_send_draft(request.user, draft, send_at=when)
+    except OperationalError:  # queued, but its task not: the outbox's beat round sends it
+        outbox = OutboxMessage.objects.filter(draft_id=draft.pk, user=request.user).first()
+        if outbox is None:
+            return JsonResponse({"error": _("The webmail could not queue the message. Try "
+                                            "again in a moment.")}, status=503)  # fmt: skip
     except BadField as bad:
         return bad_field_answer(bad)
     except drafts.TooBig as too_big:
