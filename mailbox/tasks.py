@@ -40,24 +40,6 @@ def sync_all_accounts():
         sync_account.delay(account_id)
 
 
-@shared_task(ignore_result=True)
-def fetch_pop3_account(account_id):
-    """Fetch a POP3 account's new mail (mailbox.sync.fetch); failures are recorded on it."""
-    from .sync.fetch import fetch_account
-
-    if MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.POP3).exists():
-        fetch_account(account_id)
-
-
-@shared_task(ignore_result=True)
-def fetch_due_pop3_accounts():
-    """On beat's tick (WEBMAIL_FETCH_TICK_SECONDS): each POP3 account due, in its own task."""
-    from .sync.fetch import due_pop3_accounts
-
-    for account_id in due_pop3_accounts():
-        fetch_pop3_account.delay(account_id)
-
-
 @shared_task(bind=True, ignore_result=True, max_retries=8)
 def save_draft_copy(self, draft_id):
     """Bring a draft's copy in Drafts up to date (mailbox.sync.drafts): run late or twice, it
@@ -94,3 +76,21 @@ def delete_draft_copy(self, account_id, folder_id, uidvalidity, uid, message_id)
         raise self.retry(
             countdown=min(30 * 2**self.request.retries, MAX_RETRY_SECONDS)
         ) from problem
+
+
+@shared_task(ignore_result=True)
+def fetch_pop3_account(account_id):
+    """Fetch a POP3 account's new mail (mailbox.sync.fetch); failures are recorded on it."""
+    from .sync.fetch import fetch_account
+
+    if MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.POP3).exists():
+        fetch_account(account_id)
+
+
+@shared_task(ignore_result=True)
+def fetch_due_pop3_accounts():
+    """On beat's tick (WEBMAIL_FETCH_TICK_SECONDS): each POP3 account due, in its own task."""
+    from .sync.fetch import due_pop3_accounts
+
+    for account_id in due_pop3_accounts():
+        fetch_pop3_account.delay(account_id)

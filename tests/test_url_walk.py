@@ -23,13 +23,11 @@ import pytest
 import redis
 from django.apps import apps
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
-from accounts.identities import default_identity
-from mailbox import actions, drafts
+from mailbox import actions
 from mailbox.events import send_event
 from mailbox.models import Folder, Role, TrustedSender
 from mailbox.routing import websocket_urlpatterns
@@ -267,16 +265,26 @@ def mailbox_of(user, world, rich=False):
     actions.do_move_messages(user, [kumquat.pk], own.trash.pk)  # something to empty
     actions.do_trust_sender(user, "zoe@example.org")
     own.sender = TrustedSender.objects.get(user=user)
+    if rich:
+        own.rich = own.inbox.messages.get(subject="Garden photos")
+        _text, _html, attachments, inline = message_parts(own.rich)
+        own.section, own.cid = attachments[0].section, inline[0].content_id
+    compose_objects(user, account, own)
+    return own
+
+
+def compose_objects(user, account, own):
+    """A draft with an attachment, and a message waiting in the outbox (the compose screen)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.identities import default_identity
+    from mailbox import drafts
+
     own.identity = default_identity(account)
     own.draft = drafts.do_save_draft(user, drafts.DraftFields(own.identity, subject="Jam"))
     (own.attachment,) = drafts.do_attach_files(user, own.draft, [SimpleUploadedFile("a.txt", b"a")])
     sending = drafts.DraftFields(own.identity, to="zoe@example.org", subject="Jam, sent")
     own.outbox = drafts.do_send_draft(user, drafts.do_save_draft(user, sending))
-    if rich:
-        own.rich = own.inbox.messages.get(subject="Garden photos")
-        _text, _html, attachments, inline = message_parts(own.rich)
-        own.section, own.cid = attachments[0].section, inline[0].content_id
-    return own
 
 
 def distinct_ids():
