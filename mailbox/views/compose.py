@@ -41,6 +41,8 @@ ENTRY_MODES = {"reply", "reply_all", "forward", "forward_att", "edit", "edit_as_
 FIELD_LABELS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "subject": "Subject", "from": "From",
                 "reply_to": "Reply-To", "attachment": "Attachment"}  # fmt: skip
 READ_ERRORS = (ConnectionProblem, MessageGone, OSError)
+# the empty lines above a quote or a forwarded message, where the editor's cursor starts
+ROOM_TO_WRITE = "<div><br></div><div><br></div>"
 CLIENT_KEY_TTL = 3600  # seconds a form's first save is remembered, so a second never makes two
 
 
@@ -171,7 +173,7 @@ def _reply_form(request, message, mode, identities, initial, text, html):
     )  # fmt: skip
     initial.update(
         to=join(to), cc=join(cc), subject=reply.reply_subject(message.subject),
-        text=reply.quote_plain(text, line), html=reply.quote_html(html, line),
+        text=reply.quote_plain(text, line), html=ROOM_TO_WRITE + reply.quote_html(html, line),
     )  # fmt: skip
     return drafts.Start(mode=mode, original=message, in_reply_to=in_reply_to,
                         references=" ".join(references))  # fmt: skip
@@ -182,9 +184,12 @@ def _forward_form(message, mode, initial, text, html):
     attachment (the whole original)."""
     initial["subject"] = reply.forward_subject(message.subject)
     if mode == "forward":
-        block = forward_headers(message)
-        initial.update(text=reply.forward_block_text(headers=block, text=text),
-                       html=reply.forward_block_html(headers=block, html=html))  # fmt: skip
+        block, heading = forward_headers(message), _("---------- Forwarded message ---------")
+        initial.update(
+            text=reply.forward_block_text(headers=block, text=text, heading=heading),
+            html=ROOM_TO_WRITE + reply.forward_block_html(headers=block, html=html,
+                                                          heading=heading),
+        )  # fmt: skip
     return drafts.Start(mode=mode, original=message, attach=reused_parts(message, mode))
 
 

@@ -125,6 +125,7 @@
   // --- the reading pane --------------------------------------------------------------------------
   function show(row, { push = true } = {}) {
     if (!row) return;
+    if (window.webmailCompose && pane.querySelector("#compose-form")) window.webmailCompose.flush();
     const link = row.querySelector("a.open");
     if (!link) return;
     const url = new URL(link.href, window.location.href);
@@ -354,12 +355,13 @@
   function compose(mode) {
     const ids = targets();
     if (!ids || !ids.length) return;
-    window.location.href = `${screen.dataset.composeFromUrl}${mode}/${ids[0]}/`;
+    openCompose(`${screen.dataset.composeFromUrl}${mode}/${ids[0]}/`);
   }
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     if (event.key === "Escape" && !help.hidden) { help.hidden = true; return; }
     if (typing(event.target)) return; // never while typing in a field
+    if (pane.querySelector("#compose-form") && event.key !== "?") return; // nor while writing
     if (awaitingG) {
       awaitingG = false;
       if (event.key === "i") { event.preventDefault(); window.location.href = screen.dataset.inboxUrl; }
@@ -405,6 +407,52 @@
         .catch(() => {})
         .finally(() => { listRefresh = null; });
     }, 300);
+  });
+
+  // --- writing in the reading pane (wide screens); elsewhere the compose screen is its own page ---
+  const wide = window.matchMedia("(min-width: 1101px)");
+  const composing = () => pane.querySelector("#compose-form");
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+  function composeScripts(fresh) {
+    if (window.webmailCompose) return Promise.resolve();
+    const sources = Array.from(fresh.querySelectorAll("script[src]"), (script) => script.getAttribute("src"))
+      .filter((src) => !/\/js\/(live|mail)\.js/.test(src));
+    return sources.reduce((chain, src) => chain.then(() => loadScript(src)), Promise.resolve());
+  }
+  function openCompose(url) {
+    if (!wide.matches || !screen.classList.contains("has-message")) { window.location.href = url; return; }
+    fetch(url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        const section = fresh.getElementById("compose");
+        if (!section) return Promise.reject(new Error("no form"));
+        return composeScripts(fresh).then(() => {
+          clearTimeout(markReadTimer);
+          pane.replaceChildren(document.adoptNode(section),
+                               document.adoptNode(fresh.getElementById("compose-strings")));
+          section.classList.add("in-pane");
+          window.webmailCompose.start(composing());
+          const first = composing().querySelector("#compose-to");
+          if (first && !first.value) first.focus();
+          else pane.querySelector("#compose-editor:not([hidden]), #compose-text:not([hidden])")?.focus();
+        });
+      })
+      .catch(() => { window.location.href = url; });
+  }
+  pane.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-compose]");
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    openCompose(link.href);
   });
 
   // --- a message just sent: "Sending… Undo" while it waits, then its state, live ----------------

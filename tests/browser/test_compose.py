@@ -127,3 +127,30 @@ def test_alice_replies_with_r_switches_to_plain_text_and_discards(logged_in_page
     page.click("#discard-button")
     page.wait_for_url("**/mail/folders/*/")
     assert not Draft.objects.exists()
+
+
+def test_on_a_wide_screen_a_reply_is_written_in_the_reading_pane(logged_in_page, inbox):
+    page = logged_in_page
+    csp = watch_csp(page)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"/mail/folders/{inbox.pk}/")
+    page.keyboard.press("j")
+    page.keyboard.press("o")
+    page.wait_for_selector("#message .message-subject")
+    page.click("#reply")
+    page.wait_for_selector("#reading-pane #compose-form #compose-editor")
+    assert page.url.endswith(f"/mail/folders/{inbox.pk}/") or "/mail/messages/" in page.url
+    assert page.is_visible("#message-list"), "the list stays in view"
+    assert page.input_value("#compose-subject") == "Re: Seeds are here"
+    page.click("#compose-editor")
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("jjk typed in the pane")  # not the list's shortcuts
+    page.wait_for_selector("#saved-at >> text=/^Saved \\d/")
+    draft = Draft.objects.get()
+    assert draft.text.startswith("jjk typed in the pane")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compose-in-pane.png"))
+    page.click("#send-button")
+    page.wait_for_selector("#sending-notice")
+    assert OutboxMessage.objects.get().draft_id == draft.pk
+    assert csp == [], csp
