@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.identities import default_identity
 from accounts.models import MailAccount
-from mailbox.composing.fields import LINE_BREAKS
+from mailbox.composing.fields import LINE_BREAKS, BadField
 from mailbox.models import Contact, Draft, DraftAttachment, OutboxMessage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
@@ -269,3 +269,31 @@ def test_a_draft_in_the_outbox_is_neither_changed_nor_sent_twice(as_alice, ident
     assert OutboxMessage.objects.count() == 1
     draft = Draft.objects.get()
     assert (draft.subject, draft.attachments.count()) == ("Tea", 0)
+
+
+@pytest.mark.parametrize("line_break", sorted(LINE_BREAKS))
+def test_a_line_break_in_an_attachment_name_is_refused(as_alice, identity, line_break):
+    from mailbox.drafts import do_attach_files
+
+    draft_id = save(as_alice, identity)["draft"]
+    draft = Draft.objects.get(pk=draft_id)
+    upload = SimpleUploadedFile(f"notes{line_break}Bcc: eve@example.org.txt", b"x")
+    with pytest.raises(BadField) as refused:
+        do_attach_files(draft.user, draft, [upload])
+    assert refused.value.field == "attachment"
+    assert not DraftAttachment.objects.exists()
+
+
+def test_an_uploaded_name_never_brings_a_line_break_into_the_message(as_alice, identity):
+    """Django's upload parser already drops unprintable characters from file names; whatever
+    gets through, the sent message has no header the name made."""
+    draft_id = save(as_alice, identity)["draft"]
+    upload = SimpleUploadedFile("notes\u2028Bcc: eve@example.org.txt", b"x")
+    response = as_alice.post(f"/mail/drafts/{draft_id}/attachments/", {"files": [upload]})
+    assert response.status_code == 200
+    (name,) = DraftAttachment.objects.values_list("filename", flat=True)
+    assert LINE_BREAKS.isdisjoint(name)
+    as_alice.post("/mail/compose/send/", form(identity, draft=draft_id))
+    message = parsed(OutboxMessage.objects.get().raw)
+    assert message["Bcc"] is None
+    assert "eve@example.org" not in OutboxMessage.objects.get().recipients
