@@ -23,6 +23,7 @@ from email import policy
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 
+from mailbox.parsing.bidi import drop_bidi_controls
 from mailbox.parsing.headers import parse_header_fields
 from mailbox.parsing.mime import header_end
 
@@ -114,7 +115,8 @@ def build_message(outgoing: Outgoing, *, with_bcc: bool = False) -> bytes:
     """The message's bytes (CRLF lines). ``with_bcc`` keeps the Bcc header: for the copy filed
     in Sent or Drafts, never for the one transmitted. Raises BadField for a bad typed value
     (its ``field``: from, to, cc, bcc, reply_to, subject, attachment, message_id, in_reply_to,
-    references)."""
+    references). The bytes are ASCII unless a forwarded original is 8-bit: then the SMTP client
+    should ask for BODY=8BITMIME (RFC 6152) when the server offers it."""
     head = "\r\n".join(_header_fields(outgoing, with_bcc)) + "\r\n"
     originals = [_LINE_END.sub(b"\r\n", original) for original in outgoing.forwarded]
     message, placeholders = _mime_body(outgoing, originals)
@@ -230,10 +232,11 @@ def _content_type(value: str) -> tuple[str, str]:
 
 def attachment_filename(filename: str) -> str:
     """The name an attachment is sent with: ``filename`` without its folders ("../../x" and
-    "C:\\a\\b.txt" give "x" and "b.txt"), other control characters as "_", "attachment" when
-    nothing is left. BadField ("attachment") for a line break or NUL."""
+    "C:\\a\\b.txt" give "x" and "b.txt"), without bidi controls (mailbox.parsing.bidi: they
+    disguise "x.exe"), other control characters as "_", "attachment" when nothing is left.
+    BadField ("attachment") for a line break or NUL."""
     check_line("attachment", filename)
-    name = re.split(r"[/\\]", filename)[-1]
+    name = re.split(r"[/\\]", drop_bidi_controls(filename))[-1]
     name = re.sub(r"[\x00-\x1f\x7f-\x9f]", "_", name).strip()
     if name in ("", ".", ".."):
         return "attachment"
@@ -243,7 +246,7 @@ def attachment_filename(filename: str) -> str:
 def forwarded_filename(original: bytes) -> str:
     """The file name of a message forwarded as an attachment: its subject (decoded; what could
     not be in a file name as "_") + ".eml"; "message.eml" without a subject."""
-    subject = parse_header_fields(original[: header_end(original)]).subject
+    subject = drop_bidi_controls(parse_header_fields(original[: header_end(original)]).subject)
     name = "".join(" " if char in LINE_BREAKS else char for char in subject)
     name = _NOT_IN_FILENAME.sub("_", name)
     name = " ".join(name.split())[:MAX_FILENAME].strip(" .")

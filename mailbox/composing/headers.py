@@ -147,7 +147,7 @@ def unstructured(name: str, value: str) -> str:
     folder = _Folder(name)
     if not value:
         return folder.text()
-    if _is_plain(value):
+    if _is_plain(value) and len(value.partition(" ")[0]) <= folder.room():
         for word in value.split(" "):
             folder.add(word)
     else:

@@ -117,6 +117,14 @@ def test_no_line_has_trailing_spaces_nor_two_blank_lines_in_a_row():
     assert all(line == line.rstrip() for line in text.split("\n"))
 
 
+def test_tables_rules_and_quoted_code():
+    html = (
+        "<table><tr><th>Name</th><th>Qty</th></tr><tr><td>pears</td><td>3</td></tr></table>"
+        "<hr><blockquote><pre>x = 1\n  y</pre></blockquote>"
+    )
+    assert html_to_text(html) == "Name Qty\npears 3\n\n----------\n\n> x = 1\n>   y"
+
+
 def test_what_is_not_shown_is_not_written():
     html = (
         "<html><head><title>T</title><style>p{}</style></head><body>"
