@@ -355,15 +355,24 @@ def posted_start(request):
 
 
 def bad_field_answer(bad):
+    return JsonResponse({"error": bad_field_text(bad), "field": bad.field,
+                         "value": bad.value[:200]}, status=400)  # fmt: skip
+
+
+def bad_field_text(bad):
+    """What is wrong with a typed field, naming it (and the bad address)."""
     label = FIELD_LABELS.get(bad.field, bad.field)
     if bad.reason == "a line break or control character":
         text = _("%(field)s: line breaks are not allowed here.") % {"field": label}
     elif bad.value and bad.reason == "not an email address":
         text = _("%(field)s: “%(address)s” is not an email address.") % {
             "field": label, "address": bad.value[:200]}  # fmt: skip
+    elif bad.value:
+        text = _("%(field)s: “%(value)s”: %(reason)s") % {
+            "field": label, "value": bad.value[:200], "reason": bad.reason}  # fmt: skip
     else:
         text = f"{label}: {bad.reason}"
-    return JsonResponse({"error": text, "field": bad.field, "value": bad.value[:200]}, status=400)
+    return text
 
 
 def _draft_from_post(request):
@@ -502,11 +511,14 @@ def html_text(request):
 
 
 def send_later_time(request):
-    """The chosen time of "send later" (the user's time zone), None for now; ValueError."""
-    value = request.POST.get("send_at", "").strip()
-    if not value or request.POST.get("later") != "1":
+    """The chosen time of "send later" (in the user's time zone), None to send now; ValueError
+    with a message for the user."""
+    if request.POST.get("later") != "1":
         return None
-    when = timezone.make_aware(datetime.fromisoformat(value))
+    try:
+        when = timezone.make_aware(datetime.fromisoformat(request.POST.get("send_at", "").strip()))
+    except (ValueError, OverflowError) as bad:
+        raise ValueError(_("Choose the date and time to send it.")) from bad
     if when <= timezone.now():
         raise ValueError(_("Choose a time in the future."))
     return when
@@ -515,7 +527,8 @@ def send_later_time(request):
 @login_required
 @require_POST
 def draft_send(request):
-    """Save the form, check it, and queue the message; {outbox, undo_url, send_at, redirect}."""
+    """Save the form, check it, and queue the message; {outbox, undo_url, send_at, redirect},
+    or {error, field} with the saved draft's answer (it was saved all the same)."""
     draft, error = save(request)
     if error is not None:
         return error
@@ -525,22 +538,28 @@ def draft_send(request):
     except OperationalError:  # queued, but its task not: the outbox's beat round sends it
         outbox = OutboxMessage.objects.filter(draft_id=draft.pk, user=request.user).first()
         if outbox is None:
-            return JsonResponse({"error": _("The webmail could not queue the message. Try "
-                                            "again in a moment.")}, status=503)  # fmt: skip
+            text = _("The webmail could not queue the message. Try again in a moment.")
+            return _send_problem(draft, text, "", 503)
+    except drafts.InOutbox as waiting:
+        return _send_problem(draft, str(waiting), "", 409)
     except BadField as bad:
-        return bad_field_answer(bad)
+        return _send_problem(draft, bad_field_text(bad), bad.field, 400)
     except drafts.TooBig as too_big:
-        return JsonResponse({"error": str(too_big), "field": "attachment"}, status=413)
+        return _send_problem(draft, str(too_big), "attachment", 413)
     except ValueError as bad_time:
-        return JsonResponse({"error": str(bad_time), "field": "send_at"}, status=400)
+        return _send_problem(draft, str(bad_time), "send_at", 400)
     except READ_ERRORS:
-        return JsonResponse({"error": _("An attachment of the original could not be read now. "
-                                        "Try again in a moment.")}, status=503)  # fmt: skip
+        text = _("An attachment of the original could not be read now. Try again in a moment.")
+        return _send_problem(draft, text, "", 503)
     answer = {"outbox": outbox.pk, "scheduled": outbox.scheduled,
               "send_at": outbox.send_at.isoformat(), "draft": draft.pk,
               "undo_url": reverse("mailbox:send_undo", args=[outbox.pk]),
               "redirect": _back_url(draft)}  # fmt: skip
     return _answer(request, answer)
+
+
+def _send_problem(draft, text, field, status):
+    return JsonResponse({**saved_answer(draft), "error": text, "field": field}, status=status)
 
 
 def _back_url(draft):

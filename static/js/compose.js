@@ -357,6 +357,7 @@
       }).then(({ response, data }) => {
         if (!response.ok) {
           sending = false;
+          if (data.draft && data.url && !draftId()) saved(data); // saved all the same
           showError(data.error, data.field);
           return;
         }

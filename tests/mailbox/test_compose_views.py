@@ -297,3 +297,13 @@ def test_an_uploaded_name_never_brings_a_line_break_into_the_message(as_alice, i
     message = parsed(OutboxMessage.objects.get().raw)
     assert message["Bcc"] is None
     assert "eve@example.org" not in OutboxMessage.objects.get().recipients
+
+
+@pytest.mark.parametrize("send_at", ["", "tomorrow", "2999-13-45T99:00"])
+def test_send_later_without_a_good_time_is_not_sent_now(as_alice, identity, send_at):
+    response = as_alice.post("/mail/compose/send/", form(identity, later="1", send_at=send_at))
+    assert response.status_code == 400
+    assert response.json()["field"] == "send_at"
+    assert response.json()["error"] == "Choose the date and time to send it."
+    assert response.json()["draft"] == Draft.objects.get().pk, "saved all the same"
+    assert not OutboxMessage.objects.exists()
