@@ -91,7 +91,7 @@ def test_alice_writes_saves_reloads_sends_undoes_and_sends_again(logged_in_page,
     assert csp == [], csp
 
 
-def test_a_message_without_a_recipient_is_not_sent(logged_in_page, inbox):
+def test_a_bad_address_is_shown_on_the_form_and_nothing_is_sent(logged_in_page, inbox):
     page = logged_in_page
     page.goto(f"/mail/compose/?account={inbox.account_id}")
     page.fill("#compose-to", "bob@@example")
@@ -154,3 +154,36 @@ def test_on_a_wide_screen_a_reply_is_written_in_the_reading_pane(logged_in_page,
     page.wait_for_selector("#sending-notice")
     assert OutboxMessage.objects.get().draft_id == draft.pk
     assert csp == [], csp
+
+
+def test_files_dropped_on_the_form_are_attached_and_no_subject_is_asked_about(
+    logged_in_page, inbox
+):
+    page = logged_in_page
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    page.goto(f"/mail/compose/?account={inbox.account_id}")
+    page.fill("#compose-to", "bob@example.com")
+    dropped = page.evaluate_handle("""() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["first"], "one.txt", { type: "text/plain" }));
+        data.items.add(new File(["second"], "two.txt", { type: "text/plain" }));
+        return data;
+    }""")
+    page.dispatch_event("#compose-form", "dragover", {"dataTransfer": dropped})
+    page.dispatch_event("#compose-form", "drop", {"dataTransfer": dropped})
+    page.wait_for_selector("#compose-attachments li[data-attachment-id] >> text=two.txt")
+    assert sorted(Draft.objects.get().attachments.values_list("filename", flat=True)) == [
+        "one.txt", "two.txt"]  # fmt: skip
+    page.click("#send-button")  # no subject: asked, and "no" keeps the message here
+    assert asked == ["Send without a subject?"]
+    assert OutboxMessage.objects.count() == 0
+    page.click("#send-button")  # asked again: "yes"
+    page.wait_for_selector("#sending-notice")
+    assert len(asked) == 2
+    assert OutboxMessage.objects.get().subject == ""
