@@ -10,6 +10,7 @@ import pytest
 
 from mailbox.models import Draft, Folder, OutboxMessage, Role
 from mailbox.sync.fetch import fetch_account
+from tests.browser.test_content_security_policy import watched_page  # noqa: F401 (a fixture)
 from tests.mailbox.pop3_world import deliver, new_mailbox, pop3_account
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -187,3 +188,30 @@ def test_files_dropped_on_the_form_are_attached_and_no_subject_is_asked_about(
     page.wait_for_selector("#sending-notice")
     assert len(asked) == 2
     assert OutboxMessage.objects.get().subject == ""
+
+
+def test_the_running_app_follows_the_message_as_it_goes(watched_page, inbox, alice):  # noqa: F811
+    """Under daphne, with its WebSocket and its Content-Security-Policy: the editor and its
+    toolbar cause no violation, and the "Sending…" notice follows the outbox's state events."""
+    from mailbox.events import send_event
+
+    page, seen = watched_page
+    page.goto(f"/mail/compose/?account={inbox.account_id}")
+    page.fill("#compose-to", "bob@example.com")
+    page.fill("#compose-subject", "Live")
+    page.click("#compose-editor")
+    page.keyboard.type("Watch this ")
+    for button in ("bold", "italic", "ul", "ol", "quote", "unquote"):
+        page.click(f"#editor-toolbar [data-format={button}]")
+    page.keyboard.type("go.")
+    page.click("#send-button")
+    page.wait_for_selector("#sending-notice #undo-send")
+    assert seen.sockets and seen.sockets[-1].url.endswith("/ws/live/")
+    page.wait_for_timeout(500)  # the socket is open and subscribed
+    outbox = OutboxMessage.objects.get()
+    send_event([alice.pk], {"type": "outbox.state", "outbox_id": outbox.pk, "state": "sending"})
+    page.wait_for_selector("#sending-notice >> text=Sending…")
+    assert page.is_hidden("#undo-send"), "too late to undo once it is on its way"
+    send_event([alice.pk], {"type": "outbox.state", "outbox_id": outbox.pk, "state": "sent"})
+    page.wait_for_selector("#sending-notice >> text=Message sent.")
+    assert seen.violations == [], seen.violations
