@@ -215,3 +215,37 @@ def test_the_running_app_follows_the_message_as_it_goes(watched_page, inbox, ali
     send_event([alice.pk], {"type": "outbox.state", "outbox_id": outbox.pk, "state": "sent"})
     page.wait_for_selector("#sending-notice >> text=Message sent.")
     assert seen.violations == [], seen.violations
+
+
+def test_recipients_are_suggested_and_picked_with_the_keyboard(logged_in_page, inbox):
+    """The widget against the contacts endpoint's answer ({"contacts": [{name, address,
+    label}]}), answered here: the endpoint itself is tested with the contacts."""
+    import json
+
+    page = logged_in_page
+    asked = []
+
+    def contacts(route):
+        asked.append(route.request.url)
+        people = [{"name": "Zoë Martin", "address": "zoe@example.org",
+                   "label": "Zoë Martin <zoe@example.org>"},
+                  {"name": "", "address": "zorro@example.net", "label": "zorro@example.net"}]  # fmt: skip
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({"contacts": people}))  # fmt: skip
+
+    page.route("**/mail/contacts/?q=*", contacts)
+    page.goto(f"/mail/compose/?account={inbox.account_id}")
+    page.fill("#compose-to", "bob@example.com, ")
+    page.type("#compose-to", "zo")
+    page.wait_for_selector("ul.suggestions:not([hidden]) >> text=zorro@example.net")
+    assert asked[-1].endswith("?q=zo")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert page.input_value("#compose-to") == "bob@example.com, zorro@example.net, "
+    assert page.is_hidden("ul.suggestions")
+    page.type("#compose-to", "zoe")
+    page.wait_for_selector("ul.suggestions:not([hidden])")
+    page.keyboard.press("Tab")
+    assert page.input_value("#compose-to") == (
+        "bob@example.com, zorro@example.net, Zoë Martin <zoe@example.org>, "
+    )
