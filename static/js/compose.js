@@ -33,11 +33,9 @@
       if (editor || !window.Squire) return;
       editor = new window.Squire(editorBox, { blockTag: "DIV" });
       editor.setHTML(htmlSource.value || "<div><br></div>");
-      editor.addEventListener("input", changed);
-      editor.addEventListener("pathChange", changed);
+      editor.addEventListener("input", changed); // (the toolbar says its own changes)
     }
     function currentHtml() { return editor ? editor.getHTML() : htmlSource.value; }
-    if (isHtml()) startEditor();
 
     toolbar.addEventListener("click", (event) => {
       const button = event.target.closest("[data-format]");
@@ -78,15 +76,19 @@
         setMode(true);
       }
     });
-    function setMode(html) {
+    function setMode(html, { quiet = false } = {}) {
       field("is_html").value = html ? "1" : "0";
       textArea.hidden = html;
       editorBox.hidden = !html;
       toolbar.hidden = !html;
       toggle.textContent = html ? toggle.dataset.toPlain : toggle.dataset.toHtml;
       if (html) startEditor();
-      changed();
+      if (!quiet) changed();
     }
+    // The page shows the plain text box (what works without this script); formatted mail
+    // starts in the editor, which is not a change to save.
+    toggle.hidden = false;
+    if (form.dataset.formatted === "1" && window.Squire) setMode(true, { quiet: true });
 
     // --- saving ----------------------------------------------------------------------------------
     function formData() {

@@ -38,7 +38,9 @@ def test_alice_writes_saves_reloads_sends_undoes_and_sends_again(logged_in_page,
     csp = watch_csp(page)
     page.goto(f"/mail/folders/{inbox.pk}/")
     page.click("#compose-button")
-    page.wait_for_selector("#compose-editor")
+    page.wait_for_selector("#compose-editor:not([hidden])")
+    page.wait_for_timeout(3000)  # longer than the save's wait after typing
+    assert not Draft.objects.exists(), "opening the form saves nothing"
     page.fill("#compose-to", "Bob <bob@example.com>")
     page.fill("#compose-subject", "Garden party")
     page.click("#compose-editor")
