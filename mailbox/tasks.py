@@ -1,11 +1,15 @@
 """Celery tasks: thin shells over mailbox.sync. They take ids and survive running twice."""
 
+import logging
+
 from celery import shared_task
 
 from accounts.models import MailAccount, Protocol
 
 from . import sync
-from .models import PendingChange
+from .models import Draft, PendingChange
+
+logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 900
 
@@ -43,19 +47,27 @@ def sync_all_accounts():
 @shared_task(bind=True, ignore_result=True, max_retries=8)
 def save_draft_copy(self, draft_id):
     """Bring a draft's copy in Drafts up to date (mailbox.sync.drafts): run late or twice, it
-    finds the copy current and does nothing. A server that does not answer: tried again."""
-    from mailbox.protocols.base import ConnectionProblem
+    finds the copy current and does nothing; then the Drafts folder is synced, so the list shows
+    it. A server that does not answer: tried again; one that refuses: the next save tries."""
+    from mailbox.protocols.base import ConnectionProblem, ServerRefused
 
     from .sync.drafts import save_copy
 
     try:
-        save_copy(draft_id)
+        copied = save_copy(draft_id)
+    except ServerRefused as refused:
+        logger.warning("the copy of draft %s was refused: %s", draft_id, refused)
+        return
     except ConnectionProblem as problem:
         if self.request.is_eager:
             raise
         raise self.retry(
             countdown=min(30 * 2**self.request.retries, MAX_RETRY_SECONDS)
         ) from problem
+    where = Draft.objects.filter(pk=draft_id, account__incoming_protocol=Protocol.IMAP)
+    found = where.values_list("account_id", "copy_folder__name").first()
+    if copied and found and found[1]:
+        sync_account.delay(found[0], folder_names=[found[1]])
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=8)

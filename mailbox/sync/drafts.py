@@ -175,11 +175,14 @@ def _replace_server_copy(draft, folder, raw):
     with imap_session(draft.account) as session:
         appended = session.append(folder.name, raw, flags=DRAFT_FLAGS)
         selected = session.select(folder.name)
-        doomed = set(_copies_on_server(session, draft.message_id)) - {appended and appended[1]}
+        found = set(_copies_on_server(session, draft.message_id))
+        # without APPENDUID the copy just made is the one with the highest UID (RFC 3501 2.3.1.1)
+        keep = appended[1] if appended else max(found, default=None)
+        doomed = found - {keep}
         if old[0] == folder and old[2] and old[1] == selected.uidvalidity:
             doomed.add(old[2])
         if doomed:
-            session.expunge(sorted(doomed))
+            _remove(session, doomed)
         if old[0] is not None and old[0] != folder and old[2]:  # an edited draft of elsewhere
             _expunge_in(session, *old)
     if old[0] is not None and old[2]:
@@ -190,7 +193,17 @@ def _replace_server_copy(draft, folder, raw):
 
 def _expunge_in(session, folder, uidvalidity, uid):
     if session.select(folder.name).uidvalidity == uidvalidity:
-        session.expunge([uid])
+        _remove(session, [uid])
+
+
+def _remove(session, uids):
+    """Remove exactly ``uids`` of the selected folder: UID EXPUNGE (RFC 4315). A server without
+    UIDPLUS gets them marked \\Deleted only: a plain EXPUNGE would also remove what the user
+    marked deleted elsewhere; their other client expunges them."""
+    if "UIDPLUS" in session.capabilities:
+        session.expunge(sorted(uids))
+    else:
+        session.store_flags(sorted(uids), add=["\\Deleted"])
 
 
 def _copies_on_server(session, message_id):
@@ -250,5 +263,5 @@ def delete_copy(account, folder_id, uidvalidity, uid, message_id):
         if uid and uidvalidity == selected.uidvalidity:
             doomed.add(uid)
         if doomed:
-            session.expunge(sorted(doomed))
+            _remove(session, doomed)
     Message.objects.filter(folder=folder, uidvalidity=uidvalidity, uid=uid).delete()

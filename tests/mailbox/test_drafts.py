@@ -144,3 +144,22 @@ def test_a_draft_moved_to_another_account_leaves_the_first_ones_drafts(
     assert server_drafts(other_client) == []
     (kept,) = Message.objects.filter(folder__account=pop3, folder__role=Role.DRAFTS)
     assert kept.subject == "This one"
+
+
+def test_without_uidplus_the_old_copy_is_only_marked_deleted(alice, synced, other_client,
+                                                            monkeypatch):  # fmt: skip
+    """A plain EXPUNGE would also remove what the user marked deleted elsewhere: on a server
+    without UID EXPUNGE the old copy is left marked \\Deleted, for the user's client to expunge."""
+    import mailbox.sync as sync_package
+
+    real = sync_package.imap_session
+    monkeypatch.setattr(sync_package, "imap_session",
+                        lambda account, **kw: real(account, without={"UIDPLUS"}))  # fmt: skip
+    other_client.imap.append('"Drafts"', "(\\Deleted)", None, b"Subject: someone else's\r\n\r\nx")
+    draft = do_save_draft(alice, fields(synced, subject="v1", text="one"))
+    save_copy(draft.pk)
+    draft = do_save_draft(alice, fields(synced, subject="v2", text="two"), draft=draft)
+    save_copy(draft.pk)
+    found = {m["Subject"]: set(flags) for _u, flags, m in server_drafts(other_client)}
+    assert set(found) == {"someone else's", "v1", "v2"}, "nothing expunged"
+    assert "\\Deleted" in found["v1"] and "\\Deleted" not in found["v2"]

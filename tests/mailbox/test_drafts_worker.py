@@ -6,7 +6,7 @@ import time
 import pytest
 
 from accounts.identities import default_identity
-from mailbox.models import Draft
+from mailbox.models import Draft, Message, Role
 from mailbox.sync import run_account
 from tests.mailbox.test_drafts import server_drafts
 from tests.mailbox.test_pop3_processes import celery_worker  # noqa: F401 (a fixture)
@@ -40,6 +40,12 @@ def test_each_save_reaches_drafts_through_the_worker(
     wait_for_copy(celery_worker, draft_id, 2)
     copies = server_drafts(other_client)
     assert [m["Subject"] for _u, _f, m in copies] == ["Through the queue, again"]
+    # and the worker syncs Drafts: the list shows the new copy, once
+    listed = Message.objects.filter(folder__account=imap_account, folder__role=Role.DRAFTS)
+    deadline = time.monotonic() + 30
+    while list(listed.values_list("subject", flat=True)) != ["Through the queue, again"]:
+        assert time.monotonic() < deadline, list(listed.values_list("subject", flat=True))
+        time.sleep(0.2)
 
 
 def test_two_runs_at_once_leave_one_copy(alice, imap_account, other_client):
