@@ -264,4 +264,5 @@ def delete_copy(account, folder_id, uidvalidity, uid, message_id):
             doomed.add(uid)
         if doomed:
             _remove(session, doomed)
-    Message.objects.filter(folder=folder, uidvalidity=uidvalidity, uid=uid).delete()
+    if uid:  # (a row without a UID is another change's placeholder)
+        Message.objects.filter(folder=folder, uidvalidity=uidvalidity, uid=uid).delete()
