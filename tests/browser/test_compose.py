@@ -251,3 +251,16 @@ def test_recipients_are_suggested_and_picked_with_the_keyboard(logged_in_page, i
     assert page.input_value("#compose-to") == (
         "bob@example.com, zorro@example.net, Zoë Martin <zoe@example.org>, "
     )
+
+
+@pytest.mark.parametrize("width", [900, 400])
+def test_compose_stays_in_view_where_the_folders_make_room(logged_in_page, inbox, width):
+    page = logged_in_page
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"/mail/folders/{inbox.pk}/")
+    assert page.is_visible("#compose-button") and page.is_hidden("#compose-fab")
+    page.click("#message-list li.row a.open")
+    page.wait_for_selector("#message .message-subject")
+    assert page.is_hidden("#compose-button"), "the folders made room for the message"
+    page.click("#compose-fab")
+    page.wait_for_url("**/mail/compose/?account=*")
