@@ -20,6 +20,7 @@ from accounts.models import Identity, get_preferences
 
 from .composing.build import build_message, make_message_id
 from .composing.fields import BadField, check_line
+from .composing.text import html_to_text
 from .contacts import do_note_contacts
 from .events import send_event_on_commit
 from .models import ComposeMode, Draft, DraftAttachment, OutboxMessage
@@ -47,7 +48,8 @@ class TooBig(ValueError):
 
 @dataclasses.dataclass
 class DraftFields:
-    """What the compose form holds. ``html`` is the editor's, not yet sanitized."""
+    """What the compose form holds. ``html`` is the editor's, not yet sanitized; for formatted
+    mail ``text`` is made from it when saved."""
 
     identity: Identity
     to: str = ""
@@ -115,11 +117,16 @@ def clean_html(html):
 
 
 def _apply(draft, fields):
+    """The form's values on the draft; formatted text sanitized, its plain text made from it."""
     draft.identity = fields.identity
     draft.account_id = fields.identity.account_id
     for name in (*TYPED_FIELDS, "is_html", "text"):
         setattr(draft, name, getattr(fields, name))
-    draft.html = clean_html(fields.html) if fields.is_html else ""
+    if fields.is_html:
+        draft.html = clean_html(fields.html)
+        draft.text = html_to_text(draft.html)
+    else:
+        draft.html = ""
 
 
 @transaction.atomic

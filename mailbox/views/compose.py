@@ -334,7 +334,7 @@ def form_fields(request):
     fields = drafts.DraftFields(
         identity=identity, to=post.get("to", ""), cc=post.get("cc", ""), bcc=post.get("bcc", ""),
         subject=post.get("subject", ""), is_html=is_html, html=html,
-        text=html_to_text(drafts.clean_html(html)) if is_html else post.get("text", ""),
+        text="" if is_html else post.get("text", ""),
     )  # fmt: skip
     return fields
 
