@@ -264,3 +264,20 @@ def test_compose_stays_in_view_where_the_folders_make_room(logged_in_page, inbox
     assert page.is_hidden("#compose-button"), "the folders made room for the message"
     page.click("#compose-fab")
     page.wait_for_url("**/mail/compose/?account=*")
+
+
+def test_leaving_the_page_right_after_typing_loses_nothing(logged_in_page, inbox):
+    """No time for the save after typing stops: the page's last request (a beacon) saves."""
+    import time
+
+    page = logged_in_page
+    page.goto(f"/mail/compose/?account={inbox.account_id}")
+    page.fill("#compose-to", "bob@example.com")
+    page.click("#compose-editor")
+    page.keyboard.type("The last words")
+    page.goto("/accounts/")  # at once
+    deadline = time.monotonic() + 10
+    while not Draft.objects.filter(text__contains="The last words").exists():
+        assert time.monotonic() < deadline, "the words were lost"
+        time.sleep(0.1)
+    assert Draft.objects.count() == 1
