@@ -25,7 +25,7 @@ from mailbox.composing.build import Attachment, Outgoing, build_message
 from mailbox.composing.fields import Address, BadField, check_address, parse_address_field
 from mailbox.models import Draft, Folder, Message, Role
 from mailbox.parsing.addresses import parse_addresses
-from mailbox.sources import rawstore, source_for
+from mailbox.sources import MessageGone, PartNotFound, rawstore, source_for
 
 from . import local, store
 
@@ -82,10 +82,16 @@ def attachment_bytes(attachment) -> bytes:
     return source_for(original).get_part(original, attachment.section)
 
 
+class AttachmentGone(LookupError):
+    """An attachment's bytes are gone for good (the original forwarded was deleted); ``args[0]``
+    is its file name."""
+
+
 def outgoing_for(draft, *, strict=False, date=None) -> Outgoing:
     """The draft as an :class:`Outgoing`, attachments read now. ``strict`` (a send): a bad
-    address raises BadField; otherwise it is left out. ``draft.html`` must already be sanitized
-    (the save does it)."""
+    address raises BadField, an attachment gone AttachmentGone; otherwise they are left out.
+    ConnectionProblem when an original cannot be read now. ``draft.html`` must already be
+    sanitized (the save does it)."""
     identity = draft.identity
     reply_to = addresses("reply_to", identity.reply_to, strict=False) if identity else []
     outgoing = Outgoing(
@@ -98,7 +104,13 @@ def outgoing_for(draft, *, strict=False, date=None) -> Outgoing:
         references=draft.references.split(), message_id=draft.message_id, date=date,
     )  # fmt: skip
     for attachment in draft.attachments.select_related("source__folder__account"):
-        data = attachment_bytes(attachment)
+        try:
+            data = attachment_bytes(attachment)
+        except (MessageGone, PartNotFound, FileNotFoundError) as gone:
+            if strict:
+                raise AttachmentGone(attachment.filename) from gone
+            logger.info("draft %s: attachment %s is gone", draft.pk, attachment.pk)
+            continue  # the copy in Drafts keeps what is left
         if attachment.source_id and not attachment.section:
             outgoing.forwarded.append(data)
         else:

@@ -35,6 +35,7 @@ from mailbox.parsing.addresses import parse_addresses
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import text_to_html
 from mailbox.sources import MessageGone, source_for
+from mailbox.sync.drafts import AttachmentGone
 
 from .message import get_message_or_404, message_parts, part_text, sanitized_body
 
@@ -550,6 +551,10 @@ def draft_send(request):
         return _send_problem(draft, str(too_big), "attachment", 413)
     except ValueError as bad_time:
         return _send_problem(draft, str(bad_time), "send_at", 400)
+    except AttachmentGone as gone:
+        text = _("“%(name)s” is gone with the message it came from: remove it to send.") % {
+            "name": gone.args[0]}  # fmt: skip
+        return _send_problem(draft, text, "attachment", 400)
     except READ_ERRORS:
         text = _("An attachment of the original could not be read now. Try again in a moment.")
         return _send_problem(draft, text, "", 503)

@@ -219,3 +219,19 @@ def test_edit_on_the_copy_of_one_of_our_drafts_reopens_that_draft(as_alice, imap
     copy = Message.objects.get(folder__role=Role.DRAFTS, folder__account=imap_account)
     response = as_alice.get(f"/mail/compose/edit/{copy.pk}/")
     assert response.status_code == 302 and response["Location"] == f"/mail/drafts/{draft.pk}/"
+
+
+def test_a_forward_whose_original_is_gone_says_which_attachment(as_alice, original, other_client):
+    response = as_alice.get(f"/mail/compose/forward/{original.pk}/")
+    draft, data = first_save(as_alice, response, to="erin@example.org")
+    other_client.imap.select("INBOX")
+    other_client.imap.uid("STORE", str(original.uid), "+FLAGS", "(\\Deleted)")
+    other_client.imap.expunge()  # another client deleted the original meanwhile
+    assert run_account(original.folder.account_id)
+    answer = as_alice.post("/mail/compose/send/", {**data, "draft": draft.pk},
+                           headers={"X-Requested-With": "fetch"})  # fmt: skip
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith("“minutes.pdf” is gone")
+    assert not OutboxMessage.objects.exists()
+    draft.refresh_from_db()
+    assert save_copy(draft.pk) == draft.version, "the copy in Drafts keeps what is left"
