@@ -14,6 +14,11 @@ urlpatterns = [
     path("drafts/<id:draft_id>/", compose.draft_page, name="draft"),
     path("drafts/<id:draft_id>/attachments/", compose.draft_attach, name="draft_attach"),
     path(
+        "drafts/<id:draft_id>/attachments/<id:attachment_id>/",
+        compose.draft_attachment,
+        name="draft_attachment",
+    ),
+    path(
         "drafts/<id:draft_id>/attachments/<id:attachment_id>/delete/",
         compose.draft_attachment_delete,
         name="draft_attachment_delete",

@@ -156,6 +156,8 @@ WALK = {
     "mailbox:draft": Visit(args=lambda own: {"draft_id": own.draft.pk}),
     "mailbox:draft_attach": Visit(get=False, args=lambda own: {"draft_id": own.draft.pk},
                                   post=lambda own: {}),
+    "mailbox:draft_attachment": Visit(args=lambda own: {"draft_id": own.draft.pk,
+                                                        "attachment_id": own.attachment.pk}),
     "mailbox:draft_attachment_delete": Visit(
         get=False, args=lambda own: {"draft_id": own.draft.pk,
                                      "attachment_id": own.attachment.pk},

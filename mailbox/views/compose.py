@@ -11,10 +11,11 @@ import email.policy
 import re
 from datetime import datetime
 
+from csp.decorators import csp_exempt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -34,9 +35,10 @@ from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import text_to_html
-from mailbox.sources import MessageGone, source_for
+from mailbox.sources import MessageGone, rawstore, source_for
 from mailbox.sync.drafts import AttachmentGone
 
+from .download import content_disposition
 from .message import get_message_or_404, message_parts, part_text, sanitized_body
 
 ENTRY_MODES = {"reply", "reply_all", "forward", "forward_att", "edit", "edit_as_new"}
@@ -432,6 +434,7 @@ def attachment_json(attachment):
     return {
         "id": attachment.pk, "filename": attachment.filename, "size": attachment.size,
         "content_type": attachment.content_type,
+        "url": reverse("mailbox:draft_attachment", args=[attachment.draft_id, attachment.pk]),
         "remove_url": reverse("mailbox:draft_attachment_delete",
                               args=[attachment.draft_id, attachment.pk]),
     }  # fmt: skip
@@ -466,6 +469,31 @@ def draft_attach(request, draft_id):
     except drafts.InOutbox as waiting:
         return JsonResponse({"error": str(waiting)}, status=409)
     return JsonResponse(saved_answer(drafts.get_draft_for_user(request.user, draft_id)))
+
+
+@login_required
+@require_GET
+@csp_exempt()  # its own policy below: a file of the user's, shown as nothing but a download
+def draft_attachment(request, draft_id, attachment_id):
+    """An attachment of the draft, downloaded as it will be sent: an uploaded file from the
+    mail storage, or (re-used from a message) that message's own download."""
+    draft = drafts.get_draft_for_user(request.user, draft_id)
+    attachment = draft and draft.attachments.filter(pk=attachment_id).first()
+    if not attachment:
+        raise Http404
+    if attachment.source_id and attachment.section:
+        return redirect("mailbox:part_download", attachment.source_id, attachment.section)
+    if attachment.source_id:
+        return redirect("mailbox:message_original", attachment.source_id)
+    try:
+        handle = rawstore.open_raw(attachment.stored_name)
+    except OSError as gone:
+        raise Http404 from gone
+    response = FileResponse(handle, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition(attachment.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @login_required

@@ -172,8 +172,11 @@
       for (const attachment of attachments) {
         const item = document.createElement("li");
         item.dataset.attachmentId = attachment.id;
-        const name = document.createElement("bdi");
-        name.textContent = attachment.filename;
+        const name = document.createElement("a");
+        name.href = attachment.url;
+        const label = document.createElement("bdi");
+        label.textContent = attachment.filename;
+        name.append(label);
         const size = document.createElement("span");
         size.className = "help";
         size.textContent = ` ${formatSize(attachment.size)} `;

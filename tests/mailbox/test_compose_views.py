@@ -307,3 +307,19 @@ def test_send_later_without_a_good_time_is_not_sent_now(as_alice, identity, send
     assert response.json()["error"] == "Choose the date and time to send it."
     assert response.json()["draft"] == Draft.objects.get().pk, "saved all the same"
     assert not OutboxMessage.objects.exists()
+
+
+def test_an_uploaded_attachment_downloads_as_a_plain_file(as_alice, identity, bob, client):
+    draft_id = save(as_alice, identity)["draft"]
+    upload = SimpleUploadedFile("page.html", b"<script>alert(1)</script>", "text/html")
+    answer = as_alice.post(f"/mail/drafts/{draft_id}/attachments/", {"files": [upload]}).json()
+    url = answer["attachments"][0]["url"]
+    response = as_alice.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"<script>alert(1)</script>"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith('attachment; filename="page.html"')
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
