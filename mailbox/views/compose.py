@@ -9,6 +9,7 @@ the reading pane's own helpers (mailbox.views.message), and shaped by mailbox.co
 import email.parser
 import email.policy
 import re
+import secrets
 from datetime import datetime
 
 from csp.decorators import csp_exempt
@@ -242,16 +243,17 @@ def compose_page(request, initial, *, draft=None, start=None, identities=None):
     identities = identities or identities_for_user(request.user)
     prefs = get_preferences(request.user)
     is_html = initial.get("is_html", prefs.compose_html)
+    original = start.original if start else (draft.original if draft else None)
     context = {
         "initial": initial, "draft": draft, "start": start, "identities": identities,
         "is_html": is_html, "max_bytes": drafts.max_bytes(),
         "attachments": draft.attachments.all() if draft else [],
         "reused": start.attach if start else [],
         "outbox": _waiting_outbox(draft), "mode": (start.mode if start else draft.mode),
-        "original": start.original if start else (draft.original if draft else None),
+        "original": original,
         "replaces": start.replaces if start else None,
         "copy_from": start.copy_from if start else None,
-        "back_url": reverse("mailbox:home"), "client_key": _new_key(),
+        "back_url": _close_url(original), "client_key": _new_key(),
     }  # fmt: skip
     return render(request, "mailbox/compose.html", context)
 
@@ -262,9 +264,14 @@ def _waiting_outbox(draft):
 
 
 def _new_key():
-    import secrets
-
     return secrets.token_urlsafe(12)
+
+
+def _close_url(original):
+    """Where "Close" goes: back to the message replied to or forwarded, else to the mail."""
+    if original is not None:
+        return reverse("mailbox:message", args=[original.pk])
+    return reverse("mailbox:home")
 
 
 def _no_identity(request):
