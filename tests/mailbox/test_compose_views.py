@@ -143,8 +143,12 @@ def test_a_send_queues_one_message_built_from_the_form(as_alice, identity):
     assert message["Cc"].addresses[0].display_name == "Zoë"
     assert message["Bcc"] is None, "the Bcc header is never transmitted"
     assert message["Message-ID"].strip() == Draft.objects.get().message_id
+    raw = bytes(outbox.raw)
+    assert raw.isascii(), "7-bit throughout: any relay carries it"
+    assert b"filename*=" in raw, "RFC 2231 for the non-ASCII file name"
     body, attachment = message.iter_parts()
     assert body.get_content().strip() == "Come at four."
+    assert attachment["Content-Transfer-Encoding"] == "base64"
     assert attachment.get_filename() == "menü.txt"
     assert attachment.get_payload(decode=True) == "scones, jam €".encode()
     noted = dict(Contact.objects.filter(user=identity.account.user).values_list("address", "name"))
