@@ -51,10 +51,12 @@ def save_draft_copy(self, draft_id):
     it. A server that does not answer: tried again; one that refuses: the next save tries."""
     from mailbox.protocols.base import ConnectionProblem, ServerRefused
 
-    from .sync.drafts import save_copy
+    from .sync.drafts import CopyBusy, save_copy
 
     try:
         copied = save_copy(draft_id)
+    except CopyBusy as busy:  # the holder may have looked before this save: look again soon
+        raise self.retry(countdown=min(2 ** (self.request.retries + 1), 60)) from busy
     except ServerRefused as refused:
         logger.warning("the copy of draft %s was refused: %s", draft_id, refused)
         return

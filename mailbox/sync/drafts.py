@@ -3,9 +3,11 @@ Drafts folder, on the IMAP server or, for a POP3 account, in the local Drafts.
 
 Saving the copy (``save_copy``, run by the task save_draft_copy) never leaves two copies nor puts
 an older text over a newer one:
-1. the draft's row is locked (SELECT ... FOR UPDATE) for the whole run, so two runs for one draft
-   take turns; the copy is always built from the row as it is now, so a run that comes late or
-   twice finds ``copy_version == version`` and does nothing;
+1. one run per draft at a time holds a lease (a key in the cache that expires); another finds it
+   held and is tried again shortly. The holder copies the row as it is now, and again while
+   saves made meanwhile left it behind, so a run that comes late or twice finds
+   ``copy_version == version`` and does nothing. The row itself is not locked while the server
+   is talked to: the user's saves never wait for the mail server;
 2. the new copy is APPENDed first (flags \\Draft \\Seen), then the previous one is removed by the
    UID the earlier APPEND returned (UID STORE \\Deleted + UID EXPUNGE of exactly that UID);
 3. every other message in Drafts with this draft's own Message-ID (which is ours, made once per
@@ -14,10 +16,12 @@ A POP3 account does the same inside one transaction: the new file kept, its row 
 row deleted.
 """
 
+import contextlib
 import logging
 import re
 import secrets
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,6 +36,7 @@ from . import local, store
 logger = logging.getLogger(__name__)
 
 DRAFT_FLAGS = ("\\Draft", "\\Seen")
+LEASE_SECONDS = 600  # longer than any APPEND of a message within the size limit
 # a Message-ID of ours: safe to put in a SEARCH command as a quoted string
 _OWN_MESSAGE_ID = re.compile(r"<[A-Za-z0-9.!#$%&'*+/=?^_`{|}~@-]{1,250}>")
 
@@ -130,35 +135,62 @@ def drafts_folder(account):
     return Folder.objects.filter(account=account, role=Role.DRAFTS, selectable=True).first()
 
 
+class CopyBusy(Exception):
+    """Another run is saving this draft's copy: the task tries again shortly."""
+
+
+@contextlib.contextmanager
+def _copy_lease(draft_id):
+    """One run per draft at a time: a key added to the cache (Redis: SET NX) that expires, so
+    a worker killed while holding it frees the draft LEASE_SECONDS later."""
+    key, token = f"draft-copy:{int(draft_id)}", secrets.token_hex(8)
+    if not cache.add(key, token, LEASE_SECONDS):
+        raise CopyBusy(draft_id)
+    try:
+        yield
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
 def save_copy(draft_id):
     """Bring the draft's copy in Drafts up to its current version (see the module's docstring).
     Returns the copy's version, or None when there is nothing to do it with (no draft any more,
-    no Drafts folder). ConnectionProblem when the server cannot be reached."""
-    with transaction.atomic():
-        draft = (
-            Draft.objects.select_for_update(of=("self",))
-            .select_related("account", "identity", "copy_folder__account")
-            .filter(pk=draft_id)
-            .first()
-        )
-        if draft is None or draft.copy_version >= draft.version:
-            return draft and draft.copy_version
-        folder = drafts_folder(draft.account)
-        if folder is None:
-            logger.info("account %s has no Drafts folder: draft %s kept here only",
-                        draft.account_id, draft.pk)  # fmt: skip
-            return None
-        try:
-            raw = build_message(outgoing_for(draft), with_bcc=True)
-        except BadField as bad:  # a typed value that cannot be a header: the copy waits
-            logger.info("draft %s not copied: %s in %s", draft.pk, bad.reason, bad.field)
-            return None
-        _leave_other_account(draft)
-        if draft.account.is_pop3:
-            _replace_local_copy(draft, folder, raw)
-        else:
-            _replace_server_copy(draft, folder, raw)
-        return draft.copy_version
+    no Drafts folder). CopyBusy when another run holds the draft; ConnectionProblem when the
+    server cannot be reached."""
+    with _copy_lease(draft_id):
+        while True:  # until the copy is the newest version: saves go on while it is made
+            draft = (
+                Draft.objects.select_related("account", "identity", "copy_folder__account")
+                .filter(pk=draft_id)
+                .first()
+            )
+            if draft is None or draft.copy_version >= draft.version:
+                return draft and draft.copy_version
+            if not _copy_once(draft):
+                return None
+
+
+def _copy_once(draft):
+    """One copy of ``draft`` as read (its ``version``) in place of the previous one; False when
+    it cannot be made (no Drafts folder, a value that cannot be a header: the next save
+    tries again)."""
+    folder = drafts_folder(draft.account)
+    if folder is None:
+        logger.info("account %s has no Drafts folder: draft %s kept here only",
+                    draft.account_id, draft.pk)  # fmt: skip
+        return False
+    try:
+        raw = build_message(outgoing_for(draft), with_bcc=True)
+    except BadField as bad:
+        logger.info("draft %s not copied: %s in %s", draft.pk, bad.reason, bad.field)
+        return False
+    _leave_other_account(draft)
+    if draft.account.is_pop3:
+        _replace_local_copy(draft, folder, raw)
+    else:
+        _replace_server_copy(draft, folder, raw)
+    return True
 
 
 def _leave_other_account(draft):
@@ -173,10 +205,17 @@ def _leave_other_account(draft):
 
 
 def _record_copy(draft, folder, uidvalidity, uid):
+    """The copy now in Drafts, on the draft's row (the version it was made from); False when
+    the draft was deleted meanwhile."""
     draft.copy_folder, draft.copy_uidvalidity, draft.copy_uid = folder, uidvalidity, uid
     draft.copy_version = draft.version
-    Draft.objects.filter(pk=draft.pk).update(
-        copy_folder=folder, copy_uidvalidity=uidvalidity, copy_uid=uid, copy_version=draft.version
+    return bool(
+        Draft.objects.filter(pk=draft.pk).update(
+            copy_folder=folder,
+            copy_uidvalidity=uidvalidity,
+            copy_uid=uid,
+            copy_version=draft.version,
+        )
     )
 
 
@@ -200,7 +239,9 @@ def _replace_server_copy(draft, folder, raw):
     if old[0] is not None and old[2]:
         Message.objects.filter(folder=old[0], uidvalidity=old[1], uid=old[2]).delete()
     # without UIDPLUS the copy is found by its Message-ID next time
-    _record_copy(draft, folder, *(appended or (None, None)))
+    if not _record_copy(draft, folder, *(appended or (None, None))):
+        # deleted (or sent) while we wrote: what we just put in Drafts goes too
+        delete_copy(draft.account, folder.pk, *(appended or (None, None)), draft.message_id)
 
 
 def _expunge_in(session, folder, uidvalidity, uid):
@@ -224,9 +265,13 @@ def _copies_on_server(session, message_id):
     return session.uid_search(f'HEADER Message-ID "{message_id}"')
 
 
+@transaction.atomic
 def _replace_local_copy(draft, folder, raw):
-    """The new copy kept as a file, its row added and the previous one deleted, in the caller's
-    transaction (the file is made durable before the row names it)."""
+    """The new copy kept as a file, its row added and the previous one deleted, in one
+    transaction under the draft's row lock (the file is made durable before the row names it;
+    a rollback leaves the file unnamed, harmless)."""
+    if not Draft.objects.select_for_update().filter(pk=draft.pk).exists():
+        return  # deleted meanwhile
     name = (
         f"{rawstore.account_prefix(draft.account_id)}drafts/{draft.pk}-{secrets.token_hex(8)}.eml"
     )

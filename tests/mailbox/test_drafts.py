@@ -163,3 +163,39 @@ def test_without_uidplus_the_old_copy_is_only_marked_deleted(alice, synced, othe
     found = {m["Subject"]: set(flags) for _u, flags, m in server_drafts(other_client)}
     assert set(found) == {"someone else's", "v1", "v2"}, "nothing expunged"
     assert "\\Deleted" in found["v1"] and "\\Deleted" not in found["v2"]
+
+
+def test_a_save_made_while_the_copy_is_written_is_copied_too(alice, synced, other_client,
+                                                            monkeypatch):  # fmt: skip
+    """The row is not locked while the server is talked to (the user's saves never wait for
+    it); the run copies again what was saved meanwhile."""
+    from mailbox.sync import drafts as sync_drafts
+
+    real, saved = sync_drafts._replace_server_copy, []
+
+    def slow_server(draft, folder, raw):
+        if not saved:  # the user saves while this copy is on its way
+            saved.append(do_save_draft(alice, fields(synced, subject="v2", text="two"),
+                                       draft=Draft.objects.get(pk=draft.pk)))  # fmt: skip
+        return real(draft, folder, raw)
+
+    monkeypatch.setattr(sync_drafts, "_replace_server_copy", slow_server)
+    draft = do_save_draft(alice, fields(synced, subject="v1", text="one"))
+    assert save_copy(draft.pk) == 2
+    assert [m["Subject"] for _u, _f, m in server_drafts(other_client)] == ["v2"]
+
+
+def test_a_draft_deleted_while_its_copy_is_written_leaves_no_copy(alice, synced, other_client,
+                                                                 monkeypatch):  # fmt: skip
+    from mailbox.sync import drafts as sync_drafts
+
+    real = sync_drafts._replace_server_copy
+
+    def deleted_meanwhile(draft, folder, raw):
+        Draft.objects.filter(pk=draft.pk).delete()  # sent, or discarded in another tab
+        return real(draft, folder, raw)
+
+    monkeypatch.setattr(sync_drafts, "_replace_server_copy", deleted_meanwhile)
+    draft = do_save_draft(alice, fields(synced, subject="Gone", text="x"))
+    assert save_copy(draft.pk) is None
+    assert server_drafts(other_client) == []
