@@ -266,52 +266,75 @@
       link.hidden = true;
       field(link.dataset.show).focus();
     });
+    // A combobox (WAI-ARIA 1.2): the list under the box being typed in; the arrows move in it,
+    // Enter or Tab takes the one selected, Escape closes it.
     const suggestions = document.createElement("ul");
     suggestions.className = "suggestions";
+    suggestions.id = "recipient-suggestions";
     suggestions.setAttribute("role", "listbox");
     suggestions.hidden = true;
     document.body.append(suggestions);
     let suggestFor = null;
     let suggestTimer = null;
+    let asked = 0; // answers to earlier questions are dropped
     function lastTerm(input) { return input.value.split(",").pop().trim(); }
+    function close() {
+      suggestions.hidden = true;
+      if (suggestFor) {
+        suggestFor.setAttribute("aria-expanded", "false");
+        suggestFor.removeAttribute("aria-activedescendant");
+      }
+    }
+    function select(item) {
+      for (const other of suggestions.children) other.removeAttribute("aria-selected");
+      item.setAttribute("aria-selected", "true");
+      suggestFor.setAttribute("aria-activedescendant", item.id);
+    }
     function suggest(input) {
       const term = lastTerm(input);
-      if (term.length < 2) { suggestions.hidden = true; return; }
+      const question = ++asked;
+      if (term.length < 2) { close(); return; }
       const url = new URL(form.dataset.contactsUrl, window.location.href);
       url.searchParams.set("q", term);
       fetch(url, { credentials: "same-origin" })
         .then((response) => (response.ok ? response.json() : Promise.reject(response)))
-        .then((data) => showSuggestions(input, data.contacts || []))
-        .catch(() => { suggestions.hidden = true; });
+        .then((data) => { if (question === asked) showSuggestions(input, data.contacts || []); })
+        .catch(close);
     }
     function showSuggestions(input, contacts) {
       suggestions.replaceChildren();
       for (const [index, contact] of contacts.entries()) {
         const item = document.createElement("li");
+        item.id = `recipient-suggestion-${index}`;
         item.setAttribute("role", "option");
         item.textContent = contact.label || contact.address;
         item.dataset.value = contact.name ? `${contact.name} <${contact.address}>` : contact.address;
-        if (index === 0) item.setAttribute("aria-selected", "true");
         suggestions.append(item);
       }
       suggestFor = input;
+      if (!contacts.length) { close(); return; }
       const box = input.getBoundingClientRect();
       suggestions.style.left = `${box.left + window.scrollX}px`;
       suggestions.style.top = `${box.bottom + window.scrollY}px`;
       suggestions.style.width = `${box.width}px`;
-      suggestions.hidden = contacts.length === 0;
+      suggestions.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+      select(suggestions.firstElementChild);
     }
     function pick(item) {
       if (!item || !suggestFor) return;
       const parts = suggestFor.value.split(",");
       parts[parts.length - 1] = ` ${item.dataset.value}`;
       suggestFor.value = `${parts.join(",").trim()}, `;
-      suggestions.hidden = true;
+      close();
       suggestFor.focus();
       changed();
     }
     for (const input of form.querySelectorAll("[data-recipients]")) {
+      input.setAttribute("role", "combobox");
       input.setAttribute("aria-autocomplete", "list");
+      input.setAttribute("aria-controls", suggestions.id);
+      input.setAttribute("aria-expanded", "false");
       input.addEventListener("input", () => {
         clearTimeout(suggestTimer);
         suggestTimer = setTimeout(() => suggest(input), 150);
@@ -322,17 +345,15 @@
         const at = items.findIndex((item) => item.getAttribute("aria-selected") === "true");
         if (event.key === "ArrowDown" || event.key === "ArrowUp") {
           event.preventDefault();
-          const next = items[(at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length];
-          items.forEach((item) => item.removeAttribute("aria-selected"));
-          next.setAttribute("aria-selected", "true");
+          select(items[(at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length]);
         } else if (event.key === "Enter" || (event.key === "Tab" && lastTerm(input))) {
           event.preventDefault();
           pick(items[Math.max(at, 0)]);
         } else if (event.key === "Escape") {
-          suggestions.hidden = true;
+          close();
         }
       });
-      input.addEventListener("blur", () => setTimeout(() => { suggestions.hidden = true; }, 200));
+      input.addEventListener("blur", () => setTimeout(close, 200));
     }
     suggestions.addEventListener("mousedown", (event) => {
       event.preventDefault();

@@ -241,7 +241,10 @@ def test_recipients_are_suggested_and_picked_with_the_keyboard(logged_in_page, i
     page.type("#compose-to", "zo")
     page.wait_for_selector("ul.suggestions:not([hidden]) >> text=zorro@example.net")
     assert asked[-1].endswith("?q=zo")
+    assert page.get_attribute("#compose-to", "aria-expanded") == "true"
     page.keyboard.press("ArrowDown")
+    chosen = page.get_attribute("#compose-to", "aria-activedescendant")
+    assert page.inner_text(f"#{chosen}") == "zorro@example.net"
     page.keyboard.press("Enter")
     assert page.input_value("#compose-to") == "bob@example.com, zorro@example.net, "
     assert page.is_hidden("ul.suggestions")
