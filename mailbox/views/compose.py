@@ -423,6 +423,9 @@ def save(request):
         return None, bad_field_answer(bad)
     except drafts.InOutbox as waiting:
         return None, JsonResponse({"error": str(waiting)}, status=409)
+    except READ_ERRORS:  # an edited message's attachments are copied at the first save
+        text = _("The message's attachments could not be read now. Try again in a moment.")
+        return None, JsonResponse({"error": text}, status=503)
     return draft, None
 
 
