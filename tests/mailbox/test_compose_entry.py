@@ -5,6 +5,7 @@ new. The originals are real messages on Dovecot, read through the message source
 
 import email
 import email.policy
+import socket
 from email.message import EmailMessage
 
 import pytest
@@ -59,6 +60,13 @@ def addresses(text):
 
 def first_save(client, response, **changes):
     """The form as the page gave it, saved once (as compose.js does after typing stops)."""
+    data = first_save_data(response, **changes)
+    saved = client.post("/mail/compose/save/", data)
+    assert saved.status_code == 200, saved.content
+    return Draft.objects.get(pk=saved.json()["draft"]), data
+
+
+def first_save_data(response, **changes):
     context = response.context
     initial = context["initial"]
     data = {
@@ -70,9 +78,7 @@ def first_save(client, response, **changes):
         "reuse": [part[0] for part in context["reused"]],
     }  # fmt: skip
     data.update(changes)
-    saved = client.post("/mail/compose/save/", data)
-    assert saved.status_code == 200, saved.content
-    return Draft.objects.get(pk=saved.json()["draft"]), data
+    return data
 
 
 def send(client, data, draft):
@@ -235,3 +241,24 @@ def test_a_forward_whose_original_is_gone_says_which_attachment(as_alice, origin
     assert not OutboxMessage.objects.exists()
     draft.refresh_from_db()
     assert save_copy(draft.pk) == draft.version, "the copy in Drafts keeps what is left"
+
+
+def test_edit_as_new_while_the_server_is_down_saves_nothing_and_says_so(
+    as_alice, imap_account, other_client
+):
+    status, _ = other_client.imap.append('"Sent"', "(\\Seen)", None,
+                                         original_raw(imap_account.email))  # fmt: skip
+    assert run_account(imap_account.pk)
+    sent = Message.objects.get(folder__role=Role.SENT, folder__account=imap_account)
+    response = as_alice.get(f"/mail/compose/edit_as_new/{sent.pk}/")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # a port nothing listens on: the server is "down"
+    imap_account.incoming_port = closed.getsockname()[1]
+    imap_account.save()
+    try:
+        saved = as_alice.post("/mail/compose/save/", first_save_data(response))
+    finally:
+        closed.close()
+    assert saved.status_code == 503
+    assert "could not be read now" in saved.json()["error"]
+    assert not Draft.objects.exists()
