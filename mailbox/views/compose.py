@@ -223,17 +223,29 @@ def forward_headers(message):
     return block
 
 
+def signature_html(identity):
+    """The identity's formatted signature, sanitized; made from the plain one when it has none."""
+    return drafts.clean_html(identity.signature_html) or (
+        text_to_html(identity.signature_text) if identity.signature_text.strip() else ""
+    )
+
+
 def with_signature(initial, identity):
     """The identity's signature, once, when the form first opens (never on a save)."""
     if initial.get("keep_body"):
         return initial
     text, html = initial.get("text", ""), initial.get("html", "")
-    signature_html = drafts.clean_html(identity.signature_html) or (
-        text_to_html(identity.signature_text) if identity.signature_text.strip() else ""
-    )
     initial["text"] = reply.add_signature_text(text, identity.signature_text)
-    initial["html"] = reply.add_signature_html(html, signature_html)
+    initial["html"] = reply.add_signature_html(html, signature_html(identity))
     return initial
+
+
+def identity_choices(identities):
+    """(identity, its signature block as plain text, as HTML): compose.js swaps the block when
+    another identity is chosen."""
+    return [(identity, reply.add_signature_text("", identity.signature_text),
+             reply.add_signature_html("", signature_html(identity)))
+            for identity in identities]  # fmt: skip
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -245,7 +257,8 @@ def compose_page(request, initial, *, draft=None, start=None, identities=None):
     is_html = initial.get("is_html", prefs.compose_html)
     original = start.original if start else (draft.original if draft else None)
     context = {
-        "initial": initial, "draft": draft, "start": start, "identities": identities,
+        "initial": initial, "draft": draft, "start": start,
+        "identities": identity_choices(identities),
         "is_html": is_html, "max_bytes": drafts.max_bytes(),
         "attachments": draft.attachments.all() if draft else [],
         "reused": start.attach if start else [],

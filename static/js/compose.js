@@ -90,6 +90,32 @@
     toggle.hidden = false;
     if (form.dataset.formatted === "1" && window.Squire) setMode(true, { quiet: true });
 
+    // --- another identity: its signature in place of the previous one's ---------------------------
+    const from = field("identity");
+    let signed = from.selectedOptions[0];
+    function swapText(text, old, fresh) {
+      const at = old ? text.lastIndexOf(old) : -1;
+      if (at >= 0) return text.slice(0, at) + fresh + text.slice(at + old.length);
+      return fresh && !text.includes(fresh) ? text + fresh : text;
+    }
+    function swapHtml(html, fresh) {
+      const doc = document.createElement("template");
+      doc.innerHTML = html;
+      const old = doc.content.querySelector(".signature");
+      const block = document.createElement("template");
+      block.innerHTML = fresh;
+      if (old) old.replaceWith(block.content);
+      else doc.content.append(block.content);
+      return doc.innerHTML;
+    }
+    from.addEventListener("change", () => {
+      const chosen = from.selectedOptions[0];
+      textArea.value = swapText(textArea.value, signed.dataset.signatureText, chosen.dataset.signatureText);
+      if (editor) editor.setHTML(swapHtml(editor.getHTML(), chosen.dataset.signatureHtml));
+      else htmlSource.value = swapHtml(htmlSource.value, chosen.dataset.signatureHtml);
+      signed = chosen;
+    });
+
     // --- saving ----------------------------------------------------------------------------------
     function formData() {
       if (isHtml()) htmlSource.value = currentHtml();

@@ -284,3 +284,26 @@ def test_leaving_the_page_right_after_typing_loses_nothing(logged_in_page, inbox
         assert time.monotonic() < deadline, "the words were lost"
         time.sleep(0.1)
     assert Draft.objects.count() == 1
+
+
+@pytest.mark.parametrize("formatted", [True, False])
+def test_choosing_another_identity_changes_the_signature(logged_in_page, inbox, formatted):
+    from accounts.identities import default_identity
+    from accounts.models import Identity, Preferences
+
+    Preferences.objects.update_or_create(user=inbox.account.user,
+                                         defaults={"compose_html": formatted})  # fmt: skip
+    home = default_identity(inbox.account)
+    Identity.objects.filter(pk=home.pk).update(signature_text="Alice, at home")
+    work = Identity.objects.create(account=inbox.account, name="Alice", address="alice@work.example",
+                                   signature_text="Alice Liddell, Wonderland Ltd")  # fmt: skip
+    page = logged_in_page
+    page.goto(f"/mail/compose/?account={inbox.account_id}")
+    body = "#compose-editor" if formatted else "#compose-text"
+    page.wait_for_selector(f"{body}:not([hidden])")
+    read = (lambda: page.inner_text(body)) if formatted else (lambda: page.input_value(body))
+    assert "Alice, at home" in read()
+    page.select_option("#compose-from", str(work.pk))
+    assert "Wonderland Ltd" in read() and "at home" not in read()
+    page.select_option("#compose-from", str(home.pk))
+    assert "Alice, at home" in read() and "Wonderland" not in read()
