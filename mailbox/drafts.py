@@ -265,9 +265,11 @@ def do_delete_draft(draft: Draft) -> None:
     copy = (draft.account_id, draft.copy_folder_id, draft.copy_uidvalidity, draft.copy_uid,
             draft.message_id)  # fmt: skip
     draft.delete()
-    transaction.on_commit(lambda: rawstore.delete_raw(names))
+    # robust: what follows the commit must not fail the caller (the outbox, a message sent);
+    # a file or a copy left behind is logged
+    transaction.on_commit(lambda: rawstore.delete_raw(names), robust=True)
     if copy[1] is not None:
-        transaction.on_commit(lambda: delete_draft_copy.delay(*copy))
+        transaction.on_commit(lambda: delete_draft_copy.delay(*copy), robust=True)
 
 
 # --- sending -------------------------------------------------------------------------------------
