@@ -294,6 +294,7 @@
     });
     // A combobox (WAI-ARIA 1.2): the list under the box being typed in; the arrows move in it,
     // Enter or Tab takes the one selected, Escape closes it.
+    document.getElementById("recipient-suggestions")?.remove(); // an earlier form's, in the pane
     const suggestions = document.createElement("ul");
     suggestions.className = "suggestions";
     suggestions.id = "recipient-suggestions";
