@@ -437,6 +437,7 @@
         if (!section) return Promise.reject(new Error("no form"));
         return composeScripts(fresh).then(() => {
           clearTimeout(markReadTimer);
+          window.webmailCompose.flush(); // a form already in the pane: what it has is saved
           pane.replaceChildren(document.adoptNode(section),
                                document.adoptNode(fresh.getElementById("compose-strings")));
           section.classList.add("in-pane");
