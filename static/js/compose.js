@@ -171,6 +171,7 @@
     }
     // When the page is left: what is not saved yet goes in one last request that outlives the page.
     function flush() {
+      clearTimeout(timer);
       if (!dirty || sending) return;
       dirty = false;
       navigator.sendBeacon(form.dataset.saveUrl, formData());
