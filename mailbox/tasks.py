@@ -1,11 +1,15 @@
 """Celery tasks: thin shells over mailbox.sync. They take ids and survive running twice."""
 
+import logging
+
 from celery import shared_task
 
 from accounts.models import MailAccount, Protocol
 
 from . import sync
-from .models import PendingChange
+from .models import Draft, PendingChange
+
+logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 900
 
@@ -38,6 +42,54 @@ def sync_all_accounts():
     ids = MailAccount.objects.filter(incoming_protocol=Protocol.IMAP).values_list("pk", flat=True)
     for account_id in ids:
         sync_account.delay(account_id)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def save_draft_copy(self, draft_id):
+    """Bring a draft's copy in Drafts up to date (mailbox.sync.drafts): run late or twice, it
+    finds the copy current and does nothing; then the Drafts folder is synced, so the list shows
+    it. A server that does not answer: tried again; one that refuses: the next save tries."""
+    from mailbox.protocols.base import ConnectionProblem, ServerRefused
+
+    from .sync.drafts import CopyBusy, save_copy
+
+    try:
+        copied = save_copy(draft_id)
+    except CopyBusy as busy:  # the holder may have looked before this save: look again soon
+        raise self.retry(countdown=min(2 ** (self.request.retries + 1), 60)) from busy
+    except ServerRefused as refused:
+        logger.warning("the copy of draft %s was refused: %s", draft_id, refused)
+        return
+    except ConnectionProblem as problem:
+        if self.request.is_eager:
+            raise
+        raise self.retry(
+            countdown=min(30 * 2**self.request.retries, MAX_RETRY_SECONDS)
+        ) from problem
+    where = Draft.objects.filter(pk=draft_id, account__incoming_protocol=Protocol.IMAP)
+    found = where.values_list("account_id", "copy_folder__name").first()
+    if copied and found and found[1]:
+        sync_account.delay(found[0], folder_names=[found[1]])
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def delete_draft_copy(self, account_id, folder_id, uidvalidity, uid, message_id):
+    """Remove a deleted (or sent) draft's copy from Drafts; nothing left to remove is fine."""
+    from mailbox.protocols.base import ConnectionProblem
+
+    from .sync.drafts import delete_copy
+
+    account = MailAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    try:
+        delete_copy(account, folder_id, uidvalidity, uid, message_id)
+    except ConnectionProblem as problem:
+        if self.request.is_eager:
+            raise
+        raise self.retry(
+            countdown=min(30 * 2**self.request.retries, MAX_RETRY_SECONDS)
+        ) from problem
 
 
 @shared_task(ignore_result=True)

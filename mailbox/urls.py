@@ -1,10 +1,30 @@
 from django.urls import path
 
-from .views import contacts, download, folders, mail, message, outbox
+from .views import compose, contacts, download, folders, mail, message, outbox
 
 app_name = "mailbox"
 urlpatterns = [
     path("", mail.mail_home, name="home"),
+    # the compose screen and its drafts (views/compose.py)
+    path("compose/", compose.compose_new, name="compose"),
+    path("compose/save/", compose.draft_save, name="draft_save"),
+    path("compose/send/", compose.draft_send, name="draft_send"),
+    path("compose/text/", compose.html_text, name="compose_text"),
+    path("compose/<str:mode>/<id:message_id>/", compose.compose_from, name="compose_from"),
+    path("drafts/<id:draft_id>/", compose.draft_page, name="draft"),
+    path("drafts/<id:draft_id>/attachments/", compose.draft_attach, name="draft_attach"),
+    path(
+        "drafts/<id:draft_id>/attachments/<id:attachment_id>/",
+        compose.draft_attachment,
+        name="draft_attachment",
+    ),
+    path(
+        "drafts/<id:draft_id>/attachments/<id:attachment_id>/delete/",
+        compose.draft_attachment_delete,
+        name="draft_attachment_delete",
+    ),
+    path("drafts/<id:draft_id>/discard/", compose.draft_discard, name="draft_discard"),
+    path("outbox/<id:outbox_id>/undo/", compose.send_undo, name="send_undo"),
     path("accounts/<id:account_id>/folders/", folders.folder_list, name="folders"),
     path("accounts/<id:account_id>/folders/create/", folders.folder_create, name="folder_create"),
     path("accounts/<id:account_id>/sync/", folders.account_sync, name="account_sync"),

@@ -112,6 +112,20 @@ PARENT_ID = FormId("parent", lambda a: a.projects.pk, lambda own, i: {"name": "L
                    args=lambda own: {"account_id": own.account.pk}, refused=frozenset({302}),
                    optional=True)  # fmt: skip
 
+
+def compose_form(own, **changes):
+    return {"identity": own.identity.pk, "to": "Zoë <zoe@example.org>", "subject": "Jam",
+            "text": "Two jars.", "is_html": "0", **changes}  # fmt: skip
+
+
+COMPOSE_IDS = (
+    FormId("draft", lambda a: a.draft.pk, lambda own, i: compose_form(own, draft=i),
+           optional=True),
+    FormId("identity", lambda a: a.identity.pk, lambda own, i: compose_form(own, identity=i)),
+    FormId("original", lambda a: a.message.pk,
+           lambda own, i: compose_form(own, mode="edit_as_new", original=i)),
+)  # fmt: skip
+
 # fmt: off
 WALK = {
     "home": Visit(),
@@ -152,6 +166,27 @@ WALK = {
     ),
     "accounts:recovery_codes": Visit(post=lambda own: {}),
     "accounts:two_factor_off": Visit(get=False, post=lambda own: {"password": PASSWORDS["alice"]}),
+    # the compose screen (mailbox/views/compose.py)
+    "mailbox:compose": Visit(query={"account": "1"}),
+    "mailbox:compose_from": Visit(args=lambda own: {"mode": "edit_as_new",
+                                                    "message_id": own.message.pk}),
+    "mailbox:draft_save": Visit(get=False, post=lambda own: compose_form(own, draft=own.draft.pk),
+                                form_ids=COMPOSE_IDS),
+    "mailbox:draft_send": Visit(get=False, post=lambda own: compose_form(own)),
+    "mailbox:compose_text": Visit(get=False, post=lambda own: {"html": "<p>Hi</p>"}),
+    "mailbox:draft": Visit(args=lambda own: {"draft_id": own.draft.pk}),
+    "mailbox:draft_attach": Visit(get=False, args=lambda own: {"draft_id": own.draft.pk},
+                                  post=lambda own: {}),
+    "mailbox:draft_attachment": Visit(args=lambda own: {"draft_id": own.draft.pk,
+                                                        "attachment_id": own.attachment.pk}),
+    "mailbox:draft_attachment_delete": Visit(
+        get=False, args=lambda own: {"draft_id": own.draft.pk,
+                                     "attachment_id": own.attachment.pk},
+        post=lambda own: {}, order=5),
+    "mailbox:draft_discard": Visit(get=False, args=lambda own: {"draft_id": own.draft.pk},
+                                   post=lambda own: {}, order=6),
+    "mailbox:send_undo": Visit(get=False, args=lambda own: {"outbox_id": own.outbox.pk},
+                               post=lambda own: {}),
     "mailbox:home": Visit(),
     "mailbox:folders": Visit(args=lambda own: {"account_id": own.account.pk}),
     "mailbox:folder_create": Visit(get=False, args=lambda own: {"account_id": own.account.pk},
@@ -272,7 +307,22 @@ def mailbox_of(user, world, rich=False):
         own.rich = own.inbox.messages.get(subject="Garden photos")
         _text, _html, attachments, inline = message_parts(own.rich)
         own.section, own.cid = attachments[0].section, inline[0].content_id
+    compose_objects(user, account, own)
     return own
+
+
+def compose_objects(user, account, own):
+    """A draft with an attachment, and a message waiting in the outbox (the compose screen)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.identities import default_identity
+    from mailbox import drafts
+
+    own.identity = default_identity(account)
+    own.draft = drafts.do_save_draft(user, drafts.DraftFields(own.identity, subject="Jam"))
+    (own.attachment,) = drafts.do_attach_files(user, own.draft, [SimpleUploadedFile("a.txt", b"a")])
+    sending = drafts.DraftFields(own.identity, to="zoe@example.org", subject="Jam, sent")
+    own.outbox = drafts.do_send_draft(user, drafts.do_save_draft(user, sending))
 
 
 def distinct_ids():

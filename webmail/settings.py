@@ -288,6 +288,9 @@ STORAGES["mail"] = {"BACKEND": WEBMAIL_MAIL_STORAGE, "OPTIONS": _mail_options}
 WEBMAIL_ALLOW_PRIVATE_HOSTS = env_bool("WEBMAIL_ALLOW_PRIVATE_HOSTS")
 WEBMAIL_CONNECT_TIMEOUT = float(env("WEBMAIL_CONNECT_TIMEOUT", "15"))
 WEBMAIL_MAX_CA_FILE_BYTES = 64 * 1024
+# The most a message's attachments may weigh together (bytes, decoded): uploads past it are refused
+# with a message naming the limit. Most providers accept 25 MB; the encoded message is a third more.
+WEBMAIL_MAX_MESSAGE_BYTES = int(env("WEBMAIL_MAX_MESSAGE_BYTES", str(25 * 1024 * 1024)))
 
 LOGGING = {
     "version": 1,

@@ -125,6 +125,7 @@
   // --- the reading pane --------------------------------------------------------------------------
   function show(row, { push = true } = {}) {
     if (!row) return;
+    if (window.webmailCompose && pane.querySelector("#compose-form")) window.webmailCompose.flush();
     const link = row.querySelector("a.open");
     if (!link) return;
     const url = new URL(link.href, window.location.href);
@@ -343,16 +344,24 @@
     },
     I: () => act("read", targets()),
     U: () => act("unread", targets()),
-    r: () => toast(strings.noCompose),
-    a: () => toast(strings.noCompose),
-    f: () => toast(strings.noCompose),
+    c: () => { window.location.href = screen.dataset.composeUrl; },
+    r: () => compose("reply"),
+    a: () => compose("reply_all"),
+    f: () => compose("forward"),
     "/": () => document.getElementById("search-q").focus(),
     "?": () => { help.hidden = false; help.querySelector("[data-close]").focus(); },
   };
+  // Reply, reply all, forward: the open message, else the one under the cursor (or selected).
+  function compose(mode) {
+    const ids = targets();
+    if (!ids || !ids.length) return;
+    openCompose(`${screen.dataset.composeFromUrl}${mode}/${ids[0]}/`);
+  }
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     if (event.key === "Escape" && !help.hidden) { help.hidden = true; return; }
     if (typing(event.target)) return; // never while typing in a field
+    if (pane.querySelector("#compose-form") && event.key !== "?") return; // nor while writing
     if (awaitingG) {
       awaitingG = false;
       if (event.key === "i") { event.preventDefault(); window.location.href = screen.dataset.inboxUrl; }
@@ -400,5 +409,103 @@
     }, 300);
   });
 
+  // --- writing in the reading pane (wide screens); elsewhere the compose screen is its own page ---
+  const wide = window.matchMedia("(min-width: 1101px)");
+  const composing = () => pane.querySelector("#compose-form");
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+  function composeScripts(fresh) {
+    if (window.webmailCompose) return Promise.resolve();
+    const sources = Array.from(fresh.querySelectorAll("script[src]"), (script) => script.getAttribute("src"))
+      .filter((src) => !/\/js\/(live|mail)\.js/.test(src));
+    return sources.reduce((chain, src) => chain.then(() => loadScript(src)), Promise.resolve());
+  }
+  function openCompose(url) {
+    if (!wide.matches || !screen.classList.contains("has-message")) { window.location.href = url; return; }
+    fetch(url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        const section = fresh.getElementById("compose");
+        if (!section) return Promise.reject(new Error("no form"));
+        return composeScripts(fresh).then(() => {
+          clearTimeout(markReadTimer);
+          window.webmailCompose.flush(); // a form already in the pane: what it has is saved
+          pane.replaceChildren(document.adoptNode(section),
+                               document.adoptNode(fresh.getElementById("compose-strings")));
+          section.classList.add("in-pane");
+          window.webmailCompose.start(composing());
+          const first = composing().querySelector("#compose-to");
+          if (first && !first.value) first.focus();
+          else pane.querySelector("#compose-editor:not([hidden]), #compose-text:not([hidden])")?.focus();
+        });
+      })
+      .catch(() => { window.location.href = url; });
+  }
+  pane.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-compose]");
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    openCompose(link.href);
+  });
+
+  // --- a message just sent: "Sending… Undo" while it waits, then its state, live ----------------
+  function sendingNotice() {
+    let sent = null;
+    try {
+      sent = JSON.parse(window.sessionStorage.getItem("webmail.sending") || "null");
+      window.sessionStorage.removeItem("webmail.sending");
+    } catch (error) { return; }
+    if (!sent || !sent.outbox) return;
+    const note = document.createElement("div");
+    note.className = "toast sending";
+    note.id = "sending-notice";
+    note.setAttribute("role", "status");
+    const text = document.createElement("span");
+    const undo = document.createElement("button");
+    undo.type = "button";
+    undo.className = "link";
+    undo.id = "undo-send";
+    undo.textContent = strings.undo;
+    note.append(text, " ", undo);
+    document.body.append(note);
+    const sendAt = Date.parse(sent.sendAt);
+    const states = { queued: strings.stateQueued, sending: strings.stateSending,
+                     sent: strings.stateSent, failed: strings.stateFailed, cancelled: strings.stateCancelled };
+    function show(state) {
+      text.textContent = sent.scheduled && state === "queued" ? strings.stateScheduled : states[state] || state;
+      undo.hidden = state !== "queued";
+      if (state === "sent" || state === "cancelled") setTimeout(() => note.remove(), 5000);
+    }
+    show("queued");
+    if (!sent.scheduled) {
+      // the undo delay's end: the button goes with it (a worker may claim the message then)
+      setTimeout(() => { if (!undo.hidden) undo.hidden = true; }, Math.max(0, sendAt - Date.now()));
+    }
+    undo.addEventListener("click", () => {
+      const body = new URLSearchParams({ csrfmiddlewaretoken: csrf });
+      fetch(sent.undoUrl, { method: "POST", body, credentials: "same-origin",
+                            headers: { "X-Requested-With": "fetch" } })
+        .then((response) => response.json())
+        .then((data) => {
+          if (data.redirect) window.location.href = data.redirect;
+          else toast(data.error || strings.offline);
+        })
+        .catch(() => toast(strings.offline));
+    });
+    document.addEventListener("webmail:event", (event) => {
+      const detail = event.detail;
+      if (detail.type === "outbox.state" && String(detail.outbox_id) === String(sent.outbox)) show(detail.state);
+    });
+  }
+
+  sendingNotice();
   refreshSelection();
 })();
