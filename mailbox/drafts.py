@@ -170,13 +170,13 @@ def _create(user, fields, start):
 
 def _copy_part(draft, message, section):
     """Keep one part of ``message`` in the storage for ``draft``: (name, size). (A rollback
-    after this leaves the file unnamed under drafts/<id>/: harmless, and rare.)"""
+    after this leaves the file unnamed under the account's drafts/<id>/: harmless, and rare.)"""
     from django.core.files.base import ContentFile
 
     from .sources import source_for
 
     data = source_for(message).get_part(message, section)
-    name = rawstore.storage().save(f"drafts/{draft.pk}/{secrets.token_hex(12)}", ContentFile(data))
+    name = rawstore.storage().save(_file_name(draft), ContentFile(data))
     return name, len(data)
 
 
@@ -202,7 +202,7 @@ def attachments_size(draft):
 
 def do_attach_files(user, draft, files) -> list[DraftAttachment]:
     """Keep uploaded files (Django UploadedFile objects) as the draft's attachments, in the mail
-    storage under drafts/<draft id>/. TooBig when the draft's attachments would weigh more
+    storage under the account's drafts/<draft id>/. TooBig when the draft's attachments would weigh more
     than the limit: nothing is kept. BadField for a file name with a line break."""
     for upload in files:
         check_line("attachment", upload.name or "")
@@ -223,9 +223,14 @@ def do_attach_files(user, draft, files) -> list[DraftAttachment]:
     return rows
 
 
+def _file_name(draft):
+    """Under the account's own folder of the mail storage, so that deleting the account
+    (rawstore.delete_account) takes the files of its drafts with it."""
+    return f"{rawstore.account_prefix(draft.account_id)}drafts/{draft.pk}/{secrets.token_hex(12)}"
+
+
 def _keep_upload(draft, upload, stored):
-    name = f"drafts/{draft.pk}/{secrets.token_hex(12)}"
-    kept = rawstore.storage().save(name, upload)
+    kept = rawstore.storage().save(_file_name(draft), upload)
     stored.append(kept)
     content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip()
     return DraftAttachment.objects.create(

@@ -197,6 +197,22 @@ def test_an_attachment_can_be_removed(as_alice, identity):
     assert not DraftAttachment.objects.exists()
 
 
+def test_deleting_the_account_takes_its_drafts_files_with_it(
+    as_alice, identity, django_capture_on_commit_callbacks
+):
+    from accounts.actions import do_delete_mail_account
+    from mailbox.sources import rawstore
+
+    draft_id = save(as_alice, identity)["draft"]
+    upload = SimpleUploadedFile("a.txt", b"kept until the account goes")
+    as_alice.post(f"/mail/drafts/{draft_id}/attachments/", {"files": [upload]})
+    kept = DraftAttachment.objects.get().stored_name
+    assert rawstore.storage().exists(kept)
+    with django_capture_on_commit_callbacks(execute=True):
+        do_delete_mail_account(MailAccount.objects.get(pk=identity.account_id))
+    assert not rawstore.storage().exists(kept)
+
+
 def test_undo_gives_the_draft_back_to_the_editor(as_alice, identity):
     draft_id = save(as_alice, identity, subject="Second thoughts")["draft"]
     answer = as_alice.post("/mail/compose/send/", form(identity, draft=draft_id,
