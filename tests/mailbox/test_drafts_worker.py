@@ -10,7 +10,6 @@ from mailbox.models import Draft, Message, Role
 from mailbox.sync import run_account
 from mailbox.sync.drafts import CopyBusy
 from tests.mailbox.test_drafts import server_drafts
-from tests.mailbox.test_pop3_processes import celery_worker  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.servers, pytest.mark.slow]
 
