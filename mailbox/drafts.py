@@ -202,8 +202,8 @@ def attachments_size(draft):
 
 def do_attach_files(user, draft, files) -> list[DraftAttachment]:
     """Keep uploaded files (Django UploadedFile objects) as the draft's attachments, in the mail
-    storage under the account's drafts/<draft id>/. TooBig when the draft's attachments would weigh more
-    than the limit: nothing is kept. BadField for a file name with a line break."""
+    storage under the account's drafts/<draft id>/. TooBig when the draft's attachments would
+    weigh more than the limit: nothing is kept. BadField for a file name with a line break."""
     for upload in files:
         check_line("attachment", upload.name or "")
     stored = []

@@ -43,9 +43,15 @@ from .download import content_disposition
 from .message import get_message_or_404, message_parts, part_text, sanitized_body
 
 ENTRY_MODES = {"reply", "reply_all", "forward", "forward_att", "edit", "edit_as_new"}
-FIELD_LABELS = {"to": gettext_lazy("To"), "cc": gettext_lazy("Cc"), "bcc": gettext_lazy("Bcc"),
-                "subject": gettext_lazy("Subject"), "from": gettext_lazy("From"), "reply_to": gettext_lazy("Reply-To"),
-                "attachment": gettext_lazy("Attachment")}  # fmt: skip
+FIELD_LABELS = {
+    "to": gettext_lazy("To"),
+    "cc": gettext_lazy("Cc"),
+    "bcc": gettext_lazy("Bcc"),
+    "subject": gettext_lazy("Subject"),
+    "from": gettext_lazy("From"),
+    "reply_to": gettext_lazy("Reply-To"),
+    "attachment": gettext_lazy("Attachment"),
+}
 READ_ERRORS = (ConnectionProblem, MessageGone, OSError)
 # the empty lines above a quote or a forwarded message, where the editor's cursor starts
 ROOM_TO_WRITE = "<div><br></div><div><br></div>"
