@@ -34,6 +34,7 @@ from mailbox.composing.text import html_to_text
 from mailbox.models import ComposeMode, OutboxMessage
 from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
+from mailbox.parsing.attachments import part_name
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import text_to_html
 from mailbox.sources import MessageGone, rawstore, source_for
@@ -147,7 +148,8 @@ def reused_parts(message, mode):
         name = (message.subject or "message")[:200].replace("/", "_") + ".eml"
         return [("", name, "message/rfc822", message.size)]
     _text, _html, attachments, _inline = message_parts(message)
-    return [(part.section, part.filename or _("attachment"), part.content_type, part.size)
+    # named as the reading pane lists them ("Part 1.2.doc" for one without a name)
+    return [(part.section, part_name(part), part.content_type, part.size)
             for part in attachments]  # fmt: skip
 
 

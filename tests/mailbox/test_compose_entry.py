@@ -142,6 +142,17 @@ def test_forward_reuses_the_attachments_without_uploading_them(as_alice, origina
     assert (pdf.get_filename(), pdf.get_content()) == ("minutes.pdf", PDF)
 
 
+def test_a_forwarded_part_without_a_name_keeps_the_name_the_reading_pane_gives_it(
+    as_alice, deliver, imap_account, identities
+):
+    mail = email.message_from_bytes(original_raw(imap_account.email), policy=email.policy.default)
+    mail.add_attachment(b"\xd0\xcf\x11\xe0 a Word file", maintype="application", subtype="msword")
+    del mail.get_payload()[-1]["Content-Disposition"]  # no name, no disposition: still a file
+    message = deliver(mail.as_bytes())
+    response = as_alice.get(f"/mail/compose/forward/{message.pk}/")
+    assert [part[1] for part in response.context["reused"]] == ["minutes.pdf", "Part 3.doc"]
+
+
 def test_a_forwarded_attachment_left_out_is_not_sent(as_alice, original):
     response = as_alice.get(f"/mail/compose/forward/{original.pk}/")
     draft, data = first_save(as_alice, response, to="erin@example.org", reuse=[])
