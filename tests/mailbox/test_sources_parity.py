@@ -115,6 +115,7 @@ def answers(client, message, words):
 
 def _neutral(html, message):
     html = html.replace(f"/mail/messages/{message.pk}/", "/mail/messages/N/")
+    html = re.sub(rf"/mail/compose/(\w+)/{message.pk}/", r"/mail/compose/\1/N/", html)
     html = html.replace(f'data-message-id="{message.pk}"', 'data-message-id="N"')
     return re.sub(r"/mail/folders/\d+/", "/mail/folders/N/", html)
 
