@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Identity, get_preferences
 
 from .composing.build import build_message, make_message_id
-from .composing.fields import BadField, check_line
+from .composing.fields import LINE_BREAKS, BadField, check_line
 from .composing.text import html_to_text
 from .contacts import do_note_contacts
 from .events import send_event_on_commit
@@ -40,6 +40,11 @@ TYPED_FIELDS = ("to", "cc", "bcc", "subject")  # one line each: a line break is 
 class InOutbox(ValueError):
     """The draft's message is in the outbox (waiting, sending or sent): it is not changed nor
     sent again; a waiting one is taken back with mailbox.outbox.do_cancel_send first."""
+
+
+class Stale(ValueError):
+    """The draft was saved elsewhere (another tab or window) since the version the form saw:
+    nothing is saved, so that neither text is lost silently."""
 
 
 class TooBig(ValueError):
@@ -99,10 +104,21 @@ def max_bytes():
     return settings.WEBMAIL_MAX_MESSAGE_BYTES
 
 
-def too_big_message():
-    return _("Attachments may weigh %(limit)s in all, together.") % {
-        "limit": filesizeformat(max_bytes())
-    }
+def too_big_message(names=()):
+    """Why files were refused, naming them (``names``) and the operator's limit."""
+    limit = filesizeformat(max_bytes())
+    if not names:
+        return _("Attachments may weigh %(limit)s in all, together.") % {"limit": limit}
+    return _("Not attached: %(names)s. Attachments may weigh %(limit)s in all, together.") % {
+        "names": ", ".join(f"“{name}”" for name in names), "limit": limit}  # fmt: skip
+
+
+def typed_file_name(name):
+    """An uploaded file's name as kept: whole, control characters (line breaks, NUL) as spaces;
+    the message's build makes it safe to send (composing.build.attachment_filename)."""
+    name = "".join(" " if ord(char) < 32 or 0x7F <= ord(char) <= 0x9F or char in LINE_BREAKS
+                   else char for char in name or "")  # fmt: skip
+    return name.strip()[:255] or "attachment"
 
 
 def check_fields(fields: DraftFields) -> None:
@@ -130,15 +146,26 @@ def _apply(draft, fields):
 
 
 @transaction.atomic
-def do_save_draft(user, fields: DraftFields, *, draft=None, start: Start | None = None) -> Draft:
+def do_save_draft(
+    user, fields: DraftFields, *, draft=None, start: Start | None = None, seen_version=None
+) -> Draft:
     """Save the form: a new draft (``start`` says where from) or a new version of ``draft``.
-    BadField for a line break in a one-line field (nothing saved). Its copy follows."""
+    BadField for a line break in a one-line field (nothing saved). ``seen_version``: the version
+    the form last loaded or saved; Stale when the draft is newer (saved elsewhere meanwhile),
+    nothing saved; None saves whatever the version. Its copy follows."""
     check_fields(fields)
     if draft is None:
         draft = _create(user, fields, start or Start())
     else:
         draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk, user=user)
         check_not_in_outbox(draft)
+        if seen_version is not None and draft.version > seen_version:
+            raise Stale(
+                _(
+                    "This draft was changed in another window. Reload to see that "
+                    "version; your text here is kept in this window until you do."
+                )
+            )
         _apply(draft, fields)
         draft.version = F("version") + 1
         draft.save()
@@ -203,16 +230,15 @@ def attachments_size(draft):
 def do_attach_files(user, draft, files) -> list[DraftAttachment]:
     """Keep uploaded files (Django UploadedFile objects) as the draft's attachments, in the mail
     storage under the account's drafts/<draft id>/. TooBig when the draft's attachments would
-    weigh more than the limit: nothing is kept. BadField for a file name with a line break."""
-    for upload in files:
-        check_line("attachment", upload.name or "")
+    weigh more than the limit (naming them): nothing is kept. A name's control characters are
+    kept as spaces (typed_file_name)."""
     stored = []
     try:
         with transaction.atomic():
             draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk, user=user)
             check_not_in_outbox(draft)
             if attachments_size(draft) + sum(upload.size for upload in files) > max_bytes():
-                raise TooBig(too_big_message())
+                raise TooBig(too_big_message([typed_file_name(u.name) for u in files]))
             rows = [_keep_upload(draft, upload, stored) for upload in files]
             Draft.objects.filter(pk=draft.pk).update(version=F("version") + 1)
             draft.refresh_from_db()
@@ -234,7 +260,7 @@ def _keep_upload(draft, upload, stored):
     stored.append(kept)
     content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip()
     return DraftAttachment.objects.create(
-        draft=draft, filename=(upload.name or "attachment")[:255],
+        draft=draft, filename=typed_file_name(upload.name),
         content_type=content_type[:255] or "application/octet-stream", size=upload.size,
         stored_name=kept,
     )  # fmt: skip

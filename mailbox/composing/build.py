@@ -231,13 +231,13 @@ def _content_type(value: str) -> tuple[str, str]:
 
 
 def attachment_filename(filename: str) -> str:
-    """The name an attachment is sent with: ``filename`` without its folders ("../../x" and
-    "C:\\a\\b.txt" give "x" and "b.txt"), without bidi controls (mailbox.parsing.bidi: they
-    disguise "x.exe"), other control characters as "_", "attachment" when nothing is left.
-    BadField ("attachment") for a line break or NUL."""
-    check_line("attachment", filename)
-    name = re.split(r"[/\\]", drop_bidi_controls(filename))[-1]
-    name = re.sub(r"[\x00-\x1f\x7f-\x9f]", "_", name).strip()
+    """The name an attachment is sent with: ``filename`` whole, its control characters (line
+    breaks and NUL too) as spaces, "/" and "\\" as "_" (no folder can be made of it: "../x"
+    gives "_.._x"; cutting at them turned "a: text/html.txt" into "html.txt"), without bidi
+    controls (mailbox.parsing.bidi: they disguise "x.exe"), without leading dots and spaces;
+    "attachment" when nothing is left."""
+    name = re.sub(r"[\x00-\x1f\x7f-\x9f\x85\u2028\u2029]", " ", drop_bidi_controls(filename))
+    name = re.sub(r"[/\\]", "_", name).strip().lstrip(".").strip()
     if name in ("", ".", ".."):
         return "attachment"
     return name

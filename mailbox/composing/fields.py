@@ -92,19 +92,62 @@ def ascii_address(field: str, address: str) -> str:
     return converted
 
 
+# one comma- (or semicolon-) separated item of a typed list: quoted strings and <...> kept whole
+# (a comma in them does not split), so that each item can be judged on its own
+_ITEM = re.compile(r'(?:"[^"\\]*(?:\\.[^"\\]*)*"?|<[^<>]*>?|[^,;"<]+)+')
+_QUOTED_OR_ANGLE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|<[^<>]*>?')
+
+# why a typed item is refused, beyond "not an email address" (BadField.reason; the view words them)
+TWO_ADDRESSES = "several addresses without commas"
+ADDRESS_IN_NAME = "an address in the name"
+HEADER_NAME = "a header name"
+
+
+def _items(text: str) -> list[str]:
+    """The comma- or semicolon-separated items of ``text``, stripped, the empty ones left out."""
+    return [item.strip() for item in _ITEM.findall(text) if item.strip()]
+
+
+def _check_item(field: str, item: str) -> None:
+    """BadField for a typed item the lenient reader would silently read as something else:
+    "a@b.org c@d.org" (one address, named "a@b.org"), "a@b.org Bcc: x@y.org" (a group whose
+    members only are kept), a name with an address in it or ending in ":"."""
+    bare = _QUOTED_OR_ANGLE.sub(" ", item)
+    if ":" in bare:
+        raise BadField(field, HEADER_NAME, item)
+    words = bare.split()
+    if "<" not in item and len(words) > 1 and sum("@" in word for word in words) > 1:
+        raise BadField(field, TWO_ADDRESSES, item)
+
+
+def _check_name(field: str, item: str, name: str, address: str) -> None:
+    # a name that is the address itself ("bob@x.org" <bob@x.org>, common in replies) misleads no one
+    if "@" in name and name.strip().lower() != address.lower():
+        raise BadField(field, ADDRESS_IN_NAME, item)
+    if name.rstrip().endswith(":"):
+        raise BadField(field, HEADER_NAME, item)
+
+
 def parse_address_field(field: str, text: str) -> list[Address]:
     """The addresses typed in a To/Cc/Bcc/Reply-To box ("Ann <a@b.org>, c@d.org"), in order,
-    each checked; BadField names the first bad one. An empty box is an empty list."""
+    each checked; BadField names the first bad item (``value``: the item as typed, e.g.
+    "not an address"; ``reason``: "not an email address", TWO_ADDRESSES, ADDRESS_IN_NAME,
+    HEADER_NAME...). An empty box is an empty list."""
     check_line(field, text)
-    if not text.strip():
-        return []
-    spaced = _SPACED_ANGLE_ADDRESS.search(text)
-    if spaced:  # the reader's parser would silently join "<a b@c.org>" into "ab@c.org"
-        raise BadField(field, "not an email address", spaced.group(1).strip())
     found = []
-    for name, address in parse_addresses(text):
-        ascii_address(field, address)  # refused here, before anything is sent
+    for item in _items(text):
+        spaced = _SPACED_ANGLE_ADDRESS.search(item)
+        if spaced:  # the reader's parser would silently join "<a b@c.org>" into "ab@c.org"
+            raise BadField(field, "not an email address", spaced.group(1).strip())
+        _check_item(field, item)
+        mailboxes = [(n, a) for n, a in parse_addresses(item) if a]
+        if len(mailboxes) != 1:
+            raise BadField(field, "not an email address", item)
+        name, address = mailboxes[0]
+        _check_name(field, item, name, address)
+        try:
+            ascii_address(field, address)  # refused here, before anything is sent
+        except BadField as bad:
+            raise BadField(field, bad.reason, address if "<" in item else item) from None
         found.append(Address(name, address))
-    if not found:
-        raise BadField(field, "not an email address", text.strip())
     return found

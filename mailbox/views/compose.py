@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -28,13 +29,13 @@ from kombu.exceptions import OperationalError
 from accounts.identities import default_identity, get_identity_for_user, identities_for_user
 from accounts.models import MailAccount, get_preferences
 from mailbox import drafts
-from mailbox.composing import reply
+from mailbox.composing import fields, reply
 from mailbox.composing.fields import Address, BadField
 from mailbox.composing.text import html_to_text
 from mailbox.models import ComposeMode, OutboxMessage
 from mailbox.outbox import do_cancel_send, get_outbox_for_user
 from mailbox.parsing.addresses import parse_addresses
-from mailbox.parsing.attachments import part_name
+from mailbox.parsing.attachments import decoded_size, part_name
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import text_to_html
 from mailbox.sources import MessageGone, rawstore, source_for
@@ -53,6 +54,21 @@ FIELD_LABELS = {
     "reply_to": gettext_lazy("Reply-To"),
     "attachment": gettext_lazy("Attachment"),
 }
+# what is wrong with one item typed in an address box, naming it and the box (BadField.reason)
+ADDRESS_REASONS = {
+    "not an email address": gettext_lazy("“%(value)s” in %(field)s is not an email address."),
+    fields.TWO_ADDRESSES: gettext_lazy(
+        "“%(value)s” in %(field)s looks like several addresses: separate them with commas."
+    ),
+    fields.ADDRESS_IN_NAME: gettext_lazy(
+        "“%(value)s” in %(field)s has an address in its name: separate addresses with commas."
+    ),
+    fields.HEADER_NAME: gettext_lazy(
+        "“%(value)s” in %(field)s looks like a header line: write addresses only, separated "
+        "by commas."
+    ),
+}
+LINE_BREAKS = fields.LINE_BREAKS - {"\0"}  # the characters that split a line (NUL does not)
 READ_ERRORS = (ConnectionProblem, MessageGone, OSError)
 # the empty lines above a quote or a forwarded message, where the editor's cursor starts
 ROOM_TO_WRITE = "<div><br></div><div><br></div>"
@@ -148,8 +164,9 @@ def reused_parts(message, mode):
         name = (message.subject or "message")[:200].replace("/", "_") + ".eml"
         return [("", name, "message/rfc822", message.size)]
     _text, _html, attachments, _inline = message_parts(message)
-    # named as the reading pane lists them ("Part 1.2.doc" for one without a name)
-    return [(part.section, part_name(part), part.content_type, part.size)
+    # named and sized as the reading pane lists them ("Part 1.2.doc" for one without a name;
+    # the decoded size, not the base64 one the server gives)
+    return [(part.section, part_name(part), part.content_type, decoded_size(part)[0])
             for part in attachments]  # fmt: skip
 
 
@@ -393,19 +410,18 @@ def bad_field_answer(bad):
 
 
 def bad_field_text(bad):
-    """What is wrong with a typed field, naming it (and the bad address)."""
+    """What is wrong with a typed field, naming it and the bad part as typed."""
     label = FIELD_LABELS.get(bad.field, bad.field)
+    params = {"field": label, "value": bad.value[:200]}
     if bad.reason == "a line break or control character":
-        text = _("%(field)s: line breaks are not allowed here.") % {"field": label}
-    elif bad.value and bad.reason == "not an email address":
-        text = _("%(field)s: “%(address)s” is not an email address.") % {
-            "field": label, "address": bad.value[:200]}  # fmt: skip
-    elif bad.value:
-        text = _("%(field)s: “%(value)s”: %(reason)s") % {
-            "field": label, "value": bad.value[:200], "reason": bad.reason}  # fmt: skip
-    else:
-        text = f"{label}: {bad.reason}"
-    return text
+        if any(char in LINE_BREAKS for char in bad.value):
+            return _("%(field)s: line breaks are not allowed here.") % params
+        return _("%(field)s: control characters are not allowed here.") % params
+    if bad.value and bad.reason in ADDRESS_REASONS:
+        return ADDRESS_REASONS[bad.reason] % params
+    if bad.value:
+        return _("%(field)s: “%(value)s”: %(reason)s") % {**params, "reason": bad.reason}
+    return f"{label}: {bad.reason}"
 
 
 def _draft_from_post(request):
@@ -439,11 +455,15 @@ def save(request):
             if _client_key(request):
                 cache.set(_client_key(request), draft.pk, CLIENT_KEY_TTL)
         else:
-            draft = drafts.do_save_draft(request.user, fields, draft=draft)
+            draft = drafts.do_save_draft(request.user, fields, draft=draft,
+                                         seen_version=posted_id(request, "version"))  # fmt: skip
     except BadField as bad:
         return None, bad_field_answer(bad)
     except drafts.InOutbox as waiting:
         return None, JsonResponse({"error": str(waiting)}, status=409)
+    except drafts.Stale as stale:
+        return None, JsonResponse({"error": str(stale), "stale": True,
+                                   "version": draft.version}, status=409)  # fmt: skip
     except READ_ERRORS:  # an edited message's attachments are copied at the first save
         text = _("The message's attachments could not be read now. Try again in a moment.")
         return None, JsonResponse({"error": text}, status=503)
@@ -454,6 +474,7 @@ def saved_answer(draft):
     return {
         "draft": draft.pk, "version": draft.version,
         "saved_at": formats.time_format(timezone.localtime(draft.updated_at), "H:i"),
+        "saved_iso": draft.updated_at.isoformat(),
         "url": reverse("mailbox:draft", args=[draft.pk]),
         "attach_url": reverse("mailbox:draft_attach", args=[draft.pk]),
         "discard_url": reverse("mailbox:draft_discard", args=[draft.pk]),
@@ -464,6 +485,7 @@ def saved_answer(draft):
 def attachment_json(attachment):
     return {
         "id": attachment.pk, "filename": attachment.filename, "size": attachment.size,
+        "size_text": filesizeformat(attachment.size),
         "content_type": attachment.content_type,
         "url": reverse("mailbox:draft_attachment", args=[attachment.draft_id, attachment.pk]),
         "remove_url": reverse("mailbox:draft_attachment_delete",

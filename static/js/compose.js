@@ -23,15 +23,56 @@
     let saving = null; // the save under way (a promise)
     let timer = null;
     let sending = false;
+    let stopped = false; // no autosave: the draft is gone, or newer elsewhere (until the user chooses)
+    let staleVersion = 0; // the newer version seen elsewhere
+    const uploads = new Set(); // uploads under way (promises): their answers bring a new version
 
     const field = (name) => form.elements.namedItem(name);
     const isHtml = () => field("is_html").value === "1";
     const draftId = () => field("draft").value;
+    const version = () => Number(field("version").value || 0);
+
+    // "Saved 6:18 p.m.": the clock of the page's language, as the rest of the page writes times
+    function showSavedAt(iso) {
+      let time = "";
+      try {
+        time = new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+                                       { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
+      } catch (error) { return false; }
+      savedAt.textContent = `${strings.saved} ${time}`;
+      return true;
+    }
+    if (savedAt.dataset.savedIso) showSavedAt(savedAt.dataset.savedIso);
 
     // --- the editor ------------------------------------------------------------------------------
+    // What Squire puts in the editor (a paste, a drop, setHTML) is first cleaned by DOMPurify, which
+    // parses it in an inert document: no handler runs, nothing is fetched. Dropped besides DOMPurify's
+    // own list: forms and their inputs, styles, and every image that is not data: (a remote image
+    // would be fetched as soon as it is in the page).
+    let purify = null;
+    function purifier() {
+      if (purify || !window.DOMPurify) return purify;
+      purify = window.DOMPurify(window); // our own instance: its hooks are ours alone
+      purify.addHook("afterSanitizeAttributes", (node) => {
+        if (node.nodeName === "IMG" && !/^data:image\//i.test(node.getAttribute("src") || "")) node.remove();
+      });
+      return purify;
+    }
+    const PURIFY = {
+      RETURN_DOM_FRAGMENT: true, WHOLE_DOCUMENT: false,
+      FORBID_TAGS: ["form", "input", "button", "select", "option", "textarea", "style", "script",
+                    "iframe", "object", "embed", "link", "meta", "base", "svg", "math", "video", "audio",
+                    "picture", "source"],
+      FORBID_ATTR: ["srcset", "background", "poster", "action", "formaction", "ping"],
+    };
+    function sanitizeToDOMFragment(html) {
+      const fragment = purifier().sanitize(html, PURIFY);
+      // the fragment belongs to DOMPurify's inert document, already clean: only now into this one
+      return fragment ? document.importNode(fragment, true) : document.createDocumentFragment();
+    }
     function startEditor() {
-      if (editor || !window.Squire) return;
-      editor = new window.Squire(editorBox, { blockTag: "DIV" });
+      if (editor || !window.Squire || !purifier()) return; // no DOMPurify: the plain text box
+      editor = new window.Squire(editorBox, { blockTag: "DIV", sanitizeToDOMFragment });
       editor.setHTML(htmlSource.value || "<div><br></div>");
       editor.addEventListener("input", changed); // (the toolbar says its own changes)
     }
@@ -62,7 +103,7 @@
     }
     toggle.addEventListener("click", () => {
       if (isHtml()) {
-        if (!window.confirm(toggle.dataset.confirm)) return;
+        if (hasFormatting() && !window.confirm(toggle.dataset.confirm)) return;
         const body = new URLSearchParams({ html: currentHtml(),
                                            csrfmiddlewaretoken: field("csrfmiddlewaretoken").value });
         post(form.dataset.textUrl, body).then(({ data }) => {
@@ -76,6 +117,13 @@
         setMode(true);
       }
     });
+    // Formatting the plain text would lose: any element but the editor's own lines and breaks.
+    function hasFormatting() {
+      const box = document.createElement("template");
+      box.innerHTML = currentHtml();
+      return Array.from(box.content.querySelectorAll("*")).some((el) => !["DIV", "BR", "P"].includes(el.nodeName)
+        || el.attributes.length);
+    }
     function setMode(html, { quiet = false } = {}) {
       field("is_html").value = html ? "1" : "0";
       textArea.hidden = html;
@@ -83,6 +131,7 @@
       toolbar.hidden = !html;
       toggle.textContent = html ? toggle.dataset.toPlain : toggle.dataset.toHtml;
       if (html) startEditor();
+      if (html && !editor) { setMode(false, { quiet }); return; }
       if (!quiet) changed();
     }
     // The page shows the plain text box (what works without this script); formatted mail
@@ -121,14 +170,23 @@
       if (isHtml()) htmlSource.value = currentHtml();
       return new FormData(form);
     }
+    // The server's answer, JSON or not: {response, data} ({} when it is not JSON, a 404 page say).
+    // A rejection only when it did not answer at all.
     function post(url, body) {
       return fetch(url, { method: "POST", body, credentials: "same-origin",
                           headers: { "X-Requested-With": "fetch" } })
         .then((response) => response.json().then((data) => ({ response, data }),
-                                                 () => Promise.reject(response)));
+                                                 () => ({ response, data: {} })));
+    }
+    // Why a save or a send was refused, in words: the server's, or its status.
+    function answered(response, data) {
+      if (response.status === 404) { gone(); return; }
+      if (response.status === 409 && data.stale) { stale(data.error, data.version); return; }
+      showError(data.error || strings.failed.replace("{status}", response.status), data.field);
     }
     function changed() {
       dirty = true;
+      if (stopped) return;
       clearTimeout(timer);
       timer = setTimeout(save, SAVE_AFTER_MS);
     }
@@ -142,12 +200,12 @@
     function save() {
       clearTimeout(timer);
       if (saving) return saving.then(() => (dirty ? save() : null));
-      if (!dirty && draftId()) return Promise.resolve();
+      if (stopped || (!dirty && draftId())) return Promise.resolve();
       dirty = false;
       savedAt.textContent = strings.saving;
       saving = post(form.dataset.saveUrl, formData())
         .then(({ response, data }) => {
-          if (!response.ok) { dirty = true; showError(data.error, data.field); return; }
+          if (!response.ok) { dirty = true; savedAt.textContent = ""; answered(response, data); return; }
           hideError();
           saved(data);
         })
@@ -158,9 +216,10 @@
     function saved(data) {
       const first = !draftId();
       field("draft").value = data.draft;
+      if (data.version) field("version").value = data.version;
       form.dataset.attachUrl = data.attach_url;
       form.dataset.discardUrl = data.discard_url;
-      savedAt.textContent = `${strings.saved} ${data.saved_at}`;
+      if (!showSavedAt(data.saved_iso)) savedAt.textContent = `${strings.saved} ${data.saved_at}`;
       const discard = document.getElementById("discard-button");
       discard.hidden = false;
       if (first) {
@@ -172,11 +231,60 @@
     // When the page is left: what is not saved yet goes in one last request that outlives the page.
     function flush() {
       clearTimeout(timer);
-      if (!dirty || sending) return;
+      if (!dirty || sending || stopped) return;
       dirty = false;
       navigator.sendBeacon(form.dataset.saveUrl, formData());
     }
     window.addEventListener("pagehide", flush);
+    // Back to a page kept by the browser (bfcache) after it was sent or discarded from here.
+    window.addEventListener("pageshow", (event) => { if (event.persisted && sending) gone(); });
+
+    // --- the draft changed elsewhere, or gone -----------------------------------------------------
+    const staleBox = document.getElementById("compose-stale");
+    // Another tab or window saved a newer version: nothing more is saved from here (the server
+    // would refuse it) until the user chooses; the text stays as it is in this window.
+    function stale(text, newer) {
+      stopped = true;
+      clearTimeout(timer);
+      staleVersion = Math.max(staleVersion, Number(newer) || 0);
+      document.getElementById("compose-stale-text").textContent = text || strings.stale;
+      staleBox.hidden = false;
+      savedAt.textContent = "";
+    }
+    document.getElementById("stale-reload").addEventListener("click", () => {
+      dirty = false; // the user chose the other version
+      window.location.reload();
+    });
+    document.getElementById("stale-keep").addEventListener("click", () => {
+      staleBox.hidden = true;
+      stopped = false;
+      if (staleVersion) field("version").value = staleVersion;
+      dirty = true;
+      save();
+    });
+    // The live event of a save of this draft: newer than this page's version means another window's
+    // (this page's own saves are waited for first: their event may come before their answer).
+    document.addEventListener("webmail:event", (event) => {
+      const detail = event.detail || {};
+      if (detail.type !== "draft.saved" || !draftId() || String(detail.draft_id) !== draftId()) return;
+      Promise.allSettled([saving, ...uploads]).then(() => {
+        if (Number(detail.version) > version() && !sending) stale(strings.stale, detail.version);
+      });
+    });
+    // Sent or discarded (elsewhere, or from here before Back): read-only, and said so.
+    function gone() {
+      stopped = true;
+      sending = true; // nothing more to save nor send
+      clearTimeout(timer);
+      hideError();
+      staleBox.hidden = true;
+      savedAt.textContent = "";
+      document.getElementById("compose-gone").hidden = false;
+      for (const element of form.elements) {
+        if (element.type !== "hidden") element.disabled = true;
+      }
+      if (editor) editor.getRoot().setAttribute("contenteditable", "false");
+    }
     document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") flush(); });
 
     // --- errors ------------------------------------------------------------------------------------
@@ -206,7 +314,7 @@
         name.append(label);
         const size = document.createElement("span");
         size.className = "help";
-        size.textContent = ` ${formatSize(attachment.size)} `;
+        size.textContent = ` ${attachment.size_text} `; // the server's words, as the page's own list
         const remove = document.createElement("button");
         remove.type = "button";
         remove.className = "link";
@@ -216,16 +324,23 @@
         list.append(item);
       }
     }
-    function formatSize(bytes) {
-      if (bytes < 1024) return `${bytes} B`;
-      if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-      return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+    // Stays until the user acts (dismisses it, or attaches again): an autosave does not hide it.
+    const attachError = document.getElementById("attach-error");
+    function showAttachError(text) {
+      document.getElementById("attach-error-text").textContent = `${text} `;
+      attachError.hidden = false;
     }
+    function hideAttachError() { attachError.hidden = true; }
+    document.getElementById("attach-error-dismiss").addEventListener("click", hideAttachError);
     function upload(files) {
       if (!files.length) return;
       let total = 0;
       for (const file of files) total += file.size;
-      if (total > Number(form.dataset.maxBytes)) { showError(strings.tooBig, "files"); return; }
+      hideAttachError();
+      if (total > Number(form.dataset.maxBytes)) {
+        showAttachError(strings.tooBig.replace("{names}", files.map((file) => `“${file.name}”`).join(", ")));
+        return;
+      }
       dirty = dirty || !draftId();
       save().then(() => {
         if (!draftId()) return;
@@ -245,16 +360,20 @@
         request.upload.addEventListener("progress", (event) => {
           if (event.lengthComputable) bar.value = Math.round((100 * event.loaded) / event.total);
         });
+        let done = null;
+        const finished = new Promise((resolve) => { done = resolve; });
+        uploads.add(finished);
+        finished.then(() => uploads.delete(finished));
         request.addEventListener("load", () => {
           progress.remove();
           let data = {};
           try { data = JSON.parse(request.responseText); } catch (error) { data = {}; }
-          if (request.status !== 200) { showError(data.error || strings.offline); return; }
-          hideError();
-          saved(data);
-          showAttachments(data.attachments);
+          if (request.status === 404) gone();
+          else if (request.status !== 200) showAttachError(data.error || strings.failed.replace("{status}", request.status));
+          else { saved(data); showAttachments(data.attachments); }
+          done();
         });
-        request.addEventListener("error", () => { progress.remove(); showError(strings.offline); });
+        request.addEventListener("error", () => { progress.remove(); showAttachError(strings.offline); done(); });
         request.send(body);
       });
     }
@@ -280,8 +399,13 @@
       event.preventDefault();
       const url = button.dataset.removeUrl || button.getAttribute("formaction");
       const body = new URLSearchParams({ csrfmiddlewaretoken: field("csrfmiddlewaretoken").value });
-      post(url, body).then(({ response, data }) => {
-        if (response.ok) showAttachments(data.attachments);
+      const removing = post(url, body);
+      uploads.add(removing);
+      removing.finally(() => uploads.delete(removing)).catch(() => {});
+      removing.then(({ response, data }) => {
+        if (!response.ok) { answered(response, data); return; }
+        saved(data);
+        showAttachments(data.attachments);
       }).catch(() => showError(strings.offline));
     });
 
@@ -326,7 +450,10 @@
       url.searchParams.set("q", term);
       fetch(url, { credentials: "same-origin" })
         .then((response) => (response.ok ? response.json() : Promise.reject(response)))
-        .then((data) => { if (question === asked) showSuggestions(input, data.contacts || []); })
+        // an answer that comes once the user has left the box opens nothing
+        .then((data) => {
+          if (question === asked && document.activeElement === input) showSuggestions(input, data.contacts || []);
+        })
         .catch(close);
     }
     function showSuggestions(input, contacts) {
@@ -374,14 +501,19 @@
         if (event.key === "ArrowDown" || event.key === "ArrowUp") {
           event.preventDefault();
           select(items[(at + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length]);
-        } else if (event.key === "Enter" || (event.key === "Tab" && lastTerm(input))) {
+        } else if ((event.key === "Enter" && !event.ctrlKey && !event.metaKey)
+                   || (event.key === "Tab" && lastTerm(input))) {
           event.preventDefault();
           pick(items[Math.max(at, 0)]);
         } else if (event.key === "Escape") {
           close();
         }
       });
-      input.addEventListener("blur", () => setTimeout(close, 200));
+      input.addEventListener("blur", () => {
+        clearTimeout(suggestTimer); // a question not asked yet is not asked
+        ++asked; // nor is an answer on its way shown
+        setTimeout(close, 200); // after a click on a suggestion is handled (mousedown)
+      });
     }
     suggestions.addEventListener("mousedown", (event) => {
       event.preventDefault();
@@ -389,6 +521,18 @@
     });
 
     // --- send, send later, discard, cancel a waiting send ----------------------------------------
+    // Enter in a one-line box does not send (it would, in a form): Ctrl+Enter or Cmd+Enter does,
+    // from anywhere in the form, the editor too (caught before it: the capture phase).
+    form.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.isComposing) return;
+      if (event.ctrlKey || event.metaKey) {
+        event.preventDefault();
+        event.stopPropagation();
+        if (!sending && !stopped) send(false);
+      } else if (event.target instanceof HTMLInputElement) {
+        event.preventDefault();
+      }
+    }, true);
     form.addEventListener("submit", (event) => {
       const submitter = event.submitter;
       const action = submitter && submitter.getAttribute("formaction");
@@ -407,12 +551,13 @@
       const wait = saving || Promise.resolve();
       wait.then(() => {
         body.set("draft", draftId());
+        body.set("version", field("version").value); // as the save just made left it
         return post(form.action, body);
       }).then(({ response, data }) => {
         if (!response.ok) {
           sending = false;
-          if (data.draft && data.url && !draftId()) saved(data); // saved all the same
-          showError(data.error, data.field);
+          if (data.draft && data.url) saved(data); // saved all the same
+          answered(response, data);
           return;
         }
         dirty = false;
