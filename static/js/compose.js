@@ -246,7 +246,16 @@
     }
     window.addEventListener("pagehide", flush);
     // Back to a page kept by the browser (bfcache) after it was sent or discarded from here.
-    window.addEventListener("pageshow", (event) => { if (event.persisted && sending) gone(); });
+    // The page as it was is stale: gone when the draft is (sent, discarded), else reloaded (Undo
+    // may have brought it back, with its state in the outbox).
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted || !sending) return;
+      const url = draftId() ? window.location.href : null;
+      if (!url) { gone(); return; }
+      fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.status === 404 ? gone() : window.location.reload()))
+        .catch(gone);
+    });
 
     // --- the draft changed elsewhere, or gone -----------------------------------------------------
     const staleBox = document.getElementById("compose-stale");
