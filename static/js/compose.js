@@ -130,8 +130,9 @@
     function hasFormatting() {
       const box = document.createElement("template");
       box.innerHTML = currentHtml();
+      const plain = (attribute) => attribute.name === "class" && attribute.value === "signature";
       return Array.from(box.content.querySelectorAll("*")).some((el) => !["DIV", "BR", "P"].includes(el.nodeName)
-        || el.attributes.length);
+        || !Array.from(el.attributes).every(plain));
     }
     function setMode(html, { quiet = false } = {}) {
       field("is_html").value = html ? "1" : "0";
