@@ -227,19 +227,26 @@ def attachments_size(draft):
     return draft.attachments.aggregate(total=Sum("size"))["total"] or 0
 
 
-def do_attach_files(user, draft, files) -> list[DraftAttachment]:
+def do_attach_files(user, draft, files, names=None) -> list[DraftAttachment]:
     """Keep uploaded files (Django UploadedFile objects) as the draft's attachments, in the mail
-    storage under the account's drafts/<draft id>/. TooBig when the draft's attachments would
-    weigh more than the limit (naming them): nothing is kept. A name's control characters are
-    kept as spaces (typed_file_name)."""
+    storage under the account's drafts/<draft id>/. ``names``: the files' names as the browser
+    gave them, one per file (Django's upload parser cuts a name at "/"); else the uploads' own.
+    TooBig when the draft's attachments would weigh more than the limit (naming them): nothing
+    is kept. A name's control characters are kept as spaces (typed_file_name)."""
+    if names is None or len(names) != len(files):
+        names = [upload.name for upload in files]
+    names = [typed_file_name(name) for name in names]
     stored = []
     try:
         with transaction.atomic():
             draft = Draft.objects.select_for_update(of=("self",)).get(pk=draft.pk, user=user)
             check_not_in_outbox(draft)
             if attachments_size(draft) + sum(upload.size for upload in files) > max_bytes():
-                raise TooBig(too_big_message([typed_file_name(u.name) for u in files]))
-            rows = [_keep_upload(draft, upload, stored) for upload in files]
+                raise TooBig(too_big_message(names))
+            rows = [
+                _keep_upload(draft, upload, name, stored)
+                for upload, name in zip(files, names, strict=True)
+            ]
             Draft.objects.filter(pk=draft.pk).update(version=F("version") + 1)
             draft.refresh_from_db()
             _saved(draft)
@@ -255,12 +262,12 @@ def _file_name(draft):
     return f"{rawstore.account_prefix(draft.account_id)}drafts/{draft.pk}/{secrets.token_hex(12)}"
 
 
-def _keep_upload(draft, upload, stored):
+def _keep_upload(draft, upload, name, stored):
     kept = rawstore.storage().save(_file_name(draft), upload)
     stored.append(kept)
     content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip()
     return DraftAttachment.objects.create(
-        draft=draft, filename=typed_file_name(upload.name),
+        draft=draft, filename=name,
         content_type=content_type[:255] or "application/octet-stream", size=upload.size,
         stored_name=kept,
     )  # fmt: skip

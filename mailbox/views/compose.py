@@ -514,7 +514,9 @@ def draft_attach(request, draft_id):
     if not files:  # nothing to attach: the draft as it is
         return JsonResponse(saved_answer(draft))
     try:
-        drafts.do_attach_files(request.user, draft, files)
+        # the names as the browser gave them (compose.js): Django's parser cuts them at "/"
+        names = [name[:1000] for name in request.POST.getlist("names")]
+        drafts.do_attach_files(request.user, draft, files, names=names or None)
     except drafts.TooBig as too_big:
         return JsonResponse({"error": str(too_big)}, status=413)
     except BadField as bad:

@@ -365,7 +365,10 @@
         if (!draftId()) return;
         const body = new FormData();
         body.append("csrfmiddlewaretoken", field("csrfmiddlewaretoken").value);
-        for (const file of files) body.append("files", file);
+        for (const file of files) {
+          body.append("files", file);
+          body.append("names", file.name); // whole: the server's upload parser cuts at "/"
+        }
         const progress = document.createElement("li");
         progress.className = "uploading";
         const bar = document.createElement("progress");

@@ -3,6 +3,9 @@ with a pasted "Bcc:" line) refused and named instead of silently mis-addressed; 
 named; a save of a version older than the draft's refused (two tabs on one draft); control
 characters named as such; attachment names kept whole; forwarded parts sized decoded."""
 
+import email
+import email.policy
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
@@ -158,6 +161,25 @@ def test_an_attachment_is_listed_with_the_pages_own_size_words(as_alice, identit
     assert response.status_code == 200
     (attached,) = response.json()["attachments"]
     assert (attached["filename"], attached["size_text"]) == ("notes v2.txt", "6\xa0bytes")
+
+
+def test_an_uploaded_name_is_kept_whole_from_the_names_the_page_posts(as_alice, identity):
+    draft_id = save(as_alice, identity)["draft"]
+    name = "evil\r\nContent-Type: text/html.txt"
+    upload = SimpleUploadedFile(name, b"x")
+    response = as_alice.post(f"/mail/drafts/{draft_id}/attachments/",
+                             {"files": [upload], "names": [name]})  # fmt: skip
+    assert response.status_code == 200
+    (attached,) = response.json()["attachments"]
+    assert attached["filename"] == "evil  Content-Type: text/html.txt"
+    sent = as_alice.post("/mail/compose/send/", form(identity, draft=draft_id, version=2),
+                         headers={"X-Requested-With": "fetch"})  # fmt: skip
+    assert sent.status_code == 200, sent.content
+    raw = bytes(OutboxMessage.objects.get().raw)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    (part,) = list(message.iter_attachments())
+    assert part.get_filename() == "evil  Content-Type: text_html.txt"
+    assert part.get_content_type() == "text/plain"
 
 
 def test_too_big_names_the_files_refused(as_alice, identity, settings):
