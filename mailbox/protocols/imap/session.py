@@ -153,6 +153,7 @@ class ImapSession(Wire):
         self.capabilities = frozenset()
         self.enabled = frozenset()
         self.selected = None
+        self.selected_readonly = False  # the folder was opened with EXAMINE
 
     def _set_capabilities(self, words):
         self.capabilities = frozenset(w.upper() for w in words) - self._without
@@ -324,7 +325,7 @@ class ImapSession(Wire):
         if not self.has_condstore:
             result.highestmodseq = None
         result.changed = list(changed.values())
-        self.selected = name
+        self.selected, self.selected_readonly = name, result.readonly
         return result
 
     def create(self, name: str) -> None:
