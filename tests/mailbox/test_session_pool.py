@@ -162,3 +162,21 @@ def test_a_forked_process_starts_with_an_empty_pool(imap_account, messages):
     assert POOL.idle_count(imap_account.pk) == 1  # the parent's is still there, unharmed
     assert POOL.run(imap_account.pk, POOL._slots[imap_account.pk].key, None,
                     lambda session: session.noop()) == []  # fmt: skip
+
+
+def test_an_idle_session_is_logged_out_after_the_timeout(imap_account, messages):
+    import time
+
+    pool = SessionPool(idle=60)
+    from accounts.connection import incoming_endpoint
+    from mailbox.protocols import imap
+
+    def opener():
+        return imap.open_session(incoming_endpoint(imap_account))
+
+    held = []
+    pool.run(imap_account.pk, "k", opener, held.append)
+    pool.reap(now=time.monotonic() + 30)  # not yet
+    assert pool.idle_count(imap_account.pk) == 1 and held[0]._broken is None
+    pool.reap(now=time.monotonic() + 61)
+    assert pool.idle_count(imap_account.pk) == 0 and held[0]._broken == "closed"
