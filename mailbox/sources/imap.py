@@ -51,7 +51,14 @@ def _on_server(message, work):
     def examined(session):
         if session.selected != name or not session.selected_readonly:
             session.select(name, readonly=True)
-        return work(session)
+            return work(session)
+        try:
+            return work(session)
+        except ImapMessageGone:
+            # a session's view of its folder grows only when the server may tell it (at a
+            # command's end): mail that arrived since is unknown to it until then
+            session.noop()
+            return work(session)
 
     try:
         return run_pooled(message.folder.account, examined)

@@ -180,3 +180,17 @@ def test_an_idle_session_is_logged_out_after_the_timeout(imap_account, messages)
     assert pool.idle_count(imap_account.pk) == 1 and held[0]._broken is None
     pool.reap(now=time.monotonic() + 61)
     assert pool.idle_count(imap_account.pk) == 0 and held[0]._broken == "closed"
+
+
+def test_mail_that_arrived_after_the_folder_was_opened_is_read(
+    mail_world, mailbox_login, imap_account, other_client, messages
+):
+    address = mailbox_login[0]
+    text_of(messages[0])  # the pooled session has the Inbox open
+    before = settled_logins(mail_world, address, 2)
+    seed_imap(other_client.imap, generate_messages(1, seed=6, folders=["INBOX"]))
+    assert run_account(imap_account.pk)
+    latest = Message.objects.filter(folder__account=imap_account).latest("uid")
+    assert latest.uid > messages[-1].uid
+    assert text_of(latest)
+    assert settled_logins(mail_world, address, before + 2) == before + 1  # the sync's only
