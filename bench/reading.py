@@ -455,6 +455,7 @@ def http_open_figures(world, user, password, count):
     fetch of the same parts (raw imaplib, logged in and selected). Each message is opened once:
     a second open would find its sanitized body in daphne's own cache."""
     from django.conf import settings
+    from django.db import connection
     from django.test import Client as Django_client
     from django.urls import reverse
 
@@ -482,7 +483,8 @@ def http_open_figures(world, user, password, count):
     for message in messages[:5]:
         local_open(message)
     server_time = [local_open(message) for message in messages[5:half]]
-    daphne = Daphne()
+    # database connections kept between requests, as in production (settings.py: 60 s)
+    daphne = Daphne(WEBMAIL_TEST_CONN_MAX_AGE="0" if connection.vendor == "sqlite" else "60")
     try:
         http = Client(daphne.url)
         status, _headers, _body = http.login(user.username, password)
