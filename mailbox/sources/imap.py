@@ -1,5 +1,9 @@
 """Messages on an IMAP server: parts fetched on demand (BODY.PEEK[section]), small ones cached.
 
+Parts and headers are fetched over the account's pooled sessions (mailbox.sync.pool: no login
+and no SELECT per part); the text of the newest messages is usually in the cache already, put
+there after each sync (mailbox.sync.prefetch).
+
 Small parts (text, inline images) are cached per account up to WEBMAIL_BODY_CACHE_BYTES, the least
 recently used evicted first. Attachments and the whole message are streamed, decoded on the way,
 never held whole in memory. Free text is searched by the server (UID SEARCH TEXT) under EXAMINE,
