@@ -31,9 +31,27 @@ def sync_account(self, account_id, folder_names=None, push_only=False):
     if not MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.IMAP).exists():
         return
     sync.run_account(account_id, folder_names=folder_names, push_only=push_only)
+    if not push_only:
+        prefetch_bodies.delay(account_id)
     countdown = retry_countdown(account_id, self.request.retries)
     if countdown is not None and not self.request.is_eager:
         raise self.retry(countdown=countdown)
+
+
+@shared_task(ignore_result=True)
+def prefetch_bodies(account_id):
+    """The text of the account's newest messages into the body cache (mailbox.sync.prefetch);
+    run twice, the second finds them cached. A server that fails: the next sync queues it."""
+    from mailbox.protocols.base import ConnectionProblem
+
+    from .sync.prefetch import prefetch_account
+
+    if not MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.IMAP).exists():
+        return
+    try:
+        prefetch_account(account_id)
+    except ConnectionProblem as problem:
+        logger.warning("prefetch of account %s failed: %s", account_id, problem)
 
 
 @shared_task(ignore_result=True)

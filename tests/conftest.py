@@ -85,9 +85,13 @@ def empty_cache():
     from django.core.cache import cache
 
     from mailbox.sources.local import _scanned
+    from mailbox.sync.pool import POOL
 
     cache.clear()
     _scanned.cache_clear()
+    POOL.close_all()  # a pooled IMAP session of an earlier test's account (the same id again)
+    yield
+    POOL.close_all()
 
 
 @pytest.fixture

@@ -213,6 +213,10 @@ WEBMAIL_SEND_CLAIM_SECONDS = int(env("WEBMAIL_SEND_CLAIM_SECONDS", "600"))
 WEBMAIL_SEND_RETRY_SECONDS = int(env("WEBMAIL_SEND_RETRY_SECONDS", str(4 * 3600)))
 # Fetched body parts kept per account; the least recently used go first past this.
 WEBMAIL_BODY_CACHE_BYTES = int(env("WEBMAIL_BODY_CACHE_BYTES", str(64 * 1024 * 1024)))
+# After a sync, the text of each folder's newest messages is fetched into that cache: those of
+# the last N days or the newest M, whichever are more (mailbox.sync.prefetch). 0 and 0: none.
+WEBMAIL_PREFETCH_DAYS = int(env("WEBMAIL_PREFETCH_DAYS", "30"))
+WEBMAIL_PREFETCH_MESSAGES = int(env("WEBMAIL_PREFETCH_MESSAGES", "1000"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,5 +1,9 @@
 """Messages on an IMAP server: parts fetched on demand (BODY.PEEK[section]), small ones cached.
 
+Parts and headers are fetched over the account's pooled sessions (mailbox.sync.pool: no login
+and no SELECT per part); the text of the newest messages is usually in the cache already, put
+there after each sync (mailbox.sync.prefetch).
+
 Small parts (text, inline images) are cached per account up to WEBMAIL_BODY_CACHE_BYTES, the least
 recently used evicted first. Attachments and the whole message are streamed, decoded on the way,
 never held whole in memory. Free text is searched by the server (UID SEARCH TEXT) under EXAMINE,
@@ -29,7 +33,8 @@ MAX_SERVER_HITS = 10_000  # UIDs kept per term and folder: the highest, the late
 
 @contextlib.contextmanager
 def _selected(message):
-    """An IMAP session with the message's folder opened read-only (EXAMINE)."""
+    """A new IMAP session with the message's folder opened read-only (EXAMINE): for streams,
+    which may hold it for a long download (the pool's few sessions stay free for the pane)."""
     from mailbox.sync import imap_session
 
     with imap_session(message.folder.account) as session:
@@ -38,6 +43,31 @@ def _selected(message):
             yield session
         except ImapMessageGone as gone:
             raise MessageGone(message.pk) from gone
+
+
+def _on_server(message, work):
+    """``work(session)`` on a pooled session of the message's account, its folder examined
+    (EXAMINE again only when the session has another folder open)."""
+    from mailbox.sync.pool import run_pooled
+
+    name = message.folder.name
+
+    def examined(session):
+        if session.selected != name or not session.selected_readonly:
+            session.select(name, readonly=True)
+            return work(session)
+        try:
+            return work(session)
+        except ImapMessageGone:
+            # a session's view of its folder grows only when the server may tell it (at a
+            # command's end): mail that arrived since is unknown to it until then
+            session.noop()
+            return work(session)
+
+    try:
+        return run_pooled(message.folder.account, examined)
+    except ImapMessageGone as gone:
+        raise MessageGone(message.pk) from gone
 
 
 class ImapSource(MessageSource):
@@ -49,8 +79,8 @@ class ImapSource(MessageSource):
         if cached is not None:
             return cached
         part = self.find_part(message, section)
-        with _selected(message) as session:
-            data = decode(session.fetch_part(message.uid, section), part.encoding)
+        raw = _on_server(message, lambda session: session.fetch_part(message.uid, section))
+        data = decode(raw, part.encoding)
         if len(data) <= CACHE_PART_LIMIT:
             store_part(message, section, data)
         return data
@@ -60,9 +90,8 @@ class ImapSource(MessageSource):
         cached = cached_part(message, "HEADER")
         if cached is not None:
             return cached
-        with _selected(message) as session:
-            # one partial fetch, BODY.PEEK[HEADER]<0.HEADER_LIMIT>: a hostile block stays bounded
-            data = next(session.iter_part(message.uid, "HEADER", chunk_size=HEADER_LIMIT), b"")
+        # one partial fetch, BODY.PEEK[HEADER]<0.HEADER_LIMIT>: a hostile block stays bounded
+        data = _on_server(message, lambda session: _first_chunk(session, message.uid, "HEADER"))
         store_part(message, "HEADER", data)
         return data
 
@@ -72,8 +101,7 @@ class ImapSource(MessageSource):
         cached = cached_part(message, section)
         if cached is not None:
             return cached
-        with _selected(message) as session:
-            data = next(session.iter_part(message.uid, section, chunk_size=HEADER_LIMIT), b"")
+        data = _on_server(message, lambda session: _first_chunk(session, message.uid, section))
         store_part(message, section, data)
         return data
 
@@ -104,6 +132,10 @@ class ImapSource(MessageSource):
         except ConnectionProblem as failure:
             return TextSearch({}, list(folders), failure)
         return TextSearch(found, unsearched, None, cut)
+
+
+def _first_chunk(session, uid, section):
+    return next(session.iter_part(uid, section, chunk_size=HEADER_LIMIT), b"")
 
 
 def _stream(message, section, encoding, chunk_size):

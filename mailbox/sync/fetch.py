@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import io
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -239,21 +240,18 @@ def _retrieve_batch(account_id, session, spool, numbers):
 
 
 def _list_fields(retrieved):
-    """(header block, has attachments) of a spooled message: a small one from its bytes (the
-    scan only when a MIME field could name an attachment), a big one by the scan."""
+    """(header block, has attachments, preview line) of a spooled message, from one scan of
+    its parts: a small one's bytes in memory, a big one's file."""
     data, handle = retrieved.head, retrieved.handle
     if data is not None:
-        attachments = mime.may_have_attachments(data) and _scanned_attachments(data)
-        return data[: min(mime.header_end(data), HEADER_BYTES)], attachments
-    handle.seek(0)
-    scan = mime.scan_message(handle)
-    handle.seek(0)
-    header = handle.read(min(scan.header_end, HEADER_BYTES))
-    return header, tree_has_attachments(scan.tree)
-
-
-def _scanned_attachments(data):
-    return tree_has_attachments(mime.scan_bytes(data).tree)
+        scan, stream = mime.scan_bytes(data), io.BytesIO(data)
+        header = data[: min(mime.header_end(data), HEADER_BYTES)]
+    else:
+        handle.seek(0)
+        scan, stream = mime.scan_message(handle), handle
+        handle.seek(0)
+        header = handle.read(min(scan.header_end, HEADER_BYTES))
+    return header, tree_has_attachments(scan.tree), local.preview_of(stream, scan.tree)
 
 
 def _store(account, inbox, batch, now, trace):
@@ -273,9 +271,9 @@ def _commit(account, inbox, batch, names, fields, now, trace):
         uids = local.allocate_uids(inbox.pk, len(batch))
         rows = [
             store.kept_message_values(inbox.pk, local.LOCAL_UIDVALIDITY, uid, header, item.size,
-                                      attachments, name, arrived)
-            for item, uid, name, (header, attachments) in zip(batch, uids, names, fields,
-                                                              strict=True)
+                                      attachments, name, arrived, preview)
+            for item, uid, name, (header, attachments, preview) in zip(batch, uids, names,
+                                                                       fields, strict=True)
         ]  # fmt: skip
         store.insert_kept_rows(rows)
         store.insert_downloads([(account.pk, item.uidl, now) for item in batch])

@@ -6,6 +6,7 @@ the mail storage under ``raw_name`` whatever folder the message is moved to; the
 only after the commit that deletes the last row naming them.
 """
 
+import io
 import uuid
 
 from django.db import connection, transaction
@@ -13,7 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from mailbox.models import Folder, Message, Role
-from mailbox.parsing import mime, tree_has_attachments
+from mailbox.parsing import find_parts, mime, tree_has_attachments
+from mailbox.parsing.preview import preview_line
 from mailbox.sources import rawstore
 
 from . import store
@@ -80,14 +82,28 @@ def keep_message(folder, raw, *, seen=True):
         rawstore.discard(handle)
         raise
     (name,) = rawstore.keep_all([(handle, name)])
-    attachments = mime.may_have_attachments(raw) and tree_has_attachments(mime.scan_bytes(raw).tree)
+    tree = mime.scan_bytes(raw).tree
+    attachments, preview = tree_has_attachments(tree), preview_of(io.BytesIO(raw), tree)
     header = raw[: mime.header_end(raw)]
     with transaction.atomic():
         (uid,) = allocate_uids(folder.pk, 1)
         row = store.kept_message_values(folder.pk, LOCAL_UIDVALIDITY, uid, header, len(raw),
-                                        attachments, name, timezone.now())  # fmt: skip
+                                        attachments, name, timezone.now(), preview)  # fmt: skip
         values = dict(zip(store.KEPT_COLUMNS, row, strict=True))
         return Message.objects.create(**{**values, "seen": seen})
+
+
+PREVIEW_BYTES = 64 * 1024  # of the text body read for the list's preview line
+
+
+def preview_of(stream, tree):
+    """The list's preview line of a raw message (``stream``, seekable, scanned as ``tree``),
+    from the body the reading pane shows."""
+    text, html, _attachments, _inline = find_parts(tree)
+    part = text or html
+    if part is None:
+        return ""
+    return preview_line(mime.read_part(stream, part, limit=PREVIEW_BYTES), part)
 
 
 def count_new_mail(folder, count):

@@ -100,15 +100,15 @@ KEPT_COLUMNS = (*COLUMNS, "raw_name")
 
 
 def kept_message_values(folder_id, uidvalidity, uid, header, size, has_attachments, raw_name,
-                        arrived):  # fmt: skip
+                        arrived, preview=""):  # fmt: skip
     """One row of KEPT_COLUMNS for a message downloaded now: unread, no flags."""
     fields = parse_header_fields(header)
     return (
         folder_id, uidvalidity, uid, fields.date or arrived, arrived, fields.from_name[:200],
         fields.from_address[:320], fields.to, fields.cc, fields.subject,
         fields.message_id[:255], fields.in_reply_to[:255], " ".join(fields.references),
-        fields.content_type[:100], size, has_attachments, b"", "", False, False, False, False,
-        False, "", None, raw_name,
+        fields.content_type[:100], size, has_attachments, b"", preview, False, False, False,
+        False, False, "", None, raw_name,
     )  # fmt: skip
 
 

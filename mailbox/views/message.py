@@ -35,6 +35,7 @@ from mailbox.models import Message
 from mailbox.parsing import BodyStructureError, find_parts, parse_header_fields
 from mailbox.parsing.attachments import decoded_size, part_name, split_embedded
 from mailbox.parsing.charsets import decode_text_part
+from mailbox.parsing.preview import preview_line
 from mailbox.protocols.base import ConnectionProblem
 from mailbox.sanitize import sanitize_html, text_to_html
 from mailbox.sources import MessageGone, source_for
@@ -162,9 +163,9 @@ def _remember_preview(message, part):
     """The list's preview line, once the text is known (it is cached: no second fetch)."""
     if message.preview:
         return
-    words = " ".join(body_text(message, part)[0].split())
+    words = preview_line(source_for(message).get_part(message, part.section), part)
     if words:
-        message.preview = words[:200]
+        message.preview = words
         Message.objects.filter(pk=message.pk).update(preview=message.preview)
 
 

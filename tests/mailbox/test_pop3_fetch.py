@@ -6,6 +6,7 @@ import datetime
 import os
 import stat
 import tracemalloc
+from email.message import EmailMessage
 
 import pytest
 from django.utils import timezone
@@ -263,3 +264,25 @@ def test_a_server_repeating_a_uidl_loses_neither_message(alice, mail_world, logi
         assert fetch_account(account.pk)["new"] == 0
     assert stored_ids(account) == sorted(ids)
     assert server.message_ids() == ids[:2]  # the third went; the two that share a UIDL stay
+
+
+def test_the_preview_line_is_set_when_mail_is_downloaded(alice, mail_world, login):
+    """POP3 brings the whole message: the list's preview line is there before any opening,
+    for small mail (read in memory), an HTML-only one and one past the in-memory size."""
+    html = EmailMessage()
+    html["From"], html["To"], html["Subject"] = "news@example.org", "alice@example.com", "HTML"
+    html["Message-ID"] = "<html-only@example.org>"
+    html.set_content("<style>p{color:red}</style><p>Spring  <b>bulbs</b> are here</p>",
+                     subtype="html")  # fmt: skip
+    mail_world.dovecot.deliver(login[0], bytes(html))
+    (plain,) = deliver(
+        mail_world, login, "Plain", body="Dear Alice,\n\n  the garden\tclub meets.\n"
+    )
+    (big,) = deliver(mail_world, login, "Big", body="Large news follows.\n", size=2_000_000)
+    account = pop3_account(alice, mail_world, login)
+    assert fetch_account(account.pk)["new"] == 3
+    assert Message.objects.get(message_id=plain).preview == "Dear Alice, the garden club meets."
+    assert Message.objects.get(message_id="html-only@example.org").preview == (
+        "Spring bulbs are here"
+    )
+    assert Message.objects.get(message_id=big).preview.startswith("Large news follows. xxxx")

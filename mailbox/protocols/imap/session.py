@@ -153,6 +153,7 @@ class ImapSession(Wire):
         self.capabilities = frozenset()
         self.enabled = frozenset()
         self.selected = None
+        self.selected_readonly = False  # the folder was opened with EXAMINE
 
     def _set_capabilities(self, words):
         self.capabilities = frozenset(w.upper() for w in words) - self._without
@@ -324,7 +325,7 @@ class ImapSession(Wire):
         if not self.has_condstore:
             result.highestmodseq = None
         result.changed = list(changed.values())
-        self.selected = name
+        self.selected, self.selected_readonly = name, result.readonly
         return result
 
     def create(self, name: str) -> None:
@@ -419,6 +420,18 @@ class ImapSession(Wire):
             if len(data) < chunk_size:
                 return
             offset += len(data)
+
+    def fetch_sections(self, uids: Iterable[int], sections: Iterable[str], *,
+                       batch=50) -> Iterator[tuple[int, dict]]:  # fmt: skip
+        """``(uid, {section: bytes})`` for each of ``uids`` that the server has: one UID FETCH
+        (BODY.PEEK[s1] BODY.PEEK[s2] ...) per ``batch`` UIDs, pipelined, still in their transfer
+        encoding. PEEK: no message becomes \\Seen (RFC 3501 6.4.5)."""
+        sections = [section.upper() for section in sections]
+        if not sections or any(not _SECTION.match(section) for section in sections):
+            raise ConnectionProblem(Problem.BAD_INPUT, f"not body sections: {sections!r}")
+        items = b"(" + b" ".join(b"BODY.PEEK[" + s.encode() + b"]" for s in sections) + b")"
+        commands = ([b"UID", b"FETCH", uid_text, items] for uid_text, _ in uid_batches(uids, batch))
+        return self._pipeline("UID FETCH", commands, _sections_reader(sections))
 
     def fetch_message(self, uid: int) -> bytes:
         """The whole message (BODY.PEEK[])."""
@@ -581,6 +594,19 @@ def _flags_reader(wanted=None):
         if update is None or (wanted is not None and update.uid not in wanted):
             return None
         return update
+
+    return reader
+
+
+def _sections_reader(sections):
+    keys = {b"BODY[" + section.encode() + b"]": section for section in sections}
+
+    def reader(raw):
+        parsed = parse_fetch(raw)
+        if parsed is None or not isinstance(parsed[1].get(b"UID"), int):
+            return None
+        found = {keys[k]: v or b"" for k, v in parsed[1].items() if k in keys}
+        return (parsed[1][b"UID"], found) if found else None
 
     return reader
 
