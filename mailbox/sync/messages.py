@@ -23,7 +23,7 @@ from . import store
 
 FIRST_PAGE = 50
 BATCH = 2000
-BULK_LOAD = 5000  # after adding this many, refresh PostgreSQL's statistics
+BULK_LOAD = 5000  # after adding this many, refresh the planner's statistics
 
 
 def _chunks(items, size):
@@ -66,8 +66,9 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
         folder, session, uidvalidity, batches, lease, between_batches, summary
     ):
         return summary  # the folder changed under us: the next run starts from the cache
-    if summary["added"] >= BULK_LOAD:
-        store.analyze_after_bulk_load()
+    added = summary["added"]
+    if added >= BULK_LOAD or (added and not store.has_statistics()):
+        store.analyze_after_bulk_load()  # once per folder's load, before its counts are read
 
     counts_unknown = folder.server_messages is None
     _store_state(folder, selected)
