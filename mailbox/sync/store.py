@@ -1,6 +1,9 @@
 """Writes to the message cache from what the server said. Every function here is idempotent:
 running it twice with the same input changes nothing the second time."""
 
+import datetime
+
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Q
 
@@ -125,11 +128,7 @@ def _insert_many(model, names, rows, *, skip_conflicts=False):
     10,000 headers). Datetimes are adapted as the ORM would (aware -> the backend's form); the
     rest is stored as it is. With ``skip_conflicts`` a row that breaks a unique constraint is
     left out (SQLite's INSERT OR IGNORE). Returns how many rows went in."""
-    adapt = connection.ops.adapt_datetimefield_value
-    datetimes = {f.column for f in model._meta.concrete_fields if isinstance(f, DateTimeField)}
-    dates = [index for index, name in enumerate(names) if name in datetimes]
-    if dates:
-        rows = [tuple(adapt(v) if i in dates else v for i, v in enumerate(row)) for row in rows]
+    rows = _adapt_datetimes(model, names, rows)
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(name) for name in names)
     marks = ", ".join(["%s"] * len(names))
@@ -137,6 +136,32 @@ def _insert_many(model, names, rows, *, skip_conflicts=False):
     with connection.cursor() as cursor:
         cursor.executemany(f"{verb} INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
         return cursor.rowcount  # summed over the rows by sqlite3; an ignored row counts 0
+
+
+def _adapt_datetimes(model, names, rows):
+    """``rows`` with their DateTimeField values as the ORM would send them. For SQLite storing
+    UTC (Django's default) the ORM's own adapter is replaced by what it computes (the naive
+    UTC time as text): it costs 15 us a value, a second or more at 100,000 rows of two dates."""
+    datetimes = {f.column for f in model._meta.concrete_fields if isinstance(f, DateTimeField)}
+    dates = [index for index, name in enumerate(names) if name in datetimes]
+    if not dates:
+        return rows
+    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "sqlite" and settings.USE_TZ and connection.timezone == datetime.UTC:
+        adapt = _naive_utc_text
+    adapted = []
+    for row in rows:
+        row = list(row)
+        for index in dates:
+            row[index] = adapt(row[index])
+        adapted.append(row)
+    return adapted
+
+
+def _naive_utc_text(value):
+    if value is None or value.tzinfo is None:
+        return connection.ops.adapt_datetimefield_value(value)
+    return str(value.astimezone(datetime.UTC).replace(tzinfo=None))
 
 
 DOWNLOAD_COLUMNS = ("account_id", "uidl", "downloaded_at")
