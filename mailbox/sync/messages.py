@@ -28,7 +28,6 @@ BATCH = 2000  # messages fetched, then inserted and committed, together
 # 2,000 touches most of their pages. Fewer, larger commits write each page fewer times (one
 # holds the write lock for ~0.3 s). PostgreSQL's COPY has no such cost.
 SQLITE_BATCH = 10_000
-BULK_LOAD = 5000  # after adding this many, refresh the planner's statistics
 
 
 def _chunks(items, size):
@@ -72,9 +71,7 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
         folder, session, uidvalidity, batches, lease, between_batches, summary
     ):
         return summary  # the folder changed under us: the next run starts from the cache
-    added = summary["added"]
-    if added >= BULK_LOAD or (added and not store.has_statistics()):
-        store.analyze_after_bulk_load()  # once per folder's load, before its counts are read
+    store.refresh_statistics_after_load(summary["added"])  # before the counts are read
 
     counts_unknown = folder.server_messages is None
     _store_state(folder, selected)

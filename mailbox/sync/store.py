@@ -249,6 +249,17 @@ def reset_folder(folder, uidvalidity):
         folder.server_messages, folder.backfill_done = None, False
 
 
+BULK_LOAD = 5000  # after adding this many messages, refresh the planner's statistics
+
+
+def refresh_statistics_after_load(added):
+    """Once a sync or fetch has added ``added`` messages: refresh the statistics after a bulk
+    load, or (SQLite) after the first load into a table that has none. Once per load, not per
+    batch: ANALYZE is cheap, VACUUM (ANALYZE) of 100,000 rows is not."""
+    if added >= BULK_LOAD or (added and not has_statistics()):
+        analyze_after_bulk_load()
+
+
 def analyze_after_bulk_load():
     """After a first sync of many messages, the planner still thinks the table small (or, on
     SQLite, has no statistics at all) and picks the wrong index: refresh its statistics.

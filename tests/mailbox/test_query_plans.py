@@ -322,7 +322,7 @@ def test_a_first_sync_refreshes_the_statistics_once(
 
     monkeypatch.setattr(sync_messages, "BATCH", 100)
     monkeypatch.setattr(sync_messages, "SQLITE_BATCH", 100)
-    monkeypatch.setattr(sync_messages, "BULK_LOAD", 200)
+    monkeypatch.setattr(store, "BULK_LOAD", 200)
     refreshes = []
     analyze = store.analyze_after_bulk_load
     monkeypatch.setattr(store, "analyze_after_bulk_load", lambda: refreshes.append(analyze()))
