@@ -14,3 +14,13 @@ def use_bench_database(sqlite, name):
         "TEST_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/postgres"
     )
     os.environ["TEST_DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + name
+
+
+def sqlite_on_disk():
+    """Django's test runner puts a SQLite test database in memory; the embedded mode keeps it in
+    a file (WAL, synced at checkpoints), which is what a figure must measure. Call after
+    django.setup() and before setup_databases(): the test database is then that file."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = connection.settings_dict["NAME"]

@@ -13,7 +13,8 @@ The test Dovecot stores mail in mdbox, the format large installations use (`--ma
 Maildir, where Dovecot itself spends ~0.15 s on a SELECT of 100,000 messages after another
 client's expunges). The messages are generated into a Maildir in a child process and imported
 with `doveadm import`; a raw imaplib fetch of the same metadata is printed for scale.
-Runs on a throwaway PostgreSQL database (TEST_DATABASE_URL's server), or SQLite with --sqlite.
+Runs on a throwaway PostgreSQL database (TEST_DATABASE_URL's server), or SQLite with --sqlite
+(a file, as in the embedded mode: WAL, synchronous=NORMAL; not the test runner's in-memory one).
 """
 
 import argparse
@@ -31,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import use_bench_database  # noqa: E402 (bench/, the folder of the script run)
+from common import sqlite_on_disk, use_bench_database  # noqa: E402 (bench/, the folder of the script run)
 
 
 def write_maildir(maildir, count, seed):
@@ -95,6 +96,7 @@ def setup_django(sqlite):
     import django
 
     django.setup()
+    sqlite_on_disk()
     import redis
     from django.conf import settings
     from django.test.utils import setup_databases

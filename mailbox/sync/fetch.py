@@ -108,6 +108,7 @@ def _fetch(account, lease, now, trace):
     checkpoint("after_quit")
     # deleted ones too are forgotten only once a later listing confirms they are gone
     _forget_gone(account, known, set(numbers.values()))
+    store.refresh_statistics_after_load(len(stored))
     return {"new": len(stored), "deleted": len(doomed), "failed": failed,
             "failed_text": _failed_text(failed)}  # fmt: skip
 

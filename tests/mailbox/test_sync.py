@@ -79,6 +79,7 @@ def test_an_interrupted_first_sync_resumes_without_duplicates(
 ):
     other_client.seed(90, seed=3, folders=["INBOX"])
     monkeypatch.setattr(sync_messages, "BATCH", 20)
+    monkeypatch.setattr(sync_messages, "SQLITE_BATCH", 20)
     calls = []
 
     def killed_on_the_second_batch():
