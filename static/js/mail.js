@@ -399,6 +399,7 @@
           list.innerHTML = html;
           const current = open && rowOf(open.dataset.messageId);
           if (current) current.classList.add("current");
+          if (current) followMarks(open, current);
           const cursor = keep && rowOf(keep.messageId);
           if (cursor) cursor.classList.add("cursor");
           refreshSelection();
@@ -408,6 +409,14 @@
         .finally(() => { listRefresh = null; });
     }, 300);
   });
+
+  // The open message's "Replied" / "Forwarded" follow its row, which the server re-rendered.
+  function followMarks(open, row) {
+    for (const name of ["answered", "forwarded"]) {
+      const mark = open.querySelector(".message-marks ." + name);
+      if (mark) mark.hidden = !row.classList.contains(name);
+    }
+  }
 
   // --- writing in the reading pane (wide screens); elsewhere the compose screen is its own page ---
   const wide = window.matchMedia("(min-width: 1101px)");
