@@ -109,6 +109,8 @@ def _recipients_html(message, words):
     direction."""
     names = recipients(message)
     if not names:
+        # neither To nor Cc: the message went to Bcc only, or (a draft) to no one yet. The cache
+        # keeps no Bcc and the list fetches nothing more, so the words say only what is known.
         return words["no_recipients"]
     shown = ", ".join(f"<bdi>{escape(name)}</bdi>" for name in names)
     return words["to"] % {"names": shown}
@@ -126,7 +128,7 @@ def message_rows(messages, current=None, whole_account=False, folder=None):
         for key, text in (
             ("select", _("Select")), ("starred", _("Starred")), ("not_starred", _("Not starred")),
             ("star", _("Star")), ("no_subject", _("(no subject)")), ("clip", _("Has attachments")),
-            ("unread", _("Unread")), ("no_recipients", _("(no recipients)")),
+            ("unread", _("Unread")), ("no_recipients", _("(no visible recipients)")),
             ("answered", _("Replied")), ("forwarded", _("Forwarded")),
         )
     }  # fmt: skip
