@@ -136,9 +136,12 @@ def reading_pane(request, message):
             sanitized = sanitized_body(request.user, message, html, remote["allowed"])
             context["blocked_remote"] = sanitized["blocked_remote"]
             shown_cids = frozenset(sanitized["cids"])
+            context["html"] = not blank_html(sanitized["html"])
         elif text is not None:
             context["text_html"], embedded = text_body(message, text)
             _remember_preview(message, text)
+            if not html_words(context["text_html"]):
+                context["text_html"] = ""
     except READ_ERRORS as problem:
         context["body_problem"] = describe_error(message.folder.account, problem)
     parts = attachments + [p for p in inline if p.content_id not in shown_cids]
@@ -270,6 +273,16 @@ def _inner_body(message, text, html):
 _BLOCK_START = re.compile(r"(?i)<(?=(?:p|div|br|li|tr|td|th|h[1-6]|blockquote|table)\b)")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+# what shows without a word of text: an HTML body with one of these is not blank
+_SHOWS_WITHOUT_WORDS = re.compile(r"(?i)<(?:img|svg|video|audio|picture|hr)\b")
+
+
+def blank_html(html):
+    """Whether a sanitized HTML body would show nothing (no words, no image): a message
+    forwarded as an attachment with an empty formatted text gets no empty frame (~370 px) for it."""
+    return not _SHOWS_WITHOUT_WORDS.search(html) and not html_words(html)
 
 
 def html_words(html):

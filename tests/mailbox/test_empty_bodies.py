@@ -1,0 +1,71 @@
+"""A message forwarded as an attachment with no words of its own (no text part, an empty or
+blank one, an empty formatted part) shows no empty body above the forwarded message: one line
+says it has no text; a body with words, or only an image, is shown as before."""
+
+import re
+from email.message import EmailMessage
+
+import pytest
+
+pytestmark = [pytest.mark.django_db, pytest.mark.servers]
+
+PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+
+
+def inner():
+    message = EmailMessage()
+    message["From"] = "Ann <ann@example.org>"
+    message["Subject"] = "Kumquat harvest"
+    message.set_content("Forty jars this year.\n")
+    return message
+
+
+def forwarding(text=None, html=None):
+    """Alice's forward as attachment: ``text`` / ``html`` of its own (None: no such part)."""
+    message = EmailMessage()
+    message["From"] = "Bob <bob@example.org>"
+    message["Subject"] = "Fwd: Kumquat harvest"
+    if text is not None:
+        message.set_content(text)
+    if html is not None and text is not None:
+        message.add_alternative(html, subtype="html")
+    elif html is not None:
+        message.set_content(html, subtype="html")
+    message.add_attachment(inner())  # message/rfc822
+    return bytes(message)
+
+
+def above_the_forwarded(page):
+    """The reading pane from the headers to the forwarded message."""
+    found = re.search(r'<dl class="headers">(.*?)<section class="forwarded"', page, re.S)
+    assert found, "the forwarded message is shown in place"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    "text, html",
+    [(None, None), ("", None), ("  \n\n \t\n", None), ("\n", "<p><br></p>"),
+     (None, "<html><body><div>&nbsp;</div><p></p></body></html>")],
+    ids=["no text part", "empty text", "blank text", "empty alternative", "empty html"],
+)  # fmt: skip
+def test_a_forward_with_no_words_of_its_own_shows_no_empty_body(as_alice, deliver, text, html):
+    message = deliver(forwarding(text, html))
+    page = as_alice.get(f"/mail/messages/{message.pk}/").content.decode()
+    top = above_the_forwarded(page)
+    assert "message-body" not in top  # neither the frame nor an empty text block
+    assert "This message has no text to show." in top
+    assert "Forty jars this year." in page.split('<section class="forwarded"', 1)[1]
+
+
+@pytest.mark.parametrize(
+    "text, html, shown",
+    [("See below.\n", None, '<div class="message-body text">'),
+     ("See below.\n", "<p>See <b>below</b>.</p>", '<iframe class="message-body"'),
+     (None, f'<p><img src="{PIXEL}" alt=""></p>', '<iframe class="message-body"')],
+    ids=["text", "formatted", "only an image"],
+)  # fmt: skip
+def test_a_forward_with_a_body_still_shows_it(as_alice, deliver, text, html, shown):
+    message = deliver(forwarding(text, html))
+    page = as_alice.get(f"/mail/messages/{message.pk}/").content.decode()
+    top = above_the_forwarded(page)
+    assert shown in top and "This message has no text to show." not in top
