@@ -158,10 +158,11 @@
   }
   function loadHeaders(details) {
     const body = details.querySelector(".headers-body");
+    // an error answer is a whole page (templates/404.html), not a fragment for the details
     fetch(details.dataset.src, { credentials: "same-origin" })
-      .then((response) => response.text())
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
       .then((html) => { body.innerHTML = html; }) // our own escaped fragment
-      .catch(() => toast(strings.offline));
+      .catch((problem) => toast(problem instanceof Response ? `${strings.failed} ${problem.status}` : strings.offline));
   }
   function backToList() {
     clearTimeout(markReadTimer);
