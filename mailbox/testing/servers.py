@@ -317,8 +317,10 @@ class Dovecot:
         return path.read_text().strip() == f"{path.name}:{{PLAIN}}{password}"
 
     def has_user(self, address):
-        """Whether ``address`` (``name@domain``) is one of this Dovecot's users."""
+        """Whether ``address`` (``name@domain``) is one of this Dovecot's users; the name in any
+        case, as its LMTP looks users up (``auth_username_format = %Ln`` above)."""
         local, _, domain = address.rpartition("@")
+        local = local.lower()
         if domain.lower() != self.domain or "/" in local or local.startswith("."):
             return False
         return (self.state / "users" / local).is_file()

@@ -264,6 +264,14 @@ def test_an_unknown_local_user_among_others_is_named_and_the_others_get_it(
     assert len(Reader(mail_world, bob_login).messages()) == 1
 
 
+def test_a_local_user_written_in_capitals_is_still_known(mail_world, account, bob_login):
+    outbox = queue(account, [bob_login[0].upper()])
+    assert send_message(outbox.pk) is None
+    outbox.refresh_from_db()
+    assert (outbox.state, outbox.refused) == (OutboxState.SENT, {})
+    assert len(Reader(mail_world, bob_login).messages()) == 1
+
+
 def test_lmtps_own_refusal_at_data_time_is_passed_on_as_permanent(mail_world, account, monkeypatch):
     # the recipient let through RCPT, as if it went between RCPT and DATA: Dovecot's LMTP
     # then refuses it itself, and its 5xx must reach us as a 5xx with its own words
