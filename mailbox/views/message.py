@@ -251,6 +251,8 @@ def forwarded_message(message, part, depth):
     text, html, attachments, inline = find_parts(part.message)
     try:
         shown["text_html"], embedded = _inner_body(message, text, html)
+        if not html_words(shown["text_html"]):  # a forward of a forward: no empty block
+            shown["text_html"] = ""
     except READ_ERRORS:
         embedded = []
     shown["attachments"], shown["forwarded"] = listed_parts(

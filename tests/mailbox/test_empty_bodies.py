@@ -69,3 +69,21 @@ def test_a_forward_with_a_body_still_shows_it(as_alice, deliver, text, html, sho
     page = as_alice.get(f"/mail/messages/{message.pk}/").content.decode()
     top = above_the_forwarded(page)
     assert shown in top and "This message has no text to show." not in top
+
+
+def test_a_forward_of_a_forward_shows_no_empty_block_either(as_alice, deliver):
+    middle = EmailMessage()
+    middle["From"] = "Carol <carol@example.org>"
+    middle["Subject"] = "Fwd: Kumquat harvest"
+    middle.set_content(" \n\n")
+    middle.add_attachment(inner())
+    outer = EmailMessage()
+    outer["From"] = "Bob <bob@example.org>"
+    outer["Subject"] = "Fwd: Fwd: Kumquat harvest"
+    outer.set_content("Look at this.\n")
+    outer.add_attachment(middle)
+    message = deliver(bytes(outer))
+    page = as_alice.get(f"/mail/messages/{message.pk}/").content.decode()
+    first, second = page.split('<section class="forwarded"')[1:3]
+    assert "message-body" not in first  # Carol's blank text: no block above Ann's message
+    assert "Forty jars this year." in second
