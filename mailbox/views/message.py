@@ -130,13 +130,13 @@ def reading_pane(request, message):
     text, html, attachments, inline = message_parts(message)
     remote = _remote_choice(request, message)
     context = {"message": message, "html": html is not None, "remote": remote}
-    shown_cids, embedded = frozenset(), []
+    shown_cids, embedded, blank = frozenset(), [], False
     try:
         if html is not None:
             sanitized = sanitized_body(request.user, message, html, remote["allowed"])
             context["blocked_remote"] = sanitized["blocked_remote"]
             shown_cids = frozenset(sanitized["cids"])
-            context["html"] = not blank_html(sanitized["html"])
+            blank = blank_html(sanitized["html"])
         elif text is not None:
             context["text_html"], embedded = text_body(message, text)
             _remember_preview(message, text)
@@ -146,6 +146,11 @@ def reading_pane(request, message):
         context["body_problem"] = describe_error(message.folder.account, problem)
     parts = attachments + [p for p in inline if p.content_id not in shown_cids]
     context["attachments"], context["forwarded"] = listed_parts(message, parts, 1)
+    if blank and context["forwarded"]:
+        # forwarded as an attachment with an empty formatted text: no empty frame above the
+        # message forwarded. Elsewhere the frame stays: an HTML body without words or images
+        # may still show something (a CSS background, coloured cells), and it is all there is
+        context["html"] = False
     context["attachments"] += [Listed.embedded(text, found) for found in embedded]
     if embedded:
         _remember_attachment_mark(message)

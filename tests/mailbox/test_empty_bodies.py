@@ -87,3 +87,14 @@ def test_a_forward_of_a_forward_shows_no_empty_block_either(as_alice, deliver):
     first, second = page.split('<section class="forwarded"')[1:3]
     assert "message-body" not in first  # Carol's blank text: no block above Ann's message
     assert "Forty jars this year." in second
+
+
+def test_a_wordless_html_message_without_a_forward_keeps_its_frame(as_alice, deliver):
+    # it may still show something (a coloured cell), and nothing else would be on the page
+    message = EmailMessage()
+    message["From"] = "Bob <bob@example.org>"
+    message["Subject"] = "Red"
+    message.set_content('<table><tr><td bgcolor="red"></td></tr></table>', subtype="html")
+    shown = deliver(bytes(message))
+    page = as_alice.get(f"/mail/messages/{shown.pk}/").content.decode()
+    assert '<iframe class="message-body"' in page
