@@ -176,9 +176,11 @@ def backoff_seconds(attempts):
 
 
 def describe_failure(account, problem):
-    """For the Outbox view: the server's own words for a refusal, else what to do."""
+    """For the Outbox view: the server's own words for a refusal (its code and text, decoded,
+    on one line), else what to do."""
     if isinstance(problem, smtp.Rejected):
-        return _("The mail server answered: %(reply)s") % {"reply": problem.detail[:500]}
+        reply = " ".join(problem.detail.split())[:500]  # a multi-line reply read as one sentence
+        return _("The mail server answered: %(reply)s") % {"reply": reply}
     return describe_problem(problem, account.smtp_host, account.smtp_port)
 
 

@@ -64,6 +64,13 @@ def sender(message):
 
 
 @register.filter
+def forwarded(message):
+    """Whether the message carries the ``$Forwarded`` keyword (IMAP keywords are matched without
+    regard to case, RFC 3501 2.3.2; the name is the one RFC 5788 registers)."""
+    return "$forwarded" in message.keywords.lower().split()
+
+
+@register.filter
 def previewable(part):
     """Whether an attachment gets a Preview link (the preview view checks its bytes again)."""
     from mailbox.views.download import previewable as kind
@@ -102,6 +109,8 @@ def _recipients_html(message, words):
     direction."""
     names = recipients(message)
     if not names:
+        # neither To nor Cc: the message went to Bcc only, or (a draft) to no one yet. The cache
+        # keeps no Bcc and the list fetches nothing more, so the words say only what is known.
         return words["no_recipients"]
     shown = ", ".join(f"<bdi>{escape(name)}</bdi>" for name in names)
     return words["to"] % {"names": shown}
@@ -119,7 +128,8 @@ def message_rows(messages, current=None, whole_account=False, folder=None):
         for key, text in (
             ("select", _("Select")), ("starred", _("Starred")), ("not_starred", _("Not starred")),
             ("star", _("Star")), ("no_subject", _("(no subject)")), ("clip", _("Has attachments")),
-            ("unread", _("Unread")), ("no_recipients", _("(no recipients)")),
+            ("unread", _("Unread")), ("no_recipients", _("(no visible recipients)")),
+            ("answered", _("Replied")), ("forwarded", _("Forwarded")),
         )
     }  # fmt: skip
     # the names are put in after escaping, each in its own <bdi>
@@ -139,11 +149,14 @@ def _row(row, current_id, whole_account, words, url, now, role=None):
     classes += " flagged" if row.flagged else ""
     classes += " current" if row.pk == current_id else ""
     classes += "" if confirmed else " pending"
+    classes += " answered" if row.answered else ""
+    classes += " forwarded" if forwarded(row) else ""
     off = "" if confirmed else " disabled"
     marks = ""
     if row.has_attachments:
         marks += (f'<span class="clip" title="{words["clip"]}">{CLIP_ICON}'
                   f'<span class="visually-hidden">{words["clip"]}</span></span>')  # fmt: skip
+    marks += _reply_marks(row, words)
     if not row.seen:
         marks += f'<span class="visually-hidden">{words["unread"]}</span>'
     folder = ""
@@ -176,6 +189,18 @@ def _row(row, current_id, whole_account, words, url, now, role=None):
         f'<span aria-hidden="true">★</span><span class="visually-hidden">{words["star"]}</span>'
         f"</button>{opener}</li>\n"
     )
+
+
+def _reply_marks(row, words):
+    """↩ when the user replied, ↪ when they forwarded (Thunderbird's marks): the arrow for the
+    eye, the word for screen readers and as a tooltip."""
+    marks = ""
+    for on, name, arrow in ((row.answered, "answered", "↩"), (forwarded(row), "forwarded", "↪")):
+        if on:
+            marks += (f'<span class="reply-mark {name}" title="{words[name]}">'
+                      f'<span aria-hidden="true">{arrow}</span>'
+                      f'<span class="visually-hidden">{words[name]}</span></span>')  # fmt: skip
+    return marks
 
 
 def _shown(text):

@@ -316,6 +316,15 @@ class Dovecot:
             return False
         return path.read_text().strip() == f"{path.name}:{{PLAIN}}{password}"
 
+    def has_user(self, address):
+        """Whether ``address`` (``name@domain``) is one of this Dovecot's users; the name in any
+        case, as its LMTP looks users up (``auth_username_format = %Ln`` above)."""
+        local, _, domain = address.rpartition("@")
+        local = local.lower()
+        if domain.lower() != self.domain or "/" in local or local.startswith("."):
+            return False
+        return (self.state / "users" / local).is_file()
+
     def deliver(self, recipient, message_bytes, sender="sender@example.org"):
         """Deliver one message over LMTP, as a real MTA would."""
         with smtplib.LMTP(self.host, self.ports["lmtp"], timeout=30) as lmtp:
@@ -348,6 +357,10 @@ class _DeliverOverLMTP:
         if domain.lower() != self.dovecot.domain:
             envelope.rcpt_tos.append(address)  # accepted and dropped: this server relays nowhere
             return "250 OK (not delivered: external domain)"
+        # refused here, as a real MTA does, rather than accepted and bounced later: the sender
+        # learns at once, and for good (RFC 3463 5.1.1), that the mailbox does not exist
+        if not self.dovecot.has_user(address):
+            return f"550 5.1.1 <{address}>: user unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -366,9 +379,26 @@ class _DeliverOverLMTP:
                     envelope.mail_from,
                 )
         except (smtplib.SMTPException, OSError) as exc:
-            return f"451 delivery failed: {exc}"
+            return lmtp_reply(exc)
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK delivered"
+
+
+def lmtp_reply(exc):
+    """The SMTP reply line that passes on LMTP's own answer in ``exc`` (its code and words: a
+    5xx stays permanent, a 4xx temporary); a lost LMTP connection is a temporary 451."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, text = next(iter(exc.recipients.values()))
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        code, text = exc.smtp_code, exc.smtp_error
+    else:
+        return "451 4.4.0 delivery failed: the local mail store did not answer"
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(str(text).split())  # one line: a reply of several would need "-" marks
+    if not 400 <= code < 600:
+        code = 451
+    return f"{code} {text}"
 
 
 @dataclass

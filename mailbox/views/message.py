@@ -131,19 +131,27 @@ def reading_pane(request, message):
     text, html, attachments, inline = message_parts(message)
     remote = _remote_choice(request, message)
     context = {"message": message, "html": html is not None, "remote": remote}
-    shown_cids, embedded = frozenset(), []
+    shown_cids, embedded, blank = frozenset(), [], False
     try:
         if html is not None:
             sanitized = sanitized_body(request.user, message, html, remote["allowed"])
             context["blocked_remote"] = sanitized["blocked_remote"]
             shown_cids = frozenset(sanitized["cids"])
+            blank = blank_html(sanitized["html"])
         elif text is not None:
             context["text_html"], embedded = text_body(message, text)
             _remember_preview(message, text)
+            if not html_words(context["text_html"]):
+                context["text_html"] = ""
     except READ_ERRORS as problem:
         context["body_problem"] = describe_error(message.folder.account, problem)
     parts = attachments + [p for p in inline if p.content_id not in shown_cids]
     context["attachments"], context["forwarded"] = listed_parts(message, parts, 1)
+    if blank and context["forwarded"]:
+        # forwarded as an attachment with an empty formatted text: no empty frame above the
+        # message forwarded. Elsewhere the frame stays: an HTML body without words or images
+        # may still show something (a CSS background, coloured cells), and it is all there is
+        context["html"] = False
     context["attachments"] += [Listed.embedded(text, found) for found in embedded]
     if embedded:
         _remember_attachment_mark(message)
@@ -249,6 +257,8 @@ def forwarded_message(message, part, depth):
     text, html, attachments, inline = find_parts(part.message)
     try:
         shown["text_html"], embedded = _inner_body(message, text, html)
+        if not html_words(shown["text_html"]):  # a forward of a forward: no empty block
+            shown["text_html"] = ""
     except READ_ERRORS:
         embedded = []
     shown["attachments"], shown["forwarded"] = listed_parts(
@@ -271,6 +281,16 @@ def _inner_body(message, text, html):
 _BLOCK_START = re.compile(r"(?i)<(?=(?:p|div|br|li|tr|td|th|h[1-6]|blockquote|table)\b)")
 _BLANK_LINES = re.compile(r"\n\s*\n\s*")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+# what shows without a word of text: an HTML body with one of these is not blank
+_SHOWS_WITHOUT_WORDS = re.compile(r"(?i)<(?:img|svg|video|audio|picture|hr)\b")
+
+
+def blank_html(html):
+    """Whether a sanitized HTML body would show nothing (no words, no image): a message
+    forwarded as an attachment with an empty formatted text gets no empty frame (~370 px) for it."""
+    return not _SHOWS_WITHOUT_WORDS.search(html) and not html_words(html)
 
 
 def html_words(html):

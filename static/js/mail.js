@@ -158,10 +158,11 @@
   }
   function loadHeaders(details) {
     const body = details.querySelector(".headers-body");
+    // an error answer is a whole page (templates/404.html), not a fragment for the details
     fetch(details.dataset.src, { credentials: "same-origin" })
-      .then((response) => response.text())
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
       .then((html) => { body.innerHTML = html; }) // our own escaped fragment
-      .catch(() => toast(strings.offline));
+      .catch((problem) => toast(problem instanceof Response ? `${strings.failed} ${problem.status}` : strings.offline));
   }
   function backToList() {
     clearTimeout(markReadTimer);
@@ -399,6 +400,7 @@
           list.innerHTML = html;
           const current = open && rowOf(open.dataset.messageId);
           if (current) current.classList.add("current");
+          if (current) followMarks(open, current);
           const cursor = keep && rowOf(keep.messageId);
           if (cursor) cursor.classList.add("cursor");
           refreshSelection();
@@ -408,6 +410,14 @@
         .finally(() => { listRefresh = null; });
     }, 300);
   });
+
+  // The open message's "Replied" / "Forwarded" follow its row, which the server re-rendered.
+  function followMarks(open, row) {
+    for (const name of ["answered", "forwarded"]) {
+      const mark = open.querySelector(".message-marks ." + name);
+      if (mark) mark.hidden = !row.classList.contains(name);
+    }
+  }
 
   // --- writing in the reading pane (wide screens); elsewhere the compose screen is its own page ---
   const wide = window.matchMedia("(min-width: 1101px)");

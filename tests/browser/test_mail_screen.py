@@ -253,3 +253,17 @@ def test_a_link_in_a_message_opens_in_a_new_tab(
     assert tab.url == target
     assert tab.evaluate("window.opener") is None
     assert tab.evaluate("document.referrer") == ""
+
+
+def test_details_of_a_message_gone_meanwhile_say_so_without_a_page_inside(logged_in_page, inbox):
+    """The headers' 404 is the site's whole error page now: it must not land inside the
+    message as if it were the header fields."""
+    page = logged_in_page
+    letter = inbox.messages.get(subject="Newsletter")
+    page.goto(f"/mail/messages/{letter.pk}/")
+    page.wait_for_selector("#message .message-subject")
+    Message.objects.filter(pk=letter.pk).delete()  # expunged by another client, say
+    page.click("#message-details summary")
+    page.wait_for_selector(".toast >> text=404")
+    assert page.locator("#message-details .topbar").count() == 0
+    assert page.locator("#message-details .error-page").count() == 0

@@ -3,6 +3,8 @@ with the right headers, exactly one copy lands in Sent (on the server for IMAP, 
 POP3), the draft goes and the original is marked; a message that runs again sends nothing."""
 
 import datetime
+import smtplib
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -237,3 +239,62 @@ def test_a_run_that_died_filing_the_copy_is_taken_up_later(mail_world, account, 
     send_message(outbox.pk)
     assert OutboxMessage.objects.get(pk=outbox.pk).copy_state == "done"
     assert len(Reader(mail_world, login).messages("Sent")) == 1
+
+
+def test_a_message_to_an_unknown_local_user_fails_at_once_with_the_servers_words(
+    mail_world, account
+):
+    nobody = f"nobody-here@{mail_world.dovecot.domain}"
+    outbox = queue(account, [nobody])
+    assert send_message(outbox.pk) is None
+    outbox.refresh_from_db()
+    assert outbox.state == OutboxState.FAILED  # for good at once, not retried for hours
+    assert outbox.error == f"The mail server answered: 550 5.1.1 <{nobody}>: user unknown"
+
+
+def test_an_unknown_local_user_among_others_is_named_and_the_others_get_it(
+    mail_world, account, bob_login
+):
+    nobody = f"nobody-here@{mail_world.dovecot.domain}"
+    outbox = queue(account, [bob_login[0], nobody])
+    assert send_message(outbox.pk) is None
+    outbox.refresh_from_db()
+    assert outbox.state == OutboxState.SENT
+    assert outbox.refused == {nobody: f"550 5.1.1 <{nobody}>: user unknown"}
+    assert len(Reader(mail_world, bob_login).messages()) == 1
+
+
+def test_a_local_user_written_in_capitals_is_still_known(mail_world, account, bob_login):
+    outbox = queue(account, [bob_login[0].upper()])
+    assert send_message(outbox.pk) is None
+    outbox.refresh_from_db()
+    assert (outbox.state, outbox.refused) == (OutboxState.SENT, {})
+    assert len(Reader(mail_world, bob_login).messages()) == 1
+
+
+def test_lmtps_own_refusal_at_data_time_is_passed_on_as_permanent(mail_world, account, monkeypatch):
+    # the recipient let through RCPT, as if it went between RCPT and DATA: Dovecot's LMTP
+    # then refuses it itself, and its 5xx must reach us as a 5xx with its own words
+    nobody = f"gone-{uuid.uuid4().hex[:8]}@{mail_world.dovecot.domain}"
+    monkeypatch.setattr(mail_world.dovecot, "has_user", lambda address: True)
+    outbox = queue(account, [nobody])
+    assert send_message(outbox.pk) is None
+    outbox.refresh_from_db()
+    assert outbox.state == OutboxState.FAILED
+    assert outbox.error.startswith("The mail server answered: 550 ")
+    assert "{" not in outbox.error and "b'" not in outbox.error and 'b"' not in outbox.error
+
+
+def test_a_temporary_lmtp_refusal_stays_temporary(mail_world, account, bob_login, monkeypatch):
+    # a full mailbox cannot be made on the fixture's Dovecot without a quota plugin: its
+    # LMTP answer is played here, the SMTP server and our client are the real ones
+    def full(recipient, message_bytes, sender):
+        raise smtplib.SMTPRecipientsRefused({recipient: (452, b"4.2.2 Mailbox is full")})
+
+    monkeypatch.setattr(mail_world.dovecot, "deliver", full)
+    outbox = queue(account, [bob_login[0]])
+    retry_at = send_message(outbox.pk)  # a 4xx: tried again later
+    outbox.refresh_from_db()
+    assert outbox.state == OutboxState.QUEUED and outbox.send_at == retry_at
+    assert retry_at > timezone.now()
+    assert outbox.error == "The mail server answered: 452 4.2.2 Mailbox is full"

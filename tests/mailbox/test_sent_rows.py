@@ -18,13 +18,15 @@ from tests.mailbox.pop3_world import new_mailbox, pop3_account
 pytestmark = [pytest.mark.django_db, pytest.mark.servers]
 
 
-def written(subject, to="Ann Smith <ann@example.org>, bob@example.org", cc=None):
+def written(subject, to="Ann Smith <ann@example.org>, bob@example.org", cc=None, bcc=None):
     message = EmailMessage()
     message["From"] = "Alice Liddell <alice@example.com>"
     if to:
         message["To"] = to
     if cc:
         message["Cc"] = cc
+    if bcc:
+        message["Bcc"] = bcc
     message["Subject"] = subject
     message.set_content("Hello.\n")
     return bytes(message)
@@ -75,10 +77,20 @@ def test_sent_and_drafts_rows_show_the_recipients(as_alice, imap_account, other_
 
     drafts = as_alice.get(f"/mail/folders/{folders[Role.DRAFTS].pk}/").content.decode()
     assert who(drafts, "Nearly done") == "To: dan@example.org"
-    assert who(drafts, "Unfinished") == "(no recipients)"
+    assert who(drafts, "Unfinished") == "(no visible recipients)"
 
     inbox = as_alice.get(f"/mail/folders/{folders[Role.INBOX].pk}/").content.decode()
     assert who(inbox, "Incoming") == "Alice Liddell"
+
+
+def test_a_bcc_only_message_says_its_recipients_are_not_shown(as_alice, imap_account, other_client):
+    # our Sent copy keeps its Bcc field; the cached row has no To or Cc to show, and saying
+    # "(no recipients)" of a message that reached people would be false
+    append(other_client, "Sent", written("Quietly", to=None, bcc="Dan <dan@example.org>"))
+    assert run_account(imap_account.pk)
+    sent = Folder.objects.get(account=imap_account, role=Role.SENT)
+    rows = as_alice.get(f"/mail/folders/{sent.pk}/?part=rows").content.decode()
+    assert who(rows, "Quietly") == "(no visible recipients)"
 
 
 def test_the_rows_fetched_for_more_and_sorted_by_sender_show_recipients_too(

@@ -117,6 +117,8 @@ def _neutral(html, message):
     html = html.replace(f"/mail/messages/{message.pk}/", "/mail/messages/N/")
     html = re.sub(rf"/mail/compose/(\w+)/{message.pk}/", r"/mail/compose/\1/N/", html)
     html = html.replace(f'data-message-id="{message.pk}"', 'data-message-id="N"')
+    # a 404 (no HTML body to frame) is the site's page now, with a fresh CSRF token each time
+    html = re.sub(r'name="csrfmiddlewaretoken" value="\w+"', 'name="csrfmiddlewaretoken"', html)
     return re.sub(r"/mail/folders/\d+/", "/mail/folders/N/", html)
 
 
