@@ -213,6 +213,11 @@ WEBMAIL_SEND_CLAIM_SECONDS = int(env("WEBMAIL_SEND_CLAIM_SECONDS", "600"))
 WEBMAIL_SEND_RETRY_SECONDS = int(env("WEBMAIL_SEND_RETRY_SECONDS", str(4 * 3600)))
 # Fetched body parts kept per account; the least recently used go first past this.
 WEBMAIL_BODY_CACHE_BYTES = int(env("WEBMAIL_BODY_CACHE_BYTES", str(64 * 1024 * 1024)))
+# The local search index (mailbox.fulltext): message text is indexed after the headers, up to
+# this many characters per message; WEBMAIL_INDEX_BODIES=0 indexes headers and attachment names
+# only, and the mail server's search keeps answering for text.
+WEBMAIL_INDEX_BODIES = env_bool("WEBMAIL_INDEX_BODIES", True)
+WEBMAIL_INDEX_BODY_BYTES = int(env("WEBMAIL_INDEX_BODY_BYTES", str(200 * 1024)))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -4,6 +4,7 @@ running it twice with the same input changes nothing the second time."""
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Q
 
+from mailbox.fulltext import get_index
 from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange, Pop3Download
 from mailbox.parsing import has_attachments, parse_header_fields
 
@@ -60,6 +61,15 @@ def insert_rows(folder, uidvalidity, rows):
     """Insert rows of COLUMNS; a UID already cached keeps its row. Returns how many were new."""
     if not rows:
         return 0
+    with transaction.atomic():
+        added = _insert_rows(folder, uidvalidity, rows)
+        # the headers go into the search index with the rows (the text follows in the
+        # background pass: mailbox.sync.index)
+        get_index().index_headers_for_uids(folder.pk, uidvalidity, [row[UID] for row in rows])
+        return added
+
+
+def _insert_rows(folder, uidvalidity, rows):
     with transaction.atomic():
         if connection.vendor != "postgresql":
             objects = [Message(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
@@ -118,6 +128,16 @@ def insert_kept_rows(rows):
         _copy_rows(rows, KEPT_COLUMNS)
     else:
         _insert_many(Message, KEPT_COLUMNS, rows)
+    for (folder_id, uidvalidity), uids in _uids_by_folder(rows).items():
+        get_index().index_headers_for_uids(folder_id, uidvalidity, uids)
+
+
+def _uids_by_folder(rows):
+    folder, uidvalidity = KEPT_COLUMNS.index("folder_id"), KEPT_COLUMNS.index("uidvalidity")
+    found = {}
+    for row in rows:
+        found.setdefault((row[folder], row[uidvalidity]), []).append(row[UID])
+    return found
 
 
 def _insert_many(model, names, rows):

@@ -1,0 +1,67 @@
+"""The index on PostgreSQL: a tsvector per message (``SearchEntry.document``, GIN-indexed) in the
+'webmail' text search configuration the migration makes ('simple' with unaccent).
+
+The subject weighs A, the names and addresses D, attachment names B, the body D. Addresses are
+indexed whole (the parser's email token: "bob@example.com") and cut into their words ("bob",
+"example", "com"), so that both spellings find them, as in FTS5, which only cuts them."""
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+
+from mailbox.models import SearchEntry
+
+from .base import MISSING, SearchIndex
+
+CONFIG = "webmail"
+_ADDRESSES = "m.from_address || ' ' || m.\"to\" || ' ' || m.cc"
+HEADERS = (
+    f"setweight(to_tsvector('{CONFIG}', m.subject), 'A')"
+    f" || to_tsvector('{CONFIG}', m.from_name || ' ' || {_ADDRESSES} || ' '"
+    f" || regexp_replace({_ADDRESSES}, '[^[:alnum:]]+', ' ', 'g'))"
+)
+
+
+class PostgresIndex(SearchIndex):
+    vendor = "postgresql"
+
+    def index_headers(self, where, params):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO mailbox_searchentry (message_id, body_done, document)"  # noqa: S608
+                f" SELECT m.id, false, {HEADERS} FROM mailbox_message m"
+                f" WHERE ({where}) AND {MISSING} ON CONFLICT (message_id) DO NOTHING",
+                params,
+            )
+
+    def index_body(self, message_id, attachments, body):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE mailbox_searchentry e SET body_done = true, document ="  # noqa: S608
+                f" {HEADERS} || setweight(to_tsvector('{CONFIG}', %s), 'B')"
+                f" || to_tsvector('{CONFIG}', %s)"
+                " FROM mailbox_message m WHERE m.id = e.message_id AND e.message_id = %s",
+                [attachments, body, message_id],
+            )
+            return cursor.rowcount > 0
+
+    def matching(self, clauses):
+        query = SearchQuery(tsquery(clauses), search_type="raw", config=CONFIG)
+        return SearchEntry.objects.filter(document=query).values("message_id")
+
+    def size_bytes(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('mailbox_searchentry')")
+            return cursor.fetchone()[0]
+
+
+def tsquery(clauses):
+    """The clauses in to_tsquery's syntax: each word quoted (words are letters and digits, so
+    quoting needs no escape); to_tsquery then lowercases and unaccents them as it indexed."""
+    return " & ".join("(" + " | ".join(_term(term) for term in clause) + ")" for clause in clauses)
+
+
+def _term(term):
+    quoted = [f"'{word}'" for word in term.words]
+    if term.prefix:
+        quoted[-1] += ":*"
+    return "(" + " <-> ".join(quoted) + ")"
