@@ -205,6 +205,7 @@ class _TextReader:
 
     def finish(self, text):
         if self.joining and self.last is not None:  # "a OR" at the end: OR was a word
+            self.joining = False
             self._positive("OR")
         if self.bare_end is not None and self.bare_end[0] == len(text):
             self.fields["prefix"] = self.bare_end[1]

@@ -1,9 +1,9 @@
 """The index on PostgreSQL: a tsvector per message (``SearchEntry.document``, GIN-indexed) in the
 'webmail' text search configuration the migration makes ('simple' with unaccent).
 
-The subject weighs A, the names and addresses D, attachment names B, the body D. Addresses are
-indexed whole (the parser's email token: "bob@example.com") and cut into their words ("bob",
-"example", "com"), so that both spellings find them, as in FTS5, which only cuts them."""
+The subject weighs A, the names and addresses D, attachment names B, the body D. Every text is
+cut into words at ASCII punctuation first, as FTS5 cuts it, so that "bob@example.com" is found
+as "bob", "example" or the phrase of the three, on both databases."""
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
@@ -13,11 +13,20 @@ from mailbox.models import SearchEntry
 from .base import MISSING, SearchIndex
 
 CONFIG = "webmail"
-_ADDRESSES = "m.from_address || ' ' || m.\"to\" || ' ' || m.cc"
+# ASCII punctuation, taken out before PostgreSQL's parser sees the text: its parser makes one
+# token of "plan.pdf", "bob@example.com" or "www.example.org/page", which a query made of words
+# (fulltext.words) never matches; FTS5's tokenizer splits them into words, and so do we here.
+PUNCTUATION = "[!-/:-@[-`{-~]+"
+
+
+def _words(sql):
+    return f"regexp_replace({sql}, '{PUNCTUATION}', ' ', 'g')"
+
+
+NAMES = "m.from_name || ' ' || m.from_address || ' ' || m.\"to\" || ' ' || m.cc"
 HEADERS = (
-    f"setweight(to_tsvector('{CONFIG}', m.subject), 'A')"
-    f" || to_tsvector('{CONFIG}', m.from_name || ' ' || {_ADDRESSES} || ' '"
-    f" || regexp_replace({_ADDRESSES}, '[^[:alnum:]]+', ' ', 'g'))"
+    f"setweight(to_tsvector('{CONFIG}', {_words('m.subject')}), 'A')"
+    f" || to_tsvector('{CONFIG}', {_words(NAMES)})"
 )
 
 
@@ -37,8 +46,8 @@ class PostgresIndex(SearchIndex):
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE mailbox_searchentry e SET body_done = true, document ="  # noqa: S608
-                f" {HEADERS} || setweight(to_tsvector('{CONFIG}', %s), 'B')"
-                f" || to_tsvector('{CONFIG}', %s)"
+                f" {HEADERS} || setweight(to_tsvector('{CONFIG}', {_words('%s')}), 'B')"
+                f" || to_tsvector('{CONFIG}', {_words('%s')})"
                 " FROM mailbox_message m WHERE m.id = e.message_id AND e.message_id = %s",
                 [attachments, body, message_id],
             )

@@ -9,7 +9,7 @@ the body cache's bound, or a kept file):
 2. the messages whose text is not indexed (``SearchEntry.body_done`` false) are taken newest
    first, a batch at a time, so that a pass cut short (a worker restarted, the server down)
    resumes where it stopped and recent mail is searchable first;
-3. for each, the text: the body (text/plain, else the HTML reduced to its text), attachment
+3. for each, the text: the body (the HTML reduced to its text, else text/plain), attachment
    names, and forwarded messages' headers and bodies, up to WEBMAIL_INDEX_BODY_BYTES
    characters; parts far larger than that are not fetched at all.
 
@@ -91,7 +91,7 @@ def message_text(source, message):
 
 def _collect(source, message, tree, names, texts, depth):
     text, html, attachments, _inline = find_parts(tree)
-    body = text or html
+    body = html or text  # what the reading pane shows (a plain alternative is often a stub)
     if body is not None and texts is not None:
         texts.append(_part_text(source, message, body))
     for part in attachments:
