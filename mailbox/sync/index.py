@@ -19,6 +19,7 @@ A message that is gone or cannot be read keeps its headers in the index and is m
 import logging
 
 from django.conf import settings
+from django.db import transaction
 
 from mailbox.composing.text import html_to_text
 from mailbox.fulltext import get_index
@@ -49,10 +50,20 @@ def index_account(account, *, limit=None):
         batch = _next_batch(account, BATCH if limit is None else min(BATCH, limit - done))
         if not batch:
             break
+        texts = []
         for message in batch:
-            if not _index_message(index, source, message):
-                return done
-            done += 1
+            text = _read_text(source, message)
+            if text is None:
+                break
+            texts.append((message.pk, *text))
+        # read first, then written in one transaction: one commit per batch, and no write
+        # lock (SQLite's) held while a server is asked for parts
+        with transaction.atomic():
+            for message_id, attachments, body in texts:
+                index.index_body(message_id, attachments, body)
+        done += len(texts)
+        if len(texts) < len(batch):
+            break
     return done
 
 
@@ -64,19 +75,18 @@ def _next_batch(account, size):
     return list(rows.select_related("folder__account"))
 
 
-def _index_message(index, source, message):
-    """False when the source cannot be read now (the pass stops)."""
+def _read_text(source, message):
+    """(attachment names, body) bounded, or None when the source cannot be read now."""
     try:
         attachments, body = message_text(source, message)
     except ConnectionProblem as problem:
         logger.info("text of message %s not indexed now: %s", message.pk, problem)
-        return False
+        return None
     except (MessageGone, PartNotFound, BodyStructureError, OSError) as problem:
         logger.info("text of message %s cannot be read: %s", message.pk, problem)
         attachments, body = [], []
     limit = settings.WEBMAIL_INDEX_BODY_BYTES
-    index.index_body(message.pk, " ".join(attachments)[:limit], "\n".join(body)[:limit])
-    return True
+    return " ".join(attachments)[:limit], "\n".join(body)[:limit]
 
 
 def message_text(source, message):

@@ -319,3 +319,33 @@ def test_a_worker_indexes_the_text_after_a_sync(alice, imap_account, other_clien
 def test_the_query_shapes_stay_in_the_engines_words():
     clauses = [(fulltext.Term(fulltext.words('a"b NEAR(c)'), prefix=True),)]
     assert clauses[0][0].words == ("a", "b", "NEAR", "c")
+
+
+def test_the_search_page_shows_the_total_and_pages_on(alice, as_alice):
+    account = kept_account(alice)
+    for n in range(120):
+        keep(account, mail(f"Note {n:03}", "marmalade\n", day=(2024, 1, 1 + n % 28)))
+    index_pass.index_account(account)
+    url = f"/mail/folders/{inbox(account).pk}/search/"
+    page = as_alice.get(url, {"q": "marmalade"}).content.decode()
+    assert "120 messages match" in page
+    assert page.count('class="row') == 100
+    assert "offset=100" in page and "More results" in page
+    rest = as_alice.get(url, {"q": "marmalade", "offset": "100", "part": "rows"}).content.decode()
+    assert rest.count('class="row') == 20 and "More results" not in rest
+    odd = as_alice.get(url, {"q": "marmalade", "offset": "many"}).content.decode()
+    assert odd.count('class="row') == 100, "an offset that is not a number: the first page"
+
+
+@pytest.mark.servers
+def test_the_list_marks_what_the_server_found(alice, as_alice, imap_account, other_client):
+    status, data = other_client.imap.append("INBOX", "", None, mail("Plain", "pomegranate\n"))
+    assert status == "OK", data
+    assert run_account(imap_account.pk)
+    folder = Folder.objects.get(account=imap_account, name="INBOX")
+    page = as_alice.get(f"/mail/folders/{folder.pk}/search/", {"q": "pomegranate"})
+    text = page.content.decode()
+    assert "Searched on the server" in text and "Text of 0 of 1 messages is indexed" in text
+    index_pass.index_account(imap_account)
+    text = as_alice.get(f"/mail/folders/{folder.pk}/search/", {"q": "pomegranate"}).content
+    assert b"Searched on the server" not in text and b"Plain" in text
