@@ -343,7 +343,8 @@ def _index_filter(query):
     """The free text as a filter on message ids answered by the index; Q() when none."""
     clauses = [_terms([value], query.prefix) for value in query.text]
     clauses += [_terms(group, query.prefix) for group in query.either]
-    clauses = [clause for clause in clauses if clause]
+    if not all(clauses):  # "***": no word to look for, so no match (the server may find it)
+        return Q(pk__in=[])
     engine = fulltext.get_index()
     where = Q(pk__in=engine.matching(clauses)) if clauses else Q()
     excluded = [(term,) for term in _terms(query.excluded)]

@@ -239,6 +239,12 @@ def test_hostile_queries_never_error(alice, account, text):
     assert Message.objects.filter(folder__account=account).count() == 4
 
 
+def test_a_term_without_letters_or_digits_finds_nothing(alice, account):
+    for text in ("!!!", '"*"', "subject:invoice ***", "(", "^"):
+        assert found(alice, text, inbox(account)) == [], text
+    assert found(alice, "friday -***", inbox(account)) == ["Invoice 42"]
+
+
 def test_a_quoted_term_is_searched_literally(alice, account):
     keep(account, mail("Near the shed", "near the shed\n"))
     index_pass.index_account(account)
