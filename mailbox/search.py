@@ -290,10 +290,11 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
         indexed |= Q(pk__in=from_server)
     matched = rows.filter(indexed).select_related("folder")
     limit, offset = max(1, min(limit, MAX_LIMIT)), max(0, offset)
-    page = list(_ordered(matched, from_server)[offset : offset + limit])
+    with fulltext.get_index().planned():
+        page = list(_ordered(matched, from_server)[offset : offset + limit])
+        total = matched.count() if len(page) == limit or offset else len(page)
     for row in page:
         row.from_server = row.pk in from_server  # the list marks them (templatetags.mail)
-    total = matched.count() if len(page) == limit or offset else len(page)
     complete = not found.unsearched and found.failure is None
     return SearchResult(
         messages=page,

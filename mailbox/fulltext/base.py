@@ -8,6 +8,7 @@ and digits only (:func:`words`), so that nothing a user types reaches an engine'
 words into its own syntax, quoted.
 """
 
+import contextlib
 import dataclasses
 import re
 
@@ -48,6 +49,14 @@ class SearchIndex:
         """Something ``Message.objects.filter(pk__in=...)`` takes: the ids of the messages
         matching every clause. ``clauses`` is not empty; each clause has terms with words."""
         raise NotImplementedError
+
+    def after_bulk(self) -> None:
+        """After many entries were written: refresh what the planner knows; nothing by default."""
+
+    def planned(self):
+        """A context for the queries that use :meth:`matching`, where an engine can steer its
+        planner; nothing by default."""
+        return contextlib.nullcontext()
 
     def size_bytes(self) -> int:
         """The index's size on disk (tables and indexes), in bytes."""

@@ -5,8 +5,11 @@ The subject weighs A, the names and addresses D, attachment names B, the body D.
 cut into words at ASCII punctuation first, as FTS5 cuts it, so that "bob@example.com" is found
 as "bob", "example" or the phrase of the three, on both databases."""
 
+import contextlib
+
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 
 from mailbox.models import SearchEntry
 
@@ -55,7 +58,28 @@ class PostgresIndex(SearchIndex):
 
     def matching(self, clauses):
         query = SearchQuery(tsquery(clauses), search_type="raw", config=CONFIG)
-        return SearchEntry.objects.filter(document=query).values("message_id")
+        entries = SearchEntry.objects.filter(document=query).values("message_id")
+        # OFFSET 0 keeps the planner from folding this into the messages' join, where it
+        # tested each message's words in turn (detoasting every one) instead of asking the GIN
+        # index once (with planned(): 12 ms instead of 70 ms for a rare word, 3,000 messages)
+        sql, params = entries.query.sql_with_params()
+        return RawSQL(f"{sql} OFFSET 0", params)  # noqa: S611 (Django's SQL, bound params)
+
+    def after_bulk(self):
+        """Without statistics on the entries the planner guesses how many messages a word
+        matches, and guessed wrong by a factor of 10 and more (a nested loop of seconds)."""
+        if not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE mailbox_searchentry")
+
+    @contextlib.contextmanager
+    def planned(self):
+        """The planner kept off sequential scans: the words of a message are stored out of
+        line (TOAST), which a scan's cost leaves out, so a rare word was looked for by reading
+        every message's words (200 ms at 10,000 messages) instead of in the GIN index (1 ms)."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            yield
 
     def size_bytes(self):
         with connection.cursor() as cursor:

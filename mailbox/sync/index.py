@@ -33,6 +33,9 @@ from mailbox.sources.base import MessageGone, PartNotFound
 logger = logging.getLogger(__name__)
 
 BATCH = 100
+ANALYZE_AFTER = (
+    400  # messages indexed in a pass, after which the planner's statistics are refreshed
+)
 MAX_DEPTH = 3  # forwarded messages inside forwarded messages, this deep
 FETCH_FACTOR = 4  # a part is fetched up to this many times the bound (markup, base64)
 
@@ -64,6 +67,8 @@ def index_account(account, *, limit=None):
         done += len(texts)
         if len(texts) < len(batch):
             break
+    if done >= ANALYZE_AFTER:
+        index.after_bulk()
     return done
 
 
