@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import MailAccount
 
 from .events import send_event_on_commit
+from .fulltext import get_index
 from .models import ChangeKind, Folder, Message, PendingChange, Role, TrustedSender
 from .parsing.bidi import BIDI_CONTROLS
 from .protocols.base import FORBIDDEN_CHARACTERS
@@ -126,6 +127,8 @@ def _copy_rows(rows, target):
         copy.uid, copy.uidvalidity = None, target.uidvalidity or 0
         copy.save()
         placeholders[str(row.pk)] = copy.pk
+    # a new row: indexed again (its text too, by the background pass, once it has a UID)
+    get_index().index_headers_for_ids(placeholders.values())
     return placeholders
 
 
@@ -167,6 +170,7 @@ def _move_kept(rows, target, copy):
         copies.append(Message(**{**_serialize(row), "id": None, "folder_id": target.pk,
                                  "uid": uid, "bodystructure": row.bodystructure}))  # fmt: skip
     Message.objects.bulk_create(copies)
+    get_index().index_headers_for_ids([copy.pk for copy in copies])
 
 
 def _role_folder(account, role):

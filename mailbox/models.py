@@ -10,6 +10,7 @@ in the mail storage (``raw_name``, see mailbox.sources.rawstore), never in the d
 """
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Coalesce, Lower, NullIf, Substr
@@ -379,3 +380,30 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return self.subject or "(no subject)"
+
+
+class SearchEntry(models.Model):
+    """A message's place in the local full-text index (mailbox.fulltext).
+
+    Made with the message's headers as it is cached; ``body_done`` once its text (text parts,
+    attachment names, forwarded messages) was added by the background pass, which takes the
+    newest messages without it first. PostgreSQL keeps the words here (``document``, a GIN
+    index made by the migration); SQLite keeps them in the FTS5 table ``mailbox_fulltext``,
+    whose row for a message is deleted by a trigger when this row is (FTS5 has no cascade)."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="search_entry"
+    )
+    body_done = models.BooleanField(default=False)
+    document = SearchVectorField(null=True)  # PostgreSQL only; NULL on SQLite
+
+    class Meta:
+        indexes = [
+            # the background pass's queue: only messages whose text is still to index
+            models.Index(
+                fields=["message"], condition=models.Q(body_done=False), name="searchentry_todo"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.message_id}{' (text)' if self.body_done else ''}"

@@ -18,16 +18,18 @@ import dataclasses
 import datetime
 import re
 
-from django.db.models import Exists, OuterRef, Q
+from django.conf import settings
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.connection import describe_error
 
-from . import actions
+from . import actions, fulltext
 from .models import Message
 from .sources import TextSearch, source_for_account
+from .sync import index
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 12  # each free-text term costs one SEARCH per folder
@@ -53,11 +55,24 @@ class SearchQuery:
     has_attachment: bool = False  # has:attachment
     scope: str | None = None  # in:all "all", in:folder "folder", None: the caller's default
     notes: tuple[str, ...] = ()  # sentences for the user about operators read as text
+    either: tuple[tuple[str, ...], ...] = ()  # a OR b: one of each group (2 or more terms)
+    excluded: tuple[str, ...] = ()  # -word, -"a phrase": none of these
+    prefix: str | None = None  # the text term typed last, unquoted: matches words it starts
+    folder_name: str | None = None  # in:Archive: that folder of the account
 
     @property
     def is_empty(self):
         return not any(
-            (self.text, self.senders, self.recipients, self.subjects, self.after, self.before)
+            (
+                self.text,
+                self.senders,
+                self.recipients,
+                self.subjects,
+                self.after,
+                self.before,
+                self.either,
+                self.excluded,
+            )
         ) and (self.unread, self.flagged, self.has_attachment) == (None, False, False)
 
 
@@ -68,6 +83,11 @@ class SearchResult:
     problem: str | None  # why the server did not answer (show as a banner), or None
     truncated: bool  # more messages match than ``messages`` holds
     whole_account: bool  # the scope was the account, not one folder
+    total: int = 0  # every match, across all pages
+    offset: int = 0  # where ``messages`` starts among them
+    from_server: frozenset = frozenset()  # ids found by the server, not (yet) in the index:
+    # they come after the index's matches, each marked "searched on the server"
+    progress: tuple[int, int] | None = None  # (text indexed, messages) in scope, when not all
 
 
 # --- reading the query --------------------------------------------------------------------------
@@ -105,15 +125,21 @@ def parse_query(text):
         raise SearchError(
             _("The search is too long: at most %(count)d characters.") % {"count": MAX_QUERY_CHARS}
         )
-    fields = {"text": [], "senders": [], "recipients": [], "subjects": [], "notes": []}
+    fields = {"text": [], "senders": [], "recipients": [], "subjects": [], "notes": [],
+              "either": [], "excluded": []}  # fmt: skip
+    reader = _TextReader(fields)
     for match in _TOKEN.finditer(text):
         quoted = match["quoted"] if match["quoted"] is not None else match["phrase"]
         value = _ESCAPE.sub(r"\1", quoted) if quoted is not None else match["value"] or ""
         if match["name"] is None:
-            _add_term(fields, "text", match["word"] or value)
+            reader.read(match["word"], value, match.start(), match.end())
         else:
+            reader.other()
             _read_operator(fields, match["name"], value)
-    terms = sum(len(fields[name]) for name in ("text", "senders", "recipients", "subjects"))
+    reader.finish(text)
+    terms = sum(len(fields[name]) for name in ("text", "senders", "recipients", "subjects",
+                                               "excluded"))  # fmt: skip
+    terms += sum(len(group) for group in fields["either"])
     if terms > MAX_TERMS:
         raise SearchError(
             _("The search has too many words: at most %(count)d.") % {"count": MAX_TERMS}
@@ -122,7 +148,67 @@ def parse_query(text):
 
 
 def _as_field(value):
-    return tuple(dict.fromkeys(value)) if isinstance(value, list) else value  # duplicates gone
+    if isinstance(value, list):
+        value = [tuple(item) if isinstance(item, list) else item for item in value]
+        return tuple(dict.fromkeys(value))  # duplicates gone
+    return value
+
+
+class _TextReader:
+    """Free text, word by word: ``OR`` between two terms makes them alternatives, a leading
+    ``-`` excludes a word or the phrase it touches, and the last bare word typed (no space or
+    quote after it) is the prefix being typed."""
+
+    def __init__(self, fields):
+        self.fields = fields
+        self.last = None  # (list the last term went to, its value) when it may take an OR
+        self.joining = False  # an OR was read after it
+        self.negate_at = None  # the end of a lone "-": the phrase starting there is excluded
+        self.bare_end = None  # (end, value) of the last bare word
+
+    def read(self, word, value, start, end):
+        if word == "OR" and self.last is not None:
+            self.joining = True
+            return
+        if word == "-":
+            self.negate_at = end
+            return
+        negated = self.negate_at == start or (word is not None and word.startswith("-"))
+        self.negate_at = None
+        if word is not None:
+            value = word[1:] if word.startswith("-") and len(word) > 1 else word
+        value = " ".join(value.split())
+        if not value:
+            return
+        if negated:
+            self.fields["excluded"].append(value)
+            self.last, self.joining = None, False
+            return
+        self._positive(value)
+        self.bare_end = (end, value) if word is not None else None
+
+    def _positive(self, value):
+        if self.joining and self.last is not None:
+            where, previous = self.last
+            where.remove(previous)
+            group = previous if isinstance(previous, list) else [previous]
+            group.append(value)
+            self.fields["either"].append(group)
+            self.last = (self.fields["either"], group)
+        else:
+            self.fields["text"].append(value)
+            self.last = (self.fields["text"], value)
+        self.joining = False
+
+    def other(self):
+        self.last, self.joining, self.negate_at, self.bare_end = None, False, None, None
+
+    def finish(self, text):
+        if self.joining and self.last is not None:  # "a OR" at the end: OR was a word
+            self.joining = False
+            self._positive("OR")
+        if self.bare_end is not None and self.bare_end[0] == len(text):
+            self.fields["prefix"] = self.bare_end[1]
 
 
 def _add_term(fields, name, value):
@@ -151,6 +237,8 @@ def _read_operator(fields, name, value):
     elif value.lower() in _FLAG_WORDS.get(name, {}):
         field, setting = _FLAG_WORDS[name][value.lower()]
         fields[field] = setting
+    elif name == "in" and value:
+        fields["folder_name"] = value
     else:
         _add_term(fields, "text", f"{typed}:{value}")  # C:\temp, http://..., label:x
 
@@ -168,33 +256,120 @@ def _parse_day(value):
 # --- running it ---------------------------------------------------------------------------------
 
 
-def search_messages(user, *, folder_id=None, account_id=None, query, limit=200):
-    """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed).
+def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, offset=0):
+    """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed):
+    ``limit`` of them from ``offset``, with the total.
 
     The scope is looked up from ids, through the lookups that 404 on another user's objects:
-    the folder ``folder_id`` (or, with ``in:all``, its whole account), or the account
-    ``account_id``. Every query below is also filtered by ``user``. An empty query finds
-    nothing (the view shows the folder as usual)."""
+    the folder ``folder_id`` (or, with ``in:all``, its whole account; with ``in:Name``, that
+    folder of its account), or the account ``account_id``. Every query below is also filtered
+    by ``user``. An empty query finds nothing (the view shows the folder as usual).
+
+    Free text is answered by the local index (mailbox.fulltext). While messages in scope wait
+    for their text to be indexed, or when the operator keeps text out of the index, the mail
+    server's search runs too, and what it alone found follows the index's matches."""
     if isinstance(query, str):
         query = parse_query(query)
     folder, account = _scope(user, folder_id, account_id)
-    whole_account = folder is None or query.scope == "all"
+    if query.folder_name is not None:
+        folder = _named_folder(account, query.folder_name)
+    whole_account = folder is None or (query.scope == "all" and query.folder_name is None)
     folders = _folders_in_scope(account, None if whole_account else folder)
     if query.is_empty or not folders:
         return SearchResult([], False, None, False, whole_account)
-    found = TextSearch({}, [])
-    if query.text:
+    rows = Message.objects.filter(folder__in=folders, folder__account__user=user)
+    rows = rows.filter(uid__isnull=False).filter(_header_filter(query))
+    indexed = _index_filter(query)
+    found, from_server, progress = TextSearch({}, []), frozenset(), None
+    folder_ids = [f.pk for f in folders]
+    if query.text and _server_needed(folder_ids):
         found = source_for_account(account).search_text(account, folders, query.text)
-    limit = max(1, min(limit, MAX_LIMIT))
-    rows = list(_matching_rows(user, folders, query, found.ids)[: limit + 1])
+        from_server = _server_only(rows, query, found.ids, indexed)
+        progress = index.progress(folder_ids)
+    if from_server:  # (Q() | Q(pk__in=...) would drop the empty Q: no text, no server)
+        indexed |= Q(pk__in=from_server)
+    matched = rows.filter(indexed).select_related("folder")
+    limit, offset = max(1, min(limit, MAX_LIMIT)), max(0, offset)
+    with fulltext.get_index().planned():
+        page = list(_ordered(matched, from_server)[offset : offset + limit])
+        total = matched.count() if len(page) == limit or offset else len(page)
+    for row in page:
+        row.from_server = row.pk in from_server  # the list marks them (templatetags.mail)
     complete = not found.unsearched and found.failure is None
     return SearchResult(
-        messages=rows[:limit],
+        messages=page,
         server_searched=bool(query.text) and bool(found.ids) and complete,
         problem=_problem(account, found.failure, found.unsearched),
-        truncated=len(rows) > limit or found.truncated,
+        truncated=offset + len(page) < total or found.truncated,
         whole_account=whole_account,
+        total=total,
+        offset=offset,
+        from_server=frozenset(row.pk for row in page if row.from_server),
+        progress=progress,
     )
+
+
+def _named_folder(account, name):
+    """``in:name``: the account's folder of that name (whole or its last part, any case), or
+    of that role (in:sent, in:trash); SearchError when there is none."""
+    folders = list(account.folders.filter(selectable=True))
+    wanted = name.casefold()
+    for test in (
+        lambda f: f.name.casefold() == wanted,
+        lambda f: f.leaf_name.casefold() == wanted,
+        lambda f: f.role == wanted,
+    ):
+        found = [f for f in folders if test(f)]
+        if found:
+            return found[0]
+    raise SearchError(_("There is no folder named “%(name)s” to search in.") % {"name": name})
+
+
+def _server_needed(folder_ids):
+    """Whether the server must search the text too: some text is not indexed yet, or the
+    operator keeps text out of the index."""
+    return not settings.WEBMAIL_INDEX_BODIES or index.has_unindexed_text(folder_ids)
+
+
+def _terms(values, prefix=None):
+    terms = []
+    for value in values:
+        found = fulltext.words(value)
+        if found:
+            terms.append(fulltext.Term(found, prefix=value == prefix))
+    return tuple(terms)
+
+
+def _index_filter(query):
+    """The free text as a filter on message ids answered by the index; Q() when none."""
+    clauses = [_terms([value], query.prefix) for value in query.text]
+    clauses += [_terms(group, query.prefix) for group in query.either]
+    if not all(clauses):  # "***": no word to look for, so no match (the server may find it)
+        return Q(pk__in=[])
+    engine = fulltext.get_index()
+    where = Q(pk__in=engine.matching(clauses)) if clauses else Q()
+    excluded = [(term,) for term in _terms(query.excluded)]
+    if excluded:
+        # any of them excludes a message: NOT (a OR b), one clause of alternatives
+        where &= ~Q(pk__in=engine.matching([tuple(term for (term,) in excluded)]))
+    return where
+
+
+def _server_only(rows, query, hits, indexed):
+    """The ids the server found for every text term that the index does not match."""
+    per_term = [set().union(*(ids[n] for ids in hits.values())) for n in range(len(query.text))]
+    candidates = set.intersection(*per_term) if per_term else set()
+    if not candidates:
+        return frozenset()
+    candidates = rows.filter(pk__in=candidates)
+    return frozenset(candidates.exclude(indexed).values_list("pk", flat=True))
+
+
+def _ordered(rows, from_server):
+    if not from_server:
+        return rows.order_by("-date", "-id")
+    later = Case(When(pk__in=from_server, then=Value(1)), default=Value(0))
+    return rows.order_by(later, "-date", "-id")
 
 
 def _scope(user, folder_id, account_id):
@@ -213,15 +388,6 @@ def _folders_in_scope(account, folder):
         return [folder] if folder.selectable else []
     cached = Message.objects.filter(folder=OuterRef("pk"), uid__isnull=False)
     return list(account.folders.filter(selectable=True).filter(Exists(cached)))
-
-
-def _matching_rows(user, folders, query, hits):
-    rows = Message.objects.filter(folder__in=folders, folder__account__user=user)
-    rows = rows.filter(uid__isnull=False).filter(_header_filter(query))
-    for index, term in enumerate(query.text):
-        found = set().union(*(ids[index] for ids in hits.values()))
-        rows = rows.filter(_text_filter(term, found))
-    return rows.select_related("folder").order_by("-date", "-id")
 
 
 def _header_filter(query):
@@ -248,16 +414,6 @@ def _header_filter(query):
 def _start_of(day):
     """Midnight of ``day`` where the user is (the active time zone), as Gmail reads dates."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def _text_filter(term, found_ids):
-    """A free-text term: in the cached headers or preview, or found by the message source."""
-    where = Q()
-    for field in ("from_name", "from_address", "to", "cc", "subject", "preview"):
-        where |= Q(**{f"{field}__icontains": term})
-    if found_ids:
-        where |= Q(pk__in=found_ids)
-    return where
 
 
 def _problem(account, failure, unsearched):

@@ -33,6 +33,7 @@ def sync_account(self, account_id, folder_names=None, push_only=False):
     sync.run_account(account_id, folder_names=folder_names, push_only=push_only)
     if not push_only:
         prefetch_bodies.delay(account_id)
+        index_account_text.delay(account_id)
     countdown = retry_countdown(account_id, self.request.retries)
     if countdown is not None and not self.request.is_eager:
         raise self.retry(countdown=countdown)
@@ -117,6 +118,23 @@ def fetch_pop3_account(account_id):
 
     if MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.POP3).exists():
         fetch_account(account_id)
+        index_account_text.delay(account_id)
+
+
+INDEX_PER_TASK = 500  # messages per run: a long first pass leaves room for other tasks
+
+
+@shared_task(ignore_result=True)
+def index_account_text(account_id):
+    """Add the text of the account's newest unindexed messages to the search index
+    (mailbox.sync.index), then queue the rest. Twice at once only indexes some twice."""
+    from .sync.index import index_account
+
+    account = MailAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    if index_account(account, limit=INDEX_PER_TASK) == INDEX_PER_TASK:
+        index_account_text.delay(account_id)
 
 
 @shared_task(ignore_result=True)

@@ -229,6 +229,11 @@ WEBMAIL_BODY_CACHE_BYTES = int(env("WEBMAIL_BODY_CACHE_BYTES", str(64 * 1024 * 1
 # the last N days or the newest M, whichever are more (mailbox.sync.prefetch). 0 and 0: none.
 WEBMAIL_PREFETCH_DAYS = int(env("WEBMAIL_PREFETCH_DAYS", "30"))
 WEBMAIL_PREFETCH_MESSAGES = int(env("WEBMAIL_PREFETCH_MESSAGES", "1000"))
+# The local search index (mailbox.fulltext): message text is indexed after the headers, up to
+# this many characters per message; WEBMAIL_INDEX_BODIES=0 indexes headers and attachment names
+# only, and the mail server's search keeps answering for text.
+WEBMAIL_INDEX_BODIES = env_bool("WEBMAIL_INDEX_BODIES", True)
+WEBMAIL_INDEX_BODY_BYTES = int(env("WEBMAIL_INDEX_BODY_BYTES", str(200 * 1024)))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

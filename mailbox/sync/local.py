@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mailbox.fulltext import get_index
 from mailbox.models import Folder, Message, Role
 from mailbox.parsing import find_parts, mime, tree_has_attachments
 from mailbox.parsing.preview import preview_line
@@ -90,7 +91,9 @@ def keep_message(folder, raw, *, seen=True):
         row = store.kept_message_values(folder.pk, LOCAL_UIDVALIDITY, uid, header, len(raw),
                                         attachments, name, timezone.now(), preview)  # fmt: skip
         values = dict(zip(store.KEPT_COLUMNS, row, strict=True))
-        return Message.objects.create(**{**values, "seen": seen})
+        message = Message.objects.create(**{**values, "seen": seen})
+        get_index().index_headers_for_ids([message.pk])
+        return message
 
 
 PREVIEW_BYTES = 64 * 1024  # of the text body read for the list's preview line

@@ -10,6 +10,7 @@ import logging
 from django.db import transaction
 
 from mailbox.events import send_event_on_commit
+from mailbox.fulltext import get_index
 from mailbox.models import ChangeKind, Folder, Message, PendingChange
 from mailbox.protocols.imap import ImapCommandError
 
@@ -109,3 +110,4 @@ def _restore_rows(change):
         [Message(**{**row, "bodystructure": bytes.fromhex(row["bodystructure"])}) for row in rows],
         ignore_conflicts=True,
     )
+    get_index().index_headers_for_ids([row["id"] for row in rows if row.get("id")])

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Q
 
+from mailbox.fulltext import get_index
 from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange, Pop3Download
 from mailbox.parsing import has_attachments, parse_header_fields
 
@@ -64,6 +65,15 @@ def insert_rows(folder, uidvalidity, rows):
     if not rows:
         return 0
     with transaction.atomic():
+        added = _insert_rows(folder, uidvalidity, rows)
+        # the headers go into the search index with the rows (the text follows in the
+        # background pass: mailbox.sync.index)
+        get_index().index_headers_for_uids(folder.pk, uidvalidity, [row[UID] for row in rows])
+        return added
+
+
+def _insert_rows(folder, uidvalidity, rows):
+    with transaction.atomic():
         if connection.vendor != "postgresql":
             return _insert_many(Message, COLUMNS, rows, skip_conflicts=True)
         try:
@@ -120,6 +130,16 @@ def insert_kept_rows(rows):
         _copy_rows(rows, KEPT_COLUMNS)
     else:
         _insert_many(Message, KEPT_COLUMNS, rows)
+    for (folder_id, uidvalidity), uids in _uids_by_folder(rows).items():
+        get_index().index_headers_for_uids(folder_id, uidvalidity, uids)
+
+
+def _uids_by_folder(rows):
+    folder, uidvalidity = KEPT_COLUMNS.index("folder_id"), KEPT_COLUMNS.index("uidvalidity")
+    found = {}
+    for row in rows:
+        found.setdefault((row[folder], row[uidvalidity]), []).append(row[UID])
+    return found
 
 
 def _insert_many(model, names, rows, *, skip_conflicts=False):

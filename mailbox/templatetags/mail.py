@@ -130,6 +130,7 @@ def message_rows(messages, current=None, whole_account=False, folder=None):
             ("star", _("Star")), ("no_subject", _("(no subject)")), ("clip", _("Has attachments")),
             ("unread", _("Unread")), ("no_recipients", _("(no visible recipients)")),
             ("answered", _("Replied")), ("forwarded", _("Forwarded")),
+            ("from_server", _("Searched on the server")),
         )
     }  # fmt: skip
     # the names are put in after escaping, each in its own <bdi>
@@ -159,6 +160,8 @@ def _row(row, current_id, whole_account, words, url, now, role=None):
     marks += _reply_marks(row, words)
     if not row.seen:
         marks += f'<span class="visually-hidden">{words["unread"]}</span>'
+    if getattr(row, "from_server", False):  # a search hit not from the local index (search.py)
+        marks += f'<span class="from-server">{words["from_server"]}</span>'
     folder = ""
     if whole_account:
         folder = f'<span class="in-folder"><bdi>{escape(folder_label(row.folder))}</bdi></span>'

@@ -95,7 +95,8 @@ def search(request, folder_id):
     if not text:
         return redirect("mailbox:folder_messages", folder.pk)
     scope = "account" if request.GET.get("in") == "account" else "folder"
-    context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT}
+    context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT,
+               "total": 0}  # fmt: skip
     try:
         query = search_module.parse_query(text)
     except search_module.SearchError as error:
@@ -103,21 +104,50 @@ def search(request, folder_id):
     else:
         whole = query.scope == "all" or (query.scope is None and scope == "account")
         where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
-        result = search_module.search_messages(request.user, query=query, **where)
-        notes = [result.problem] if result.problem else []
-        if result.truncated:
-            notes.append(
-                _("Only the newest %(n)d matches are shown.") % {"n": len(result.messages)}
+        offset = _offset(request.GET.get("offset"))
+        try:
+            result = search_module.search_messages(
+                request.user, query=query, offset=offset, limit=SEARCH_PAGE, **where
             )
+        except search_module.SearchError as error:  # in:name of no folder
+            result = search_module.SearchResult([], False, str(error), False, whole)
         context.update(
             page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
-            search_problem=" ".join([*notes, *query.notes]),
+            search_problem=" ".join([*_search_notes(result), *query.notes]),
             whole_account=whole,
+            total=result.total,
+            first_page=offset == 0,
+            next_offset=result.offset + len(result.messages) if result.truncated else None,
         )
     if request.GET.get("part") == "rows":
         return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
     context.update(screen_context(request, folder))
     return render(request, "mailbox/mail.html", context)
+
+
+SEARCH_PAGE = 100
+
+
+def _offset(value):
+    """The ``offset`` of a results page: a number, else the first page."""
+    try:
+        return max(0, min(int(value or 0), 10**7))
+    except ValueError:
+        return 0
+
+
+def _search_notes(result):
+    notes = [result.problem] if result.problem else []
+    if result.progress is not None:
+        indexed, total = result.progress
+        notes.append(
+            _(
+                "Text of %(indexed)d of %(total)d messages is indexed here; the rest was "
+                "searched on the mail server, and what only it found is marked so."
+            )
+            % {"indexed": indexed, "total": total}
+        )
+    return notes
 
 
 # --- actions on selected messages (the reading screens call this) ------------------------------

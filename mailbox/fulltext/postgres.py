@@ -1,0 +1,100 @@
+"""The index on PostgreSQL: a tsvector per message (``SearchEntry.document``, GIN-indexed) in the
+'webmail' text search configuration the migration makes ('simple' with unaccent).
+
+The subject weighs A, the names and addresses D, attachment names B, the body D. Every text is
+cut into words at ASCII punctuation first, as FTS5 cuts it, so that "bob@example.com" is found
+as "bob", "example" or the phrase of the three, on both databases."""
+
+import contextlib
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
+
+from mailbox.models import SearchEntry
+
+from .base import MISSING, SearchIndex
+
+CONFIG = "webmail"
+# ASCII punctuation, taken out before PostgreSQL's parser sees the text: its parser makes one
+# token of "plan.pdf", "bob@example.com" or "www.example.org/page", which a query made of words
+# (fulltext.words) never matches; FTS5's tokenizer splits them into words, and so do we here.
+PUNCTUATION = "[!-/:-@[-`{-~]+"
+
+
+def _words(sql):
+    return f"regexp_replace({sql}, '{PUNCTUATION}', ' ', 'g')"
+
+
+NAMES = "m.from_name || ' ' || m.from_address || ' ' || m.\"to\" || ' ' || m.cc"
+HEADERS = (
+    f"setweight(to_tsvector('{CONFIG}', {_words('m.subject')}), 'A')"
+    f" || to_tsvector('{CONFIG}', {_words(NAMES)})"
+)
+
+
+class PostgresIndex(SearchIndex):
+    vendor = "postgresql"
+
+    def index_headers(self, where, params):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO mailbox_searchentry (message_id, body_done, document)"  # noqa: S608
+                f" SELECT m.id, false, {HEADERS} FROM mailbox_message m"
+                f" WHERE ({where}) AND {MISSING} ON CONFLICT (message_id) DO NOTHING",
+                params,
+            )
+
+    def index_body(self, message_id, attachments, body):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE mailbox_searchentry e SET body_done = true, document ="  # noqa: S608
+                f" {HEADERS} || setweight(to_tsvector('{CONFIG}', {_words('%s')}), 'B')"
+                f" || to_tsvector('{CONFIG}', {_words('%s')})"
+                " FROM mailbox_message m WHERE m.id = e.message_id AND e.message_id = %s",
+                [attachments, body, message_id],
+            )
+            return cursor.rowcount > 0
+
+    def matching(self, clauses):
+        query = SearchQuery(tsquery(clauses), search_type="raw", config=CONFIG)
+        entries = SearchEntry.objects.filter(document=query).values("message_id")
+        # OFFSET 0 keeps the planner from folding this into the messages' join, where it
+        # tested each message's words in turn (detoasting every one) instead of asking the GIN
+        # index once (with planned(): 12 ms instead of 70 ms for a rare word, 3,000 messages)
+        sql, params = entries.query.sql_with_params()
+        return RawSQL(f"{sql} OFFSET 0", params)  # noqa: S611 (Django's SQL, bound params)
+
+    def after_bulk(self):
+        """Without statistics on the entries the planner guesses how many messages a word
+        matches, and guessed wrong by a factor of 10 and more (a nested loop of seconds)."""
+        if not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE mailbox_searchentry")
+
+    @contextlib.contextmanager
+    def planned(self):
+        """The planner kept off sequential scans: the words of a message are stored out of
+        line (TOAST), which a scan's cost leaves out, so a rare word was looked for by reading
+        every message's words (200 ms at 10,000 messages) instead of in the GIN index (1 ms)."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            yield
+
+    def size_bytes(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('mailbox_searchentry')")
+            return cursor.fetchone()[0]
+
+
+def tsquery(clauses):
+    """The clauses in to_tsquery's syntax: each word quoted (words are letters and digits, so
+    quoting needs no escape); to_tsquery then lowercases and unaccents them as it indexed."""
+    return " & ".join("(" + " | ".join(_term(term) for term in clause) + ")" for clause in clauses)
+
+
+def _term(term):
+    quoted = [f"'{word}'" for word in term.words]
+    if term.prefix:
+        quoted[-1] += ":*"
+    return "(" + " <-> ".join(quoted) + ")"

@@ -1,0 +1,148 @@
+"""The search index's background pass: each message's text added after its headers.
+
+The headers are indexed as messages are cached (mailbox.sync.store, local, actions); this pass,
+run after a sync or a POP3 fetch (the task ``index_account_text``), adds what needs the message
+itself, read through its source (mailbox.sources: an IMAP part fetched once and cached within
+the body cache's bound, or a kept file):
+
+1. every folder of the account is caught up on headers (rows a path did not index);
+2. the messages whose text is not indexed (``SearchEntry.body_done`` false) are taken newest
+   first, a batch at a time, so that a pass cut short (a worker restarted, the server down)
+   resumes where it stopped and recent mail is searchable first;
+3. for each, the text: the body (the HTML reduced to its text, else text/plain), attachment
+   names, and forwarded messages' headers and bodies, up to WEBMAIL_INDEX_BODY_BYTES
+   characters; parts far larger than that are not fetched at all.
+
+A message that is gone or cannot be read keeps its headers in the index and is marked done.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from mailbox.composing.text import html_to_text
+from mailbox.fulltext import get_index
+from mailbox.models import Message, SearchEntry
+from mailbox.parsing import BodyStructureError, find_parts, parse_header_fields
+from mailbox.parsing.charsets import decode_text_part
+from mailbox.protocols.base import ConnectionProblem
+from mailbox.sources import source_for_account
+from mailbox.sources.base import MessageGone, PartNotFound
+
+logger = logging.getLogger(__name__)
+
+BATCH = 100
+ANALYZE_AFTER = (
+    400  # messages indexed in a pass, after which the planner's statistics are refreshed
+)
+MAX_DEPTH = 3  # forwarded messages inside forwarded messages, this deep
+FETCH_FACTOR = 4  # a part is fetched up to this many times the bound (markup, base64)
+
+
+def index_account(account, *, limit=None):
+    """Index the text of up to ``limit`` (None: every) messages of ``account``, newest first.
+    Returns how many were indexed; stops early, leaving the rest for the next pass, when the
+    mail server cannot be reached."""
+    index = get_index()
+    for folder_id in account.folders.values_list("pk", flat=True):
+        index.index_headers_for_folder(folder_id)
+    done = 0
+    source = source_for_account(account)
+    while limit is None or done < limit:
+        batch = _next_batch(account, BATCH if limit is None else min(BATCH, limit - done))
+        if not batch:
+            break
+        texts = []
+        for message in batch:
+            text = _read_text(source, message)
+            if text is None:
+                break
+            texts.append((message.pk, *text))
+        # read first, then written in one transaction: one commit per batch, and no write
+        # lock (SQLite's) held while a server is asked for parts
+        with transaction.atomic():
+            for message_id, attachments, body in texts:
+                index.index_body(message_id, attachments, body)
+        done += len(texts)
+        if len(texts) < len(batch):
+            break
+    if done >= ANALYZE_AFTER:
+        index.after_bulk()
+    return done
+
+
+def _next_batch(account, size):
+    todo = SearchEntry.objects.filter(
+        body_done=False, message__folder__account=account, message__uid__isnull=False
+    ).values("message_id")
+    rows = Message.objects.filter(pk__in=todo).order_by("-date", "-id")[:size]
+    return list(rows.select_related("folder__account"))
+
+
+def _read_text(source, message):
+    """(attachment names, body) bounded, or None when the source cannot be read now."""
+    try:
+        attachments, body = message_text(source, message)
+    except ConnectionProblem as problem:
+        logger.info("text of message %s not indexed now: %s", message.pk, problem)
+        return None
+    except (MessageGone, PartNotFound, BodyStructureError, OSError) as problem:
+        logger.info("text of message %s cannot be read: %s", message.pk, problem)
+        attachments, body = [], []
+    limit = settings.WEBMAIL_INDEX_BODY_BYTES
+    return " ".join(attachments)[:limit], "\n".join(body)[:limit]
+
+
+def message_text(source, message):
+    """(attachment names, text pieces) of ``message``, read through ``source``; the names
+    alone when the operator turned text indexing off (WEBMAIL_INDEX_BODIES=0)."""
+    names, texts = [], []
+    if not settings.WEBMAIL_INDEX_BODIES:
+        texts = None  # a list that takes nothing: see _collect
+    _collect(source, message, source.part_tree(message), names, texts, 0)
+    return names, texts or []
+
+
+def _collect(source, message, tree, names, texts, depth):
+    text, html, attachments, _inline = find_parts(tree)
+    body = html or text  # what the reading pane shows (a plain alternative is often a stub)
+    if body is not None and texts is not None:
+        texts.append(_part_text(source, message, body))
+    for part in attachments:
+        if part.filename:
+            names.append(part.filename)
+        if part.message is not None and depth < MAX_DEPTH and texts is not None:  # forwarded
+            header = parse_header_fields(source.get_message_header(message, part))
+            texts.append(" ".join((header.subject, header.from_name, header.from_address,
+                                   header.to, header.cc)))  # fmt: skip
+            _collect(source, message, part.message, names, texts, depth + 1)
+
+
+def _part_text(source, message, part):
+    if (part.size or 0) > FETCH_FACTOR * settings.WEBMAIL_INDEX_BODY_BYTES:
+        return ""
+    data = source.get_part(message, part.section)
+    text = decode_text_part(data, part.content_type, part.params.get("charset", ""))
+    return html_to_text(text) if part.content_type == "text/html" else text
+
+
+def progress(folder_ids):
+    """(messages whose text is indexed, messages) in the folders ``folder_ids``."""
+    entries = SearchEntry.objects.filter(
+        message__folder_id__in=folder_ids, message__uid__isnull=False
+    )
+    total = Message.objects.filter(folder_id__in=folder_ids, uid__isnull=False).count()
+    todo = entries.filter(body_done=False).count()
+    indexed = entries.count()
+    return max(0, indexed - todo), total
+
+
+def has_unindexed_text(folder_ids):
+    """Whether any message of the folders still waits for its text (or its headers)."""
+    waiting = SearchEntry.objects.filter(body_done=False, message__folder_id__in=folder_ids)
+    if waiting.filter(message__uid__isnull=False).exists():
+        return True
+    return (
+        Message.objects.filter(folder_id__in=folder_ids, uid__isnull=False, search_entry=None)
+    ).exists()

@@ -1,0 +1,357 @@
+"""The local search index (mailbox.fulltext): Alice's mail indexed here and searched here.
+
+The same tests run on PostgreSQL (the suite's database) and on SQLite (the embedded mode):
+
+    TEST_DATABASE_URL=sqlite:////tmp/index.sqlite3 pytest tests/mailbox/test_fulltext.py
+
+Most use mail kept here (a POP3 account's local folders: no server needed to read it); the
+last ones use Alice's IMAP account on the real Dovecot, where text not indexed yet is searched
+on the server and a worker indexes it after a sync.
+"""
+
+import datetime
+import email
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+import pytest
+from django.db import connection
+from django.http import Http404
+
+from accounts.models import MailAccount
+from mailbox import actions, fulltext
+from mailbox.models import Folder, Message, Role, SearchEntry
+from mailbox.search import SearchError, parse_query, search_messages
+from mailbox.sync import index as index_pass
+from mailbox.sync import local, run_account
+
+pytestmark = [pytest.mark.django_db]
+UTC = datetime.UTC
+
+
+def mail(subject, body="Hello.\n", *, sender="Zoë Martin <zoe@example.org>", day=(2024, 3, 1),
+         to="Alice <alice@example.com>", cc=None, html=None, attach=None, forward=None):  # fmt: skip
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, subject
+    if cc:
+        message["Cc"] = cc
+    message["Date"] = format_datetime(datetime.datetime(*day, 12, 0, tzinfo=UTC))
+    message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
+    if attach:
+        message.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf",
+                               filename=attach)  # fmt: skip
+    if forward:
+        message.add_attachment(email.message_from_bytes(forward, policy=SMTP))
+    return message.as_bytes(policy=SMTP)
+
+
+def kept_account(user, email="alice@example.com"):
+    account = MailAccount(user=user, email=email, incoming_protocol="pop3",
+                          incoming_host="127.0.0.1", incoming_port=110,
+                          incoming_username=email, smtp_host="127.0.0.1", smtp_port=25)  # fmt: skip
+    account.incoming_password = "unused"
+    account.save()
+    local.ensure_standard_folders(account)
+    return account
+
+
+def inbox(account):
+    return Folder.objects.get(account=account, role=Role.INBOX)
+
+
+def keep(account, raw, *, role=Role.INBOX, seen=True):
+    return local.keep_message(Folder.objects.get(account=account, role=role), raw, seen=seen)
+
+
+def found(user, text, folder=None, **kwargs):
+    """The subjects found, newest first: answered by the index alone (checked)."""
+    where = {"folder_id": folder.pk} if folder else {}
+    result = search_messages(user, query=text, **where, **kwargs)
+    assert not result.from_server and result.progress is None, "the index answered alone"
+    return [m.subject for m in result.messages]
+
+
+@pytest.fixture
+def account(alice):
+    account = kept_account(alice)
+    keep(account, mail("Garden plans", "Shall we plant tomatoes near the shed?\n",
+                       cc="Carol Baker <carol@example.net>", attach="plan.pdf",
+                       day=(2024, 3, 10)), seen=False)  # fmt: skip
+    keep(account, mail("Invoice 42", "Please pay by Friday. The café opens at nine.\n",
+                       sender="Bob Stone <bob@example.com>", day=(2024, 2, 1)))  # fmt: skip
+    keep(account, mail("Weekly digest", "Plain part.\n",
+                       html="<p>Tomatoes are <b>on sale</b> this week &amp; next.</p>",
+                       sender="Newsletter <news@example.com>", to="list@example.com",
+                       day=(2024, 1, 15)))  # fmt: skip
+    inner = mail("Rhubarb recipe", "Cook the rhubarb slowly with kumquats.\n",
+                 sender="Grandma <gran@example.net>")  # fmt: skip
+    keep(account, mail("Fwd: a recipe", "See below.\n", forward=inner, day=(2023, 6, 1)),
+         role=Role.ARCHIVE)  # fmt: skip
+    Message.objects.filter(subject="Invoice 42").update(flagged=True)
+    index_pass.index_account(account)
+    return account
+
+
+def test_headers_are_indexed_as_mail_arrives(alice):
+    account = kept_account(alice)
+    message = keep(account, mail("Quarterly report", "Numbers inside.\n"))
+    entry = SearchEntry.objects.get(message=message)
+    assert not entry.body_done, "the text waits for the background pass"
+    assert found(alice, "subject:quarterly", inbox(account)) == ["Quarterly report"]
+    assert [m.subject for m in search_messages(alice, query="quarterly report",
+                                               folder_id=inbox(account).pk).messages] == [
+        "Quarterly report"
+    ]  # fmt: skip
+
+
+def test_free_words_reach_subjects_names_addresses_and_bodies(alice, account):
+    assert found(alice, "tomatoes", inbox(account)) == ["Garden plans", "Weekly digest"]
+    assert found(alice, "friday", inbox(account)) == ["Invoice 42"]
+    assert found(alice, "carol", inbox(account)) == ["Garden plans"]
+    assert found(alice, "bob@example.com", inbox(account)) == ["Invoice 42"]
+    assert found(alice, "plan.pdf", inbox(account)) == ["Garden plans"]
+
+
+def test_html_is_searched_as_its_text_and_accents_do_not_matter(alice, account):
+    assert found(alice, "sale", inbox(account)) == ["Weekly digest"]
+    assert found(alice, "cafe", inbox(account)) == ["Invoice 42"]
+    assert found(alice, "ZOE", inbox(account)) == ["Garden plans"]
+
+
+def test_the_inside_of_a_forwarded_message_is_searched(alice, account):
+    archive = Folder.objects.get(account=account, role=Role.ARCHIVE)
+    assert found(alice, "kumquats", archive) == ["Fwd: a recipe"]
+    assert found(alice, "grandma", archive) == ["Fwd: a recipe"]
+
+
+def test_a_phrase_must_match_whole_and_in_order(alice, account):
+    folder = inbox(account)
+    assert found(alice, '"plant tomatoes"', folder) == ["Garden plans"]
+    assert found(alice, '"tomatoes plant"', folder) == []
+
+
+def test_the_last_word_typed_is_a_prefix(alice, account):
+    assert found(alice, "tomat", inbox(account)) == ["Garden plans", "Weekly digest"]
+    assert found(alice, "tomat shed", inbox(account)) == [], "only the last word"
+
+
+def test_operators(alice, account):
+    folder = inbox(account)
+    assert found(alice, "from:bob", folder) == ["Invoice 42"]
+    assert found(alice, "to:list@example.com", folder) == ["Weekly digest"]
+    assert found(alice, "subject:invoice", folder) == ["Invoice 42"]
+    assert found(alice, "has:attachment", folder) == ["Garden plans"]
+    assert found(alice, "is:unread", folder) == ["Garden plans"]
+    assert found(alice, "is:starred", folder) == ["Invoice 42"]
+    assert found(alice, "after:2024-02-01 before:2024-03-01", folder) == ["Invoice 42"]
+    assert found(alice, "from:news tomatoes", folder) == ["Weekly digest"]
+
+
+def test_or_and_minus(alice, account):
+    folder = inbox(account)
+    assert found(alice, "friday OR shed", folder) == ["Garden plans", "Invoice 42"]
+    assert found(alice, "tomatoes -shed", folder) == ["Weekly digest"]
+    assert found(alice, 'tomatoes -"on sale"', folder) == ["Garden plans"]
+    assert found(alice, "-tomatoes", folder) == ["Invoice 42"]
+    assert parse_query("a OR").text == ("a", "OR")
+
+
+def test_in_folder_and_across_the_account(alice, account):
+    assert found(alice, "rhubarb", inbox(account)) == []
+    assert found(alice, "rhubarb in:archive", inbox(account)) == ["Fwd: a recipe"]
+    assert found(alice, "recipe in:all", inbox(account)) == ["Fwd: a recipe"]
+    assert sorted(found(alice, "example", account_id=account.pk)) == [
+        "Fwd: a recipe", "Garden plans", "Invoice 42", "Weekly digest",
+    ]  # fmt: skip
+    with pytest.raises(SearchError, match="no folder named"):
+        search_messages(alice, query="x in:Nowhere", folder_id=inbox(account).pk)
+
+
+def test_all_accounts_are_searched_one_by_one_and_bob_never_sees_alices_mail(alice, bob, account):
+    bobs = kept_account(bob, "bob@example.com")
+    keep(bobs, mail("Bob's tomatoes", "tomatoes again\n"))
+    index_pass.index_account(bobs)
+    assert found(bob, "tomatoes", account_id=bobs.pk) == ["Bob's tomatoes"]
+    assert found(alice, "tomatoes", account_id=account.pk) == ["Garden plans", "Weekly digest"]
+    with pytest.raises(Http404):
+        search_messages(bob, query="tomatoes", account_id=account.pk)
+    with pytest.raises(Http404):
+        search_messages(bob, query="tomatoes", folder_id=inbox(account).pk)
+
+
+def test_a_total_and_pages_through_every_result(alice):
+    account = kept_account(alice)
+    for n in range(230):
+        keep(account, mail(f"Report {n:03}", "quarterly numbers\n",
+                           day=(2024, 1, 1 + n % 28)))  # fmt: skip
+    index_pass.index_account(account)
+    seen = []
+    for offset in range(0, 300, 100):
+        result = search_messages(alice, query="quarterly", folder_id=inbox(account).pk,
+                                 limit=100, offset=offset)  # fmt: skip
+        assert result.total == 230
+        assert result.truncated == (offset + 100 < 230)
+        seen += [m.pk for m in result.messages]
+    assert len(seen) == len(set(seen)) == 230
+
+
+def test_a_moved_message_keeps_its_entry_and_a_copy_is_indexed(alice, account):
+    garden = Message.objects.get(subject="Garden plans")
+    archive = Folder.objects.get(account=account, role=Role.ARCHIVE)
+    actions.do_move_messages(alice, [garden.pk], archive.pk)
+    assert SearchEntry.objects.get(message=garden).body_done
+    assert found(alice, "shed", archive) == ["Garden plans"]
+    assert found(alice, "shed", inbox(account)) == []
+    actions.do_move_messages(alice, [garden.pk], inbox(account).pk, copy=True)
+    copy = Message.objects.get(folder=inbox(account), subject="Garden plans")
+    assert SearchEntry.objects.filter(message=copy).exists()
+    index_pass.index_account(account)
+    assert found(alice, "shed", inbox(account)) == ["Garden plans"]
+
+
+def test_deleted_mail_leaves_the_index(alice, account):
+    doomed = list(Message.objects.filter(folder__account=account).values_list("pk", flat=True))
+    local.delete_messages(doomed)
+    assert not SearchEntry.objects.filter(message_id__in=doomed).exists()
+    if connection.vendor == "sqlite":  # FTS5 has no cascade: the trigger's work
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM mailbox_fulltext")
+            assert cursor.fetchone()[0] == 0
+    assert found(alice, "example", account_id=account.pk) == []
+
+
+HOSTILE = [
+    '"', '""', '"unterminated', "NEAR(a b)", "a NEAR b", "*", "a*", "^a", "a:b", "(", ")",
+    "()", "a AND", "OR", "OR OR", "NOT", "- -", "-", "'; DROP TABLE mailbox_message; --",
+    "' OR 1=1 --", "a & b | !c <-> d", "\\", "%", "_", "{x}", "col:subject", "subject:(x",
+    "ß", "日本", "\u200f", "!!!", "a''b", "'", "rowid=1", "mailbox_fulltext:*",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_queries_never_error(alice, account, text):
+    result = search_messages(alice, query=text, folder_id=inbox(account).pk)
+    assert result.total == len(result.messages) >= 0
+    assert Message.objects.filter(folder__account=account).count() == 4
+
+
+def test_a_term_without_letters_or_digits_finds_nothing(alice, account):
+    for text in ("!!!", '"*"', "subject:invoice ***", "(", "^"):
+        assert found(alice, text, inbox(account)) == [], text
+    assert found(alice, "friday -***", inbox(account)) == ["Invoice 42"]
+
+
+def test_a_quoted_term_is_searched_literally(alice, account):
+    keep(account, mail("Near the shed", "near the shed\n"))
+    index_pass.index_account(account)
+    assert found(alice, "near", inbox(account)) == ["Garden plans", "Near the shed"]
+    assert found(alice, '"NEAR the"', inbox(account)) == ["Garden plans", "Near the shed"]
+    assert found(alice, "NEAR(near shed)", inbox(account)) == [], "NEAR, ( and ) are words"
+
+
+def test_the_body_bound_is_kept(alice, settings):
+    settings.WEBMAIL_INDEX_BODY_BYTES = 100
+    account = kept_account(alice)
+    keep(account, mail("Long", "start " + "filler " * 40 + "faraway\n"))
+    index_pass.index_account(account)
+    assert found(alice, "start", inbox(account)) == ["Long"]
+    assert found(alice, "faraway", inbox(account)) == []
+
+
+def test_text_kept_out_leaves_the_server_search_in_charge(alice, settings):
+    settings.WEBMAIL_INDEX_BODIES = False
+    account = kept_account(alice)
+    keep(account, mail("Names only", "a hidden word: zanzibar\n", attach="map.pdf"))
+    index_pass.index_account(account)
+    assert SearchEntry.objects.get().body_done
+    named = search_messages(alice, query="map.pdf", folder_id=inbox(account).pk)
+    assert [m.subject for m in named.messages] == ["Names only"] and not named.from_server
+    result = search_messages(alice, query="zanzibar", folder_id=inbox(account).pk)
+    assert [m.subject for m in result.messages] == ["Names only"]
+    assert result.from_server == {result.messages[0].pk}, "found by the source's search"
+
+
+def test_the_pass_resumes_newest_first(alice):
+    account = kept_account(alice)
+    for day in (1, 2, 3):
+        keep(account, mail(f"Day {day}", "text\n", day=(2024, 5, day)))
+    assert index_pass.index_account(account, limit=1) == 1
+    done = SearchEntry.objects.filter(body_done=True).values_list("message__subject", flat=True)
+    assert list(done) == ["Day 3"]
+    assert index_pass.index_account(account) == 2
+    assert index_pass.index_account(account) == 0, "a second run finds nothing to do"
+
+
+# --- IMAP: the server searches what is not indexed yet; the worker indexes after a sync ----
+
+
+@pytest.mark.servers
+def test_text_not_indexed_yet_is_searched_on_the_server_and_marked(alice, imap_account,
+                                                                    other_client):  # fmt: skip
+    status, data = other_client.imap.append("INBOX", "", None, mail("Plain", "pomegranate\n"))
+    assert status == "OK", data
+    assert run_account(imap_account.pk)
+    folder = Folder.objects.get(account=imap_account, name="INBOX")
+    result = search_messages(alice, query="pomegranate", folder_id=folder.pk)
+    assert [m.subject for m in result.messages] == ["Plain"]
+    assert result.from_server == {result.messages[0].pk} and result.progress == (0, 1)
+    index_pass.index_account(imap_account)
+    assert found(alice, "pomegranate", folder) == ["Plain"]
+
+
+@pytest.mark.servers
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a worker needs a shared database")
+def test_a_worker_indexes_the_text_after_a_sync(alice, imap_account, other_client, celery_worker):
+    status, data = other_client.imap.append("INBOX", "", None, mail("Queued", "persimmon\n"))
+    assert status == "OK", data
+    from mailbox.tasks import sync_account
+
+    sync_account.delay(imap_account.pk)
+    deadline = time.monotonic() + 60
+    while not SearchEntry.objects.filter(body_done=True, message__subject="Queued").exists():
+        if time.monotonic() > deadline or celery_worker.poll() is not None:
+            celery_worker.terminate()
+            pytest.fail(f"no worker indexed: {celery_worker.communicate(timeout=10)[0][-3000:]}")
+        time.sleep(0.2)
+    folder = Folder.objects.get(account=imap_account, name="INBOX")
+    assert found(alice, "persimmon", folder) == ["Queued"]
+
+
+def test_the_query_shapes_stay_in_the_engines_words():
+    clauses = [(fulltext.Term(fulltext.words('a"b NEAR(c)'), prefix=True),)]
+    assert clauses[0][0].words == ("a", "b", "NEAR", "c")
+
+
+def test_the_search_page_shows_the_total_and_pages_on(alice, as_alice):
+    account = kept_account(alice)
+    for n in range(120):
+        keep(account, mail(f"Note {n:03}", "marmalade\n", day=(2024, 1, 1 + n % 28)))
+    index_pass.index_account(account)
+    url = f"/mail/folders/{inbox(account).pk}/search/"
+    page = as_alice.get(url, {"q": "marmalade"}).content.decode()
+    assert "120 messages match" in page
+    assert page.count('class="row') == 100
+    assert "offset=100" in page and "More results" in page
+    rest = as_alice.get(url, {"q": "marmalade", "offset": "100", "part": "rows"}).content.decode()
+    assert rest.count('class="row') == 20 and "More results" not in rest
+    odd = as_alice.get(url, {"q": "marmalade", "offset": "many"}).content.decode()
+    assert odd.count('class="row') == 100, "an offset that is not a number: the first page"
+
+
+@pytest.mark.servers
+def test_the_list_marks_what_the_server_found(alice, as_alice, imap_account, other_client):
+    status, data = other_client.imap.append("INBOX", "", None, mail("Plain", "pomegranate\n"))
+    assert status == "OK", data
+    assert run_account(imap_account.pk)
+    folder = Folder.objects.get(account=imap_account, name="INBOX")
+    page = as_alice.get(f"/mail/folders/{folder.pk}/search/", {"q": "pomegranate"})
+    text = page.content.decode()
+    assert "Searched on the server" in text and "Text of 0 of 1 messages is indexed" in text
+    index_pass.index_account(imap_account)
+    text = as_alice.get(f"/mail/folders/{folder.pk}/search/", {"q": "pomegranate"}).content
+    assert b"Searched on the server" not in text and b"Plain" in text
