@@ -1,5 +1,7 @@
 import os
 import shutil
+import threading
+import time
 
 import pytest
 
@@ -35,7 +37,34 @@ def page(browser, live_server):
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    close_quietly(context)
+
+
+def close_quietly(context, timeout=10.0):
+    """Close a browser context only once nothing it started still runs on the live server: each
+    page is left for about:blank first (its pagehide handlers, such as the compose page's last
+    draft save by sendBeacon, go out now, not during the next test), the requests the browser
+    still has open are waited for, and after the close so are the live server's request threads.
+    A request still running while the test's database is flushed makes the flush fail and leaves
+    the next test's rows in place. ``timeout``: seconds for each wait."""
+    pending = set()
+    context.on("request", lambda request: pending.add(request))
+    context.on("requestfinished", lambda request: pending.discard(request))
+    context.on("requestfailed", lambda request: pending.discard(request))
+    for page in context.pages:
+        try:
+            page.goto("about:blank", timeout=timeout * 1000)
+        except Exception:  # a page that cannot leave still gets closed below
+            pass
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        context.pages[0].wait_for_timeout(50) if context.pages else time.sleep(0.05)
     context.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture
