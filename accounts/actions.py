@@ -75,7 +75,8 @@ def do_save_preferences(user, **changes):
     preferences.full_clean()
     preferences.save()
     user.preferences = preferences  # what get_preferences answers for the rest of the request
-    send_event_on_commit([user.pk], {"type": "preferences.changed"})
+    shown = {"theme": preferences.theme, "notify_new_mail": preferences.notify_new_mail}
+    send_event_on_commit([user.pk], {"type": "preferences.changed", **shown})
     return preferences
 
 

@@ -268,6 +268,10 @@ class Preferences(models.Model):
         _("time to undo a send"), choices=UNDO_SEND_CHOICES, default=10
     )
     compose_html = models.BooleanField(_("write formatted mail by default"), default=True)
+    # off by default: the browser asks its own permission too, once the user turns it on
+    notify_new_mail = models.BooleanField(
+        _("show a desktop notification for new mail in the Inbox"), default=False
+    )
 
     def __str__(self):
         return f"preferences of {self.user}"

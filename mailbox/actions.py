@@ -16,7 +16,13 @@ from django.utils.translation import gettext as _
 
 from accounts.models import MailAccount
 
-from .events import send_event_on_commit
+from .events import (
+    announce_added,
+    announce_flags,
+    announce_folders,
+    announce_removed,
+    send_event_on_commit,
+)
 from .fulltext import get_index
 from .models import ChangeKind, Folder, Message, PendingChange, Role, TrustedSender
 from .parsing.bidi import BIDI_CONTROLS
@@ -72,13 +78,9 @@ def _by_folder(messages):
     return groups
 
 
-def _announce(user_id, folders):
+def _recount(folders):
     for folder in folders:
-        store.refresh_counts(folder)
-        send_event_on_commit(
-            [user_id],
-            {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},
-        )
+        store.refresh_counts(folder)  # and its "folder.counts" event
 
 
 @transaction.atomic
@@ -94,7 +96,8 @@ def do_set_flags(user, message_ids, *, add=(), remove=()):
         Message.objects.bulk_update(rows, [*store.FLAG_FIELDS, "keywords"])
         _queue_change(folder, ChangeKind.FLAGS, rows, undo={"flags": undo},
                       add_flags=sorted(add), remove_flags=sorted(remove))  # fmt: skip
-    _announce(user.pk, groups)
+        announce_flags(user.pk, folder, {row.pk: row.flags for row in rows})
+    _recount(groups)
     _push_on_commit(folder.account for folder in groups)
     return sum(len(rows) for rows in groups.values())
 
@@ -147,30 +150,35 @@ def do_move_messages(user, message_ids, target_folder_id, *, copy=False):
     for folder, rows in groups.items():
         if folder.account_id != target.account_id:
             raise ValidationError(_("Messages can only be moved within one mail account."))
+        if not copy:
+            announce_removed(user.pk, folder, [row.pk for row in rows], to_folder=target)
         if target.account.is_pop3:
-            _move_kept(rows, target, copy)
+            announce_added(user.pk, target, _move_kept(rows, target, copy))
             continue
         undo = {"rows": [_serialize(row) for row in rows], "placeholders": _copy_rows(rows, target)}
+        announce_added(user.pk, target, undo["placeholders"].values())
         if not copy:
             Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
         kind = ChangeKind.COPY if copy else ChangeKind.MOVE
         _queue_change(folder, kind, rows, target=target, undo=undo)
-    _announce(user.pk, [*groups, target])
+    _recount([*groups, target])
     _push_on_commit([target.account])
     return sum(len(rows) for rows in groups.values())
 
 
 def _move_kept(rows, target, copy):
-    """Mail kept here moves at once; a copy shares the raw file of its original."""
+    """Mail kept here moves at once (keeping its ids); a copy shares the raw file of its
+    original. Returns the ids of the messages now in ``target``."""
     if not copy:
         local.move_messages(rows, target)
-        return
+        return [row.pk for row in rows]
     copies = []
     for row, uid in zip(rows, local.allocate_uids(target.pk, len(rows)), strict=True):
         copies.append(Message(**{**_serialize(row), "id": None, "folder_id": target.pk,
                                  "uid": uid, "bodystructure": row.bodystructure}))  # fmt: skip
     Message.objects.bulk_create(copies)
     get_index().index_headers_for_ids([copy.pk for copy in copies])
+    return [copy.pk for copy in copies]
 
 
 def _role_folder(account, role):
@@ -219,13 +227,14 @@ def do_expunge_messages(user, message_ids):
     """Remove messages for good (UID EXPUNGE of exactly these)."""
     groups = _locked_by_folder(user, message_ids)
     for folder, rows in groups.items():
+        announce_removed(user.pk, folder, [row.pk for row in rows])
         if folder.account.is_pop3:
             local.delete_messages([row.pk for row in rows])
             continue
         undo = {"rows": [_serialize(row) for row in rows]}
         Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
         _queue_change(folder, ChangeKind.EXPUNGE, rows, undo=undo)
-    _announce(user.pk, groups)
+    _recount(groups)
     _push_on_commit(folder.account for folder in groups)
     return sum(len(rows) for rows in groups.values())
 
@@ -267,17 +276,24 @@ def do_check_mail(user, account_id):
     return account
 
 
-def _announce_folders(account):
-    send_event_on_commit([account.user_id], {"type": "folders.changed", "account_id": account.pk})
+def _folder_names(account):
+    return dict(Folder.objects.filter(account=account).values_list("pk", "name"))
 
 
 def _folder_command(account, command, here=None):
-    """Run a folder command on the server, then mirror the folder list, refused or not. For a
-    POP3 account, ``here()`` makes the change in its local folders instead."""
+    """Run a folder command on the server, then mirror the folder list, refused or not (the
+    mirror announces what changed). For a POP3 account, ``here()`` makes the change in its
+    local folders instead."""
     if account.is_pop3:
         with transaction.atomic():
+            before = _folder_names(account)
             here()
-            _announce_folders(account)
+            after = _folder_names(account)
+            announce_folders(
+                account.user_id, account.pk, created=after.keys() - before.keys(),
+                deleted=before.keys() - after.keys(),
+                renamed=[pk for pk in before.keys() & after.keys() if before[pk] != after[pk]],
+            )  # fmt: skip
         return
     from .sync import imap_session
     from .sync.folders import sync_folder_list
@@ -287,7 +303,6 @@ def _folder_command(account, command, here=None):
             command(session)
         finally:
             sync_folder_list(account, session)
-            _announce_folders(account)
 
 
 def _account_delimiter(account):
@@ -368,6 +383,7 @@ def do_rename_folder(user, folder_id, new_leaf_name):
     except Exception:
         _rename_locally(folder, new_name, folder.name, renamed)
         raise
+    announce_folders(folder.account.user_id, folder.account_id, renamed=renamed)
     return Folder.objects.get(pk=folder.pk)
 
 

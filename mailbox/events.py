@@ -1,8 +1,45 @@
-"""Events to open browsers: ids, never content; the caller names the recipients.
+"""Events to open browsers: ids and small facts, never content; the caller names the recipients.
 
-Each user has one group, ``user.<id>``. Browsers re-fetch what changed through the normal,
-permission-checked views. Events are sent after the transaction commits, so a browser never
-fetches a state that was rolled back.
+Each user has one group, ``user.<id>``. Events are sent after the transaction commits, so a
+browser never fetches a state that was rolled back. A browser applies each event in place and
+fetches what it shows of a message (its row) through the normal, permission-checked views
+(``?part=rows&ids=...`` of the folder's list); no event makes it open a message, so none marks
+one read. After a reconnect it re-fetches what it shows; nothing is replayed.
+
+The events, each a JSON object with its ``type`` (ids are our database ids, never IMAP UIDs):
+
+``message.new``      ``{"folder_id", "account_id", "role", "ids": [id, ...]}``: messages that
+                     appeared in a folder (new mail, a POP3 fetch, a copy, a move's arrival, a
+                     change rolled back), or whose row changed otherwise (a copy's placeholder
+                     got its UID): a page fetches these rows again. ``role``: the folder's.
+``message.flags``    ``{"folder_id", "flags": {"<id>": ["\\Seen", "$Forwarded", ...]}}``: the
+                     whole new list of flags and keywords of each message whose flags changed.
+``message.removed``  ``{"folder_id", "ids": [id, ...], "to_folder_id": id or null}``: messages
+                     gone from a folder, expunged (``null``) or moved (in the target they are
+                     new messages, with ids of their own, announced by ``message.new``).
+``folder.counts``    ``{"folder_id", "account_id", "unread", "total"}``: after every recount.
+``folder.changed``   ``{"folder_id", "account_id"}``: more changed in the folder than is worth
+                     listing (over MAX_LISTED ids, a UIDVALIDITY reset): re-fetch what is shown.
+``folders.changed``  ``{"account_id", "created": [id], "renamed": [id], "changed": [id],
+                     "deleted": [id]}``: the folder tree of an account (``changed``: its
+                     subscription or role); pages re-fetch the tree (``?part=folders``).
+``sync.progress``    ``{"folder_id", "cached", "total"}``: a first sync's backfill, at most
+                     twice a second per folder.
+``account.changed``  ``{"account_id", "created", "error"}``: added, edited, or its sync or
+                     fetch error appeared or went (``error``: whether it has one now; the words
+                     are on the page).
+``account.deleted``  ``{"account_id"}``
+``fetch.done``       ``{"account_id", "folder_id", "added"}``: a POP3 fetch brought ``added``
+                     messages into the Inbox ``folder_id`` (their rows: ``message.new``).
+``change.failed``    ``{"kind", "folder_id", "reason"}``: the server refused a change made here;
+                     it was rolled back (``reason``: the server's words, at most 300 characters).
+``preferences.changed`` ``{"theme", "notify_new_mail"}`` (both absent after a change that
+                     pages do not show, such as a trusted sender).
+``outbox.state``     ``{"outbox_id", "state"}``: queued, sending, sent, failed, cancelled.
+``draft.saved``      ``{"draft_id", "version"}``: a draft was saved here (its server copy
+                     follows).
+
+Ids come in lists of at most MAX_LISTED; a bigger change is one ``folder.changed``.
 """
 
 import asyncio
@@ -17,17 +54,12 @@ logger = logging.getLogger(__name__)
 
 EVENT_TYPES = frozenset(
     {
-        "account.changed",  # an account was added, edited, or its sync error changed
-        "account.deleted",
-        "folders.changed",  # the folder tree of an account changed
-        "folder.changed",  # messages or counts of a folder changed
-        "sync.progress",  # a first sync's backfill: cached of total
-        "change.failed",  # the server refused a change made here; it was rolled back
-        "preferences.changed",  # theme or reading preferences; other tabs follow
-        "outbox.state",  # an outgoing message was queued, is sending, was sent, failed or undone
-        "draft.saved",  # a draft was saved here (its server copy follows)
+        "message.new", "message.flags", "message.removed", "folder.counts", "folder.changed",
+        "folders.changed", "sync.progress", "account.changed", "account.deleted", "fetch.done",
+        "change.failed", "preferences.changed", "outbox.state", "draft.saved",
     }
-)
+)  # fmt: skip
+MAX_LISTED = 500  # ids in one event; more is a "folder.changed" (re-fetch what you show)
 
 
 def user_group(user_id):
@@ -72,3 +104,54 @@ def _log_failure(done, event, user_id):
 def send_event_on_commit(user_ids, event):
     user_ids = list(user_ids)
     transaction.on_commit(lambda: send_event(user_ids, event))
+
+
+# --- the message and folder events: built here, so that their shapes are in one place ---------
+
+
+def _send(user_id, kind, **facts):
+    send_event_on_commit([user_id], {"type": kind, **facts})
+
+
+def _too_many(user_id, folder, ids):
+    if len(ids) <= MAX_LISTED:
+        return False
+    announce_folder_changed(user_id, folder)
+    return True
+
+
+def announce_folder_changed(user_id, folder):
+    _send(user_id, "folder.changed", folder_id=folder.pk, account_id=folder.account_id)
+
+
+def announce_added(user_id, folder, ids):
+    """Messages ``ids`` appeared in ``folder`` (a Folder: pk, account_id, role)."""
+    ids = sorted(set(ids))
+    if ids and not _too_many(user_id, folder, ids):
+        _send(user_id, "message.new", folder_id=folder.pk, account_id=folder.account_id,
+              role=folder.role, ids=ids)  # fmt: skip
+
+
+def announce_flags(user_id, folder, flags):
+    """``flags``: {message id: the message's flags now (an iterable of str)}."""
+    if flags and not _too_many(user_id, folder, flags):
+        flags = {str(pk): sorted(values) for pk, values in flags.items()}
+        _send(user_id, "message.flags", folder_id=folder.pk, flags=flags)
+
+
+def announce_removed(user_id, folder, ids, to_folder=None):
+    ids = sorted(set(ids))
+    if ids and not _too_many(user_id, folder, ids):
+        to_folder_id = getattr(to_folder, "pk", None)
+        _send(user_id, "message.removed", folder_id=folder.pk, ids=ids, to_folder_id=to_folder_id)
+
+
+def announce_counts(user_id, folder):
+    """``folder``'s ``unread`` and ``total`` as they are on the object (just counted)."""
+    _send(user_id, "folder.counts", folder_id=folder.pk, account_id=folder.account_id,
+          unread=folder.unread, total=folder.total)  # fmt: skip
+
+
+def announce_folders(user_id, account_id, *, created=(), renamed=(), changed=(), deleted=()):
+    _send(user_id, "folders.changed", account_id=account_id, created=sorted(created),
+          renamed=sorted(renamed), changed=sorted(changed), deleted=sorted(deleted))  # fmt: skip

@@ -67,6 +67,21 @@ def message_page(folder, sort=DEFAULT_SORT, cursor=None, size=PAGE_SIZE):
     return Page(page, sort, encode_cursor(page[-1], sort) if more else None)
 
 
+def previous_id(folder, sort, message):
+    """The id of the row just above ``message`` in ``folder``'s list in the order ``sort``
+    (None at the top): where a page puts a row that just arrived. One step of the index."""
+    key, descending = SORTS[clean_sort(sort)]
+    value = getattr(message, key)
+    if descending:  # above it: a greater key, or the same key and a greater id
+        above = Q(**{f"{key}__gte": value}) & (Q(**{f"{key}__gt": value}) | Q(pk__gt=message.pk))
+        order = (key, "id")
+    else:
+        above = Q(**{f"{key}__lte": value}) & (Q(**{f"{key}__lt": value}) | Q(pk__lt=message.pk))
+        order = ("-" + key, "-id")
+    rows = folder.messages.filter(above).order_by(*order)
+    return rows.values_list("pk", flat=True).first()
+
+
 def _after(sort, value, pk):
     key, descending = SORTS[sort]
     if descending:

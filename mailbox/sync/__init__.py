@@ -83,5 +83,6 @@ def record_result(account, error):
     account.last_error = error
     if changed:
         send_event_on_commit(
-            [account.user_id], {"type": "account.changed", "account_id": account.pk}
+            [account.user_id],
+            {"type": "account.changed", "account_id": account.pk, "error": bool(error)},
         )

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from accounts.connection import describe_error, incoming_endpoint
 from accounts.models import MailAccount, Protocol, Retention
-from mailbox.events import send_event_on_commit
+from mailbox.events import announce_added, send_event_on_commit
 from mailbox.models import Pop3Download
 from mailbox.parsing import mime, tree_has_attachments
 from mailbox.protocols import pop3
@@ -279,10 +279,11 @@ def _commit(account, inbox, batch, names, fields, now, trace):
         store.insert_kept_rows(rows)
         store.insert_downloads([(account.pk, item.uidl, now) for item in batch])
         local.count_new_mail(inbox, len(batch))
-        send_event_on_commit(
-            [account.user_id],
-            {"type": "folder.changed", "folder_id": inbox.pk, "account_id": account.pk},
+        announce_added(
+            account.user_id, inbox, store.ids_of_uids(inbox, local.LOCAL_UIDVALIDITY, uids)
         )
+        fetched = {"type": "fetch.done", "account_id": account.pk, "folder_id": inbox.pk}
+        send_event_on_commit([account.user_id], {**fetched, "added": len(batch)})
     checkpoint("committed", count=len(batch))
     if trace:
         for item in batch:

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from mailbox.events import announce_folders
 from mailbox.models import Folder, Role
 
 ROLES = {choice.value for choice in Role}
@@ -10,9 +11,11 @@ ROLES = {choice.value for choice in Role}
 def sync_folder_list(account, session):
     """Mirror LIST: add new folders, update attributes, drop folders gone from the server.
 
-    Returns the account's folders (selectable ones first by role, then by name).
+    Returns the account's folders (selectable ones first by role, then by name). The owner's
+    pages hear of folders created, changed (subscription, role) or deleted.
     """
     listed = {info.name: info for info in session.list_folders()}
+    created, changed = [], []
     with transaction.atomic():
         existing = {folder.name: folder for folder in Folder.objects.filter(account=account)}
         for name, info in listed.items():
@@ -25,11 +28,15 @@ def sync_folder_list(account, session):
             }
             folder = existing.get(name)
             if folder is None:
-                Folder.objects.create(account=account, name=name, **values)
+                created.append(Folder.objects.create(account=account, name=name, **values).pk)
             elif any(getattr(folder, key) != value for key, value in values.items()):
                 Folder.objects.filter(pk=folder.pk).update(**values)
+                changed.append(folder.pk)
         gone = [folder.pk for name, folder in existing.items() if name not in listed]
         Folder.objects.filter(pk__in=gone).delete()
+        if created or changed or gone:
+            announce_folders(account.user_id, account.pk, created=created, changed=changed,
+                             deleted=gone)  # fmt: skip
     return list(Folder.objects.filter(account=account))
 
 

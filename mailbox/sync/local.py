@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mailbox.events import announce_counts
 from mailbox.fulltext import get_index
 from mailbox.models import Folder, Message, Role
 from mailbox.parsing import find_parts, mime, tree_has_attachments
@@ -112,6 +113,8 @@ def preview_of(stream, tree):
 def count_new_mail(folder, count):
     """``count`` new unread messages just put in ``folder``: its counts move by that much."""
     Folder.objects.filter(pk=folder.pk).update(total=F("total") + count, unread=F("unread") + count)
+    folder.total, folder.unread = Folder.objects.values_list("total", "unread").get(pk=folder.pk)
+    announce_counts(folder.account.user_id, folder)
 
 
 def move_messages(rows, target):

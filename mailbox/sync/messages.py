@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mailbox.events import send_event_on_commit
+from mailbox.events import (
+    MAX_LISTED,
+    announce_added,
+    announce_flags,
+    announce_folder_changed,
+    announce_removed,
+    send_event_on_commit,
+)
 from mailbox.models import Folder
 
 from . import store
@@ -47,6 +54,7 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
     if folder.uidvalidity != uidvalidity:
         if folder.uidvalidity is not None:
             store.reset_folder(folder, uidvalidity)
+            announce_folder_changed(folder.account.user_id, folder)
         else:
             Folder.objects.filter(pk=folder.pk).update(uidvalidity=uidvalidity)
             folder.uidvalidity = uidvalidity
@@ -80,11 +88,20 @@ def sync_folder(folder, session, lease=None, *, status=None, between_batches=Non
             store.refresh_counts(folder)
         else:  # the total moves by what came and went; unread is counted from its small index
             store.refresh_counts(folder, delta=summary["added"] - len(summary["removed"]))
-        send_event_on_commit(
-            [user_id],
-            {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},
-        )
+        _announce(user_id, folder, uidvalidity, missing, summary)
     return summary
+
+
+def _announce(user_id, folder, uidvalidity, added_uids, summary):
+    """What the sync changed, to the owner's pages: by id when it is a few messages (a new
+    mail, a flag set elsewhere); "folder.changed" when it is many (a first sync)."""
+    if summary["added"] > MAX_LISTED or len(summary["changed"]) > MAX_LISTED:
+        announce_folder_changed(user_id, folder)
+        return
+    announce_removed(user_id, folder, summary["removed"])
+    announce_flags(user_id, folder, store.flags_of(summary["changed"]))
+    if summary["added"]:
+        announce_added(user_id, folder, store.ids_of_uids(folder, uidvalidity, added_uids))
 
 
 def _fetch_and_insert(folder, session, uidvalidity, batches, lease, between_batches, summary):

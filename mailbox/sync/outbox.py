@@ -46,7 +46,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.connection import describe_problem, outgoing_endpoint
-from mailbox.events import send_event_on_commit
+from mailbox.events import announce_added, announce_folders, send_event_on_commit
 from mailbox.models import Draft, Folder, Message, OutboxMessage, OutboxState, Role
 from mailbox.protocols import imap, smtp
 from mailbox.protocols.base import ConnectionProblem, Problem, check_wire_text
@@ -282,12 +282,9 @@ def _sent_folder(account):
 def _keep_locally(outbox, raw, look_first=False):
     """(A failed try committed nothing: its row and its file go together.)"""
     folder = _sent_folder(outbox.account) or local.create_folder(outbox.account, "Sent", Role.SENT)
-    local.keep_message(folder, raw, seen=True)
+    message = local.keep_message(folder, raw, seen=True)
     store.refresh_counts(folder)
-    send_event_on_commit(
-        [outbox.user_id],
-        {"type": "folder.changed", "folder_id": folder.pk, "account_id": folder.account_id},
-    )
+    announce_added(outbox.user_id, folder, [message.pk])
 
 
 def _append_to_server(outbox, raw, look_first=False):
@@ -319,7 +316,7 @@ def _create_sent(account, session):
     if folder.role != Role.SENT:
         Folder.objects.filter(pk=folder.pk).update(role=Role.SENT)
         folder.role = Role.SENT
-    send_event_on_commit([account.user_id], {"type": "folders.changed", "account_id": account.pk})
+        announce_folders(account.user_id, account.pk, changed=[folder.pk])
     return folder
 
 

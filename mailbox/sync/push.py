@@ -9,7 +9,7 @@ import logging
 
 from django.db import transaction
 
-from mailbox.events import send_event_on_commit
+from mailbox.events import announce_added, announce_flags, announce_removed, send_event_on_commit
 from mailbox.fulltext import get_index
 from mailbox.models import ChangeKind, Folder, Message, PendingChange
 from mailbox.protocols.imap import ImapCommandError
@@ -57,7 +57,7 @@ def _confirm_placeholders(change, mapping):
     """
     placeholders = change.undo.get("placeholders", {})  # source message id -> placeholder id
     uidvalidity = change.target.uidvalidity
-    dropped = 0
+    dropped, confirmed, gone = 0, [], []
     with transaction.atomic():
         for message_id, uid in zip(change.message_ids, change.uids, strict=True):
             new_uid = (mapping or {}).get(uid)
@@ -65,9 +65,15 @@ def _confirm_placeholders(change, mapping):
                 pk=placeholders.get(str(message_id)), uid__isnull=True
             )
             if new_uid and uidvalidity is not None:
-                placeholder.update(uid=new_uid, uidvalidity=uidvalidity)
+                if placeholder.update(uid=new_uid, uidvalidity=uidvalidity):
+                    confirmed.append(placeholders[str(message_id)])
             else:
                 dropped += placeholder.delete()[0]
+                gone.append(placeholders.get(str(message_id)))
+        # the rows shown for them: confirmed ones fetched again (now they open), dropped ones out
+        user_id = change.account.user_id
+        announce_added(user_id, change.target, confirmed)
+        announce_removed(user_id, change.target, [pk for pk in gone if pk is not None])
         if dropped:
             # The target's total counted them; its next sync adds the real messages, if any,
             # and moves the total by what it adds, so it must start from the truth.
@@ -76,24 +82,26 @@ def _confirm_placeholders(change, mapping):
 
 def rollback(change, reason):
     """Put the cache back as it was before ``change`` and tell the user why."""
+    user_id = change.account.user_id
     with transaction.atomic():
         placeholders = change.undo.get("placeholders", {})
         if change.kind == ChangeKind.FLAGS:
-            for message_id, flags in change.undo.get("flags", {}).items():
+            undo = change.undo.get("flags", {})
+            for message_id, flags in undo.items():
                 Message.objects.filter(pk=message_id).update(**store.flag_values(flags))
-        elif change.kind == ChangeKind.MOVE:
+            announce_flags(user_id, change.folder, store.flags_of([int(pk) for pk in undo]))
+        if change.kind in (ChangeKind.MOVE, ChangeKind.COPY):
             Message.objects.filter(pk__in=placeholders.values()).delete()
+            announce_removed(user_id, change.target, placeholders.values())
+        if change.kind in (ChangeKind.MOVE, ChangeKind.EXPUNGE):
             _restore_rows(change)
-        elif change.kind == ChangeKind.COPY:
-            Message.objects.filter(pk__in=placeholders.values()).delete()
-        elif change.kind == ChangeKind.EXPUNGE:
-            _restore_rows(change)
+            announce_added(user_id, change.folder, change.message_ids)
         change.delete()
         for folder in {change.folder, change.target} - {None}:
             store.refresh_counts(Folder.objects.get(pk=folder.pk))
     logger.info("change %s of account %s refused: %s", change.kind, change.account_id, reason)
     send_event_on_commit(
-        [change.account.user_id],
+        [user_id],
         {
             "type": "change.failed",
             "kind": change.kind,

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Q
 
+from mailbox.events import announce_counts
 from mailbox.fulltext import get_index
 from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange, Pop3Download
 from mailbox.parsing import has_attachments, parse_header_fields
@@ -321,7 +322,7 @@ def refresh_counts(folder, status=None, delta=None):
 
     A caller that knows how the total moved (a resync: added - removed) passes ``delta``; it
     applies to the stored total, which pushes between folders may have changed since ``folder``
-    was read."""
+    was read. The owner's pages hear the new counts ("folder.counts")."""
     if folder.backfill_done or status is None:
         # two counts, each answered from an index (the unread one from the partial index of
         # unread messages); one aggregate with a filter would read every row of the folder
@@ -335,6 +336,27 @@ def refresh_counts(folder, status=None, delta=None):
     else:
         folder.total, folder.unread = status.messages, status.unseen
     Folder.objects.filter(pk=folder.pk).update(total=folder.total, unread=folder.unread)
+    announce_counts(folder.account.user_id, folder)
+
+
+def flags_of(message_ids):
+    """{message id: its flags} of these messages (those still there)."""
+    fields = ["pk", *FLAG_FIELDS, "keywords"]
+    found = {}
+    for start in range(0, len(message_ids), 5000):
+        chunk = list(message_ids)[start : start + 5000]
+        for row in Message.objects.filter(pk__in=chunk).only(*fields[1:]):
+            found[row.pk] = row.flags
+    return found
+
+
+def ids_of_uids(folder, uidvalidity, uids):
+    """Our ids of these UIDs of ``folder``."""
+    return list(
+        Message.objects.filter(
+            folder_id=folder.pk, uidvalidity=uidvalidity, uid__in=list(uids)
+        ).values_list("pk", flat=True)
+    )
 
 
 def cached_uids_between(folder, uidvalidity, since):

@@ -183,8 +183,10 @@ def _row(row, current_id, whole_account, words, url, now, role=None):
     opener = (f'<a class="open" href="{url}{row.pk}/">{inner}</a>' if confirmed
               else f'<span class="open">{inner}</span>')  # fmt: skip
     flagged = row.flagged
+    after = getattr(row, "live_after", None)  # rows fetched for a live update: their place
+    after = "" if after is None else f' data-after="{after}"'
     return (
-        f'<li class="{classes}" data-message-id="{row.pk}"{draggable}>'
+        f'<li class="{classes}" data-message-id="{row.pk}"{after}{draggable}>'
         f'<input type="checkbox" class="pick" value="{row.pk}" aria-label="{words["select"]}"{off}>'
         f'<button type="button" class="star" data-action="{"unflag" if flagged else "flag"}" '
         f'aria-pressed="{"true" if flagged else "false"}" '

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import MailAccount, get_preferences
 from mailbox import actions, listing
 from mailbox import search as search_module
-from mailbox.forms import MAX_IDS, MessageActionForm
+from mailbox.forms import MAX_ID, MAX_IDS, MessageActionForm
 from mailbox.models import Folder, Role
 
 from .folders import folder_tree
@@ -78,12 +78,39 @@ def account_inbox(request, account_id):
 @login_required
 @require_GET
 def folder_messages(request, folder_id):
+    """The mail screen on a folder; its parts for the page's scripts: ``?part=rows`` (a page of
+    the list), ``?part=rows&ids=1,2`` (those rows, for live updates), ``?part=folders``."""
     folder = actions.get_folder_for_user(request.user, folder_id)
+    part = request.GET.get("part")
+    if part == "rows" and "ids" in request.GET:
+        return _rows_by_id(request, folder)
+    if part == "folders":
+        context = screen_context(request, folder)
+        context.update(nodes=context["tree"], current=folder)
+        return render(request, "mailbox/_mail_folders.html", context)
     context = list_context(request, folder)
-    if request.GET.get("part") == "rows":
+    if part == "rows":
         return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
     context.update(screen_context(request, folder))
     return render(request, "mailbox/mail.html", context)
+
+
+LIVE_ROWS = 500  # rows asked for by id at once (mailbox.events.MAX_LISTED)
+
+
+def _rows_by_id(request, folder):
+    """The rows of these messages of ``folder`` that are still in it, in the list's order
+    (``sort``), each with ``data-after``: the id of the row above it ("" at the top), so that
+    a page puts a new row in its place. Unknown or foreign ids are left out, as are the rows
+    an error would name: a page treats a missing row as gone."""
+    ids = [int(i) for i in request.GET["ids"].split(",")[:LIVE_ROWS] if i.isascii() and i.isdigit()]
+    sort = listing.clean_sort(request.GET.get("sort"))
+    rows = list(
+        listing.ordered(folder.messages.filter(pk__in=[i for i in ids if i <= MAX_ID]), sort)
+    )
+    for row in rows:
+        row.live_after = listing.previous_id(folder, sort, row) or ""
+    return render(request, "mailbox/_live_rows.html", {"rows": rows, "folder": folder})
 
 
 @login_required

@@ -92,7 +92,7 @@ def test_the_reading_pane_and_the_details_show_no_bidi_control(daphne, lying):
              f"/mail/messages/{message.pk}/headers/")  # fmt: skip
     client, pages = shown(daphne, *paths)
     page, pane, details = (pages[path] for path in paths)
-    assert "<title>invoicegnp.exe</title>" in page
+    assert " – invoicegnp.exe</title>" in page  # after the folder and its unread count
     for html in (page, pane):
         assert '<h1 class="message-subject"><bdi>invoicegnp.exe</bdi></h1>' in html
         assert "<bdi>Support knaB</bdi> &lt;<bdi>support@bank.example</bdi>&gt;" in html
