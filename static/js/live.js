@@ -1,5 +1,9 @@
-// Live updates: one WebSocket per tab, events carry ids; the page re-fetches through normal views.
-// After a reconnect the page reloads its state instead of replaying what it missed.
+// Live updates: one WebSocket per tab. Events say what changed, by id (mailbox/events.py has
+// their schema); each is applied in place. This file keeps what every page shows: the folder
+// tree and its counts, the tab's title, the theme, notes, desktop notifications of new mail. The
+// mail screen's list follows the same events in mail.js ("webmail:event" on the document).
+// No event ever fetches a message's own view (that would mark it read). After a reconnect the
+// page re-fetches what it shows ("webmail:reconnected"); nothing is replayed.
 (function () {
   "use strict";
   // The browser's time zone, for the dates the server writes (webmail.middleware).
@@ -41,43 +45,153 @@
     toggle.textContent = toggle.dataset[theme] || theme;
   }
 
-  const path = document.body.dataset.liveUrl;
-  if (!path || !window.WebSocket) return;
-  let delay = 1000;
-  let connectedOnce = false;
+  // Desktop notifications: the browser's permission is asked when the user turns them on.
+  const notifyBox = document.getElementById("id_notify_new_mail");
+  if (notifyBox && "Notification" in window) {
+    notifyBox.addEventListener("change", () => {
+      if (!notifyBox.checked || Notification.permission === "granted") return;
+      Notification.requestPermission().then((answer) => {
+        const note = document.getElementById("notify-permission");
+        if (note && answer === "denied") { note.textContent = note.dataset.denied; note.hidden = false; }
+      });
+    });
+  }
 
-  // Re-fetch this page through its normal view and swap in the parts that show live state.
+  const body = document.body;
+  const path = body.dataset.liveUrl;
+  if (!path || !window.WebSocket) return;
+  const screen = document.getElementById("mail"); // the mail screen, or null
+
+  // --- the title: "Inbox (16) – subject of the open message" --------------------------------------
+  function updateTitle() {
+    if (!screen) return;
+    const unread = Number(screen.dataset.unread || 0);
+    const subject = document.querySelector("#reading-pane #message .message-subject");
+    let title = screen.dataset.folderLabel + (unread > 0 ? ` (${unread})` : "");
+    if (subject) title += ` – ${subject.textContent.trim()}`;
+    document.title = title;
+  }
+  window.webmailTitle = updateTitle;
+
+  // --- the folder tree and its counts ----------------------------------------------------------------
+  const folderUrl = (id) => body.dataset.folderUrl.replace(/0\/$/, `${id}/`);
+  function setCount(folderId, unread) {
+    if (screen && String(folderId) === screen.dataset.folderId) {
+      screen.dataset.unread = unread;
+      updateTitle();
+    }
+    const tree = document.getElementById("folders");
+    const item = screen && tree && tree.querySelector(`li.mail-folder[data-folder-id="${folderId}"]`);
+    if (!item) return;
+    const badge = item.querySelector(":scope > .folder-link > .badge");
+    if (badge && unread > 0) {
+      badge.textContent = String(unread);
+      badge.title = badge.title.replace(/\d+/, String(unread));
+    } else if (badge || unread > 0) refreshTree(); // a badge comes or goes: its words are the server's
+  }
+  let treePending = null;
+  function refreshTree() {
+    if (!screen || treePending) return; // one re-fetch at a time; what arrives meanwhile folds into it
+    treePending = fetch(`${screen.dataset.folderUrl}?part=folders`, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        const tree = document.getElementById("folders");
+        if (!tree || tree.contains(document.activeElement)) return;
+        tree.innerHTML = html; // our own escaped fragment
+        const badge = tree.querySelector(`li.mail-folder[data-folder-id="${screen.dataset.folderId}"] > .folder-link > .badge`);
+        screen.dataset.unread = badge ? badge.textContent.trim() : "0";
+        updateTitle();
+      })
+      .catch(() => {})
+      .finally(() => { treePending = null; });
+  }
+
+  // Pages other than the mail screen (accounts, folders, outbox): their live parts, from a fresh
+  // copy of the page (none of them marks anything read).
   const LIVE_PARTS = ["account-list", "folders", "outbox"];
-  let pending = null;
-  function refresh() {
-    if (pending) return; // one re-fetch at a time; events that arrive meanwhile fold into it
-    pending = setTimeout(() => {
+  let partsPending = null;
+  function refreshParts() {
+    if (screen || partsPending) return;
+    partsPending = setTimeout(() => {
       fetch(window.location.href, { credentials: "same-origin" })
         .then((response) => response.text())
         .then((html) => {
           const fresh = new DOMParser().parseFromString(html, "text/html");
-          if (fresh.documentElement.dataset.theme) applyTheme(fresh.documentElement.dataset.theme);
           for (const id of LIVE_PARTS) {
             const here = document.getElementById(id);
             const there = fresh.getElementById(id);
             if (here && there && !here.contains(document.activeElement)) here.replaceWith(there);
           }
         })
-        .finally(() => { pending = null; });
+        .finally(() => { partsPending = null; });
     }, 250);
   }
+
+  // --- desktop notifications of new mail in an Inbox -------------------------------------------------
+  // One per message however many tabs are open: a tab claims the message in localStorage first
+  // (and the notification's tag merges any two that race). None for a message already read (in
+  // another tab, say) when its row is fetched, none when this tab shows that Inbox and has the focus.
+  const CLAIMS = "webmail.notified.";
+  function claim(id) {
+    try {
+      if (window.localStorage.getItem(CLAIMS + id)) return false;
+      window.localStorage.setItem(CLAIMS + id, String(Date.now()));
+    } catch (error) { /* no storage: this tab decides alone */ }
+    return true;
+  }
+  function forgetOldClaims() {
+    try {
+      const old = Date.now() - 86400000;
+      for (const key of Object.keys(window.localStorage)) {
+        if (key.startsWith(CLAIMS) && Number(window.localStorage.getItem(key)) < old) window.localStorage.removeItem(key);
+      }
+    } catch (error) { /* no storage */ }
+  }
+  function notifyNewMail(event) {
+    if (event.role !== "inbox" || body.dataset.notify !== "1") return;
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    if (screen && String(event.folder_id) === screen.dataset.folderId && document.hasFocus()) {
+      for (const id of event.ids) claim(id); // seen here
+      return;
+    }
+    const url = new URL(folderUrl(event.folder_id), window.location.href);
+    url.searchParams.set("part", "rows");
+    url.searchParams.set("ids", event.ids.slice(0, 20).join(","));
+    fetch(url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        const rows = document.createElement("template");
+        rows.innerHTML = html; // our own escaped fragment, never added to the page
+        for (const row of rows.content.querySelectorAll("li.row.unread")) {
+          const id = row.dataset.messageId;
+          if (!claim(id)) continue;
+          const sender = row.querySelector(".sender").textContent.trim();
+          const subject = row.querySelector(".subject").textContent.trim();
+          const note = new Notification(sender, { body: subject, tag: `webmail-message-${id}` });
+          note.onclick = () => {
+            window.focus();
+            window.location.href = body.dataset.messageUrl.replace(/0\/$/, `${id}/`);
+            note.close();
+          };
+        }
+      })
+      .catch(() => {});
+  }
+  forgetOldClaims();
+
+  // --- the events ----------------------------------------------------------------------------------
   const handlers = {
-    "account.changed": refresh,
-    "account.deleted": refresh,
-    "folders.changed": refresh,
-    "folder.changed": refresh,
-    "sync.progress": refresh,
-    "preferences.changed": refresh,
-    "outbox.state": refresh,
-    "change.failed": (event) => {
-      tell(`${document.body.dataset.changeFailed} ${event.reason}`);
-      refresh();
+    "folder.counts": (event) => setCount(event.folder_id, event.unread),
+    "folders.changed": () => { refreshTree(); refreshParts(); },
+    "account.changed": refreshParts,
+    "account.deleted": refreshParts,
+    "outbox.state": refreshParts,
+    "message.new": notifyNewMail,
+    "preferences.changed": (event) => {
+      if (event.theme) applyTheme(event.theme);
+      if (event.notify_new_mail !== undefined) body.dataset.notify = event.notify_new_mail ? "1" : "";
     },
+    "change.failed": (event) => tell(`${body.dataset.changeFailed} ${event.reason}`),
   };
 
   // A calm note at the top of the page (text only: the server's words are never HTML here).
@@ -95,11 +209,20 @@
     list.append(item);
   }
 
+  // --- the socket: reconnects with backoff (1 s, doubling, at most 30 s) -----------------------------
+  let delay = 1000;
+  let connectedOnce = false;
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + window.location.host + path);
+    window.webmailSocket = socket; // for the tests, which close it to see the page catch up
     socket.onopen = () => {
-      if (connectedOnce) refresh();
+      if (connectedOnce) {
+        body.dataset.live = "reconnected";
+        refreshTree();
+        refreshParts();
+        document.dispatchEvent(new CustomEvent("webmail:reconnected"));
+      } else body.dataset.live = "connected";
       connectedOnce = true;
       delay = 1000;
     };
@@ -109,10 +232,12 @@
       document.dispatchEvent(new CustomEvent("webmail:event", { detail: event }));
     };
     socket.onclose = (event) => {
+      body.dataset.live = "closed";
       if (event.code === 4401) return; // logged out
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     };
   }
   connect();
+  updateTitle();
 })();

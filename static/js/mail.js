@@ -145,6 +145,7 @@
   }
   function afterPaneLoaded() {
     clearTimeout(markReadTimer);
+    if (window.webmailTitle) window.webmailTitle(); // "Inbox (16) – its subject"
     const message = openMessage();
     if (!message) return;
     const row = rowOf(message.dataset.messageId);
@@ -171,6 +172,7 @@
     if (message) {
       pane.innerHTML = "";
       history.pushState({}, "", listUrl);
+      if (window.webmailTitle) window.webmailTitle();
     }
     const row = cursorRow();
     if (row) row.querySelector("a.open, .pick").focus();
@@ -379,36 +381,143 @@
     if (event.target === help || event.target.closest("[data-close]")) help.hidden = true;
   });
 
-  // --- live: new mail and changes made elsewhere show in the list --------------------------------
-  // Only while the list shows its first page, unsearched, with nothing selected: otherwise the
-  // rows would move under the user's hand. The folder tree's counts are live.js's business.
-  let listRefresh = null;
-  document.addEventListener("webmail:event", (event) => {
-    const detail = event.detail;
-    if (detail.type !== "folder.changed" || String(detail.folder_id) !== screen.dataset.folderId) return;
-    if (listRefresh || selectedIds().length || list.querySelectorAll("li.row").length > 50) return;
-    if (new URLSearchParams(window.location.search).has("q")) return;
-    listRefresh = setTimeout(() => {
+  // --- live: the list follows the events in place (their schema: mailbox/events.py) --------------
+  // New rows come from the folder's rows view by id, each with the id of the row above it, and go
+  // in there (a row whose place is below the rows loaded so far waits for "Older messages");
+  // flags are set on the rows shown; rows gone are taken out. Selection, the cursor, the focus,
+  // the scroll position and the open message stay as they are. Nothing here fetches a message's
+  // own view. A search's results take flags and removals, never new rows.
+  const searching = screen.dataset.searching === "1";
+  const isHere = (detail) => String(detail.folder_id) === screen.dataset.folderId;
+  function rowsById(ids) {
+    const url = new URL(screen.dataset.folderUrl, window.location.href);
+    url.searchParams.set("part", "rows");
+    url.searchParams.set("sort", screen.dataset.sort);
+    url.searchParams.set("ids", ids.slice(0, 500).join(","));
+    return fetch(url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => {
+        const holder = document.createElement("template");
+        holder.innerHTML = html; // our own escaped fragment
+        return Array.from(holder.content.querySelectorAll("li.row"));
+      });
+  }
+  // Whatever moves above what the user looks at, what they look at stays where it is.
+  function keepingScroll(change) {
+    const top = list.scrollTop;
+    const anchorRow = top > 0 ? rows().find((row) => row.offsetTop + row.offsetHeight > top) : null;
+    const before = anchorRow ? anchorRow.offsetTop : 0;
+    change();
+    if (anchorRow && anchorRow.isConnected) list.scrollTop = top + anchorRow.offsetTop - before;
+  }
+  function replaceRow(old, fresh) {
+    for (const name of ["current", "cursor", "selected"]) fresh.classList.toggle(name, old.classList.contains(name));
+    const box = fresh.querySelector(".pick");
+    if (box && !box.disabled) box.checked = old.querySelector(".pick").checked;
+    const focused = old.contains(document.activeElement) ? document.activeElement.className : null;
+    old.replaceWith(fresh);
+    if (focused !== null) (fresh.querySelector(`.${focused.split(" ")[0]}`) || fresh.querySelector("a.open, .pick")).focus();
+  }
+  function placeRows(fresh) {
+    keepingScroll(() => {
+      for (const row of fresh) {
+        const after = row.dataset.after;
+        row.removeAttribute("data-after");
+        const old = rowOf(row.dataset.messageId);
+        if (old) { replaceRow(old, row); continue; }
+        if (searching) continue;
+        if (after === "") {
+          list.prepend(row);
+        } else {
+          const above = rowOf(after);
+          if (!above) continue; // below the rows loaded: "Older messages" brings it
+          above.after(row);
+        }
+        const empty = list.querySelector("li.empty");
+        if (empty) empty.remove();
+      }
+    });
+    const open = openMessage();
+    const current = open && rowOf(open.dataset.messageId);
+    if (current) followMarks(open, current);
+    refreshSelection();
+    watchEnd();
+  }
+  function setFlags(id, flags) {
+    const has = (name) => flags.some((flag) => flag.toLowerCase() === name);
+    const row = rowOf(id);
+    if (row) {
+      const marksChanged = row.classList.contains("answered") !== has("\\answered")
+        || row.classList.contains("forwarded") !== has("$forwarded");
+      if (marksChanged) { rowsById([id]).then(placeRows).catch(() => {}); return; } // its marks are the server's words
+      row.classList.toggle("unread", !has("\\seen"));
+      row.classList.toggle("flagged", has("\\flagged"));
+      const star = row.querySelector(".star");
+      star.setAttribute("aria-pressed", String(has("\\flagged")));
+      star.dataset.action = has("\\flagged") ? "unflag" : "flag";
+    }
+    const open = openMessage();
+    if (open && open.dataset.messageId === String(id)) {
+      const flagged = has("\\flagged");
+      open.dataset.flagged = flagged ? "1" : "";
+      open.dataset.seen = has("\\seen") ? "1" : "";
+      const button = open.querySelector("[data-message-action=flag], [data-message-action=unflag]");
+      if (button) {
+        button.dataset.messageAction = flagged ? "unflag" : "flag";
+        button.setAttribute("aria-pressed", String(flagged));
+        button.textContent = flagged ? button.dataset.unstar : button.dataset.star;
+      }
+    }
+  }
+  function removeRows(ids) {
+    const cursor = cursorRow();
+    const gone = ids.map(String);
+    const next = cursor && gone.includes(cursor.dataset.messageId) ? neighbour(gone) : null;
+    keepingScroll(() => { for (const id of gone) { const row = rowOf(id); if (row) row.remove(); } });
+    if (next && !openMessage()) next.classList.add("cursor");
+    refreshSelection();
+  }
+  // What the list shows, fetched again: after a reconnect, or when too much changed to be listed.
+  let resyncing = null;
+  function resync() {
+    if (resyncing) return;
+    const shown = rows().map((row) => row.dataset.messageId);
+    const firstPage = searching ? Promise.resolve([]) : (() => {
       const url = new URL(screen.dataset.folderUrl, window.location.href);
       url.searchParams.set("part", "rows");
       url.searchParams.set("sort", screen.dataset.sort);
-      fetch(url, { credentials: "same-origin" })
+      return fetch(url, { credentials: "same-origin" })
         .then((response) => (response.ok ? response.text() : Promise.reject(response)))
         .then((html) => {
-          const keep = (cursorRow() || {}).dataset;
-          const open = openMessage();
-          list.innerHTML = html;
-          const current = open && rowOf(open.dataset.messageId);
-          if (current) current.classList.add("current");
-          if (current) followMarks(open, current);
-          const cursor = keep && rowOf(keep.messageId);
-          if (cursor) cursor.classList.add("cursor");
-          refreshSelection();
-          watchEnd();
-        })
-        .catch(() => {})
-        .finally(() => { listRefresh = null; });
-    }, 300);
+          const holder = document.createElement("template");
+          holder.innerHTML = html;
+          return Array.from(holder.content.querySelectorAll("li.row"), (row) => row.dataset.messageId);
+        });
+    })();
+    resyncing = firstPage
+      .then((top) => {
+        const ids = Array.from(new Set([...top, ...shown]));
+        return ids.length ? rowsById(ids).then((fresh) => {
+          const still = new Set(fresh.map((row) => row.dataset.messageId));
+          removeRows(shown.filter((id) => !still.has(id)));
+          placeRows(fresh);
+        }) : null;
+      })
+      .catch(() => {})
+      .finally(() => { resyncing = null; });
+  }
+  document.addEventListener("webmail:reconnected", resync);
+  document.addEventListener("webmail:event", (event) => {
+    const detail = event.detail;
+    if (detail.type === "message.flags") {
+      for (const [id, flags] of Object.entries(detail.flags)) setFlags(id, flags);
+    } else if (detail.type === "message.removed") {
+      removeRows(detail.ids);
+    } else if (detail.type === "message.new" && isHere(detail)) {
+      rowsById(detail.ids).then(placeRows).catch(() => {});
+    } else if (detail.type === "folder.changed" && isHere(detail)) {
+      resync();
+    }
   });
 
   // The open message's "Replied" / "Forwarded" follow its row, which the server re-rendered.
