@@ -4,10 +4,17 @@ The mail servers (Dovecot for IMAP/POP3/LMTP, aiosmtpd for SMTP) start once per 
 ports, with their state in a temp dir: see mailbox/testing/servers.py.
 """
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from mailbox.testing.servers import MailWorld
 
+ROOT = Path(__file__).resolve().parent.parent
 PASSWORDS = {"alice": "alice-mail-pw", "bob": "bob-mail-pw"}
 
 
@@ -103,3 +110,21 @@ def daphne(transactional_db):
     server = Daphne()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def celery_worker():
+    """A real Celery worker (one process, solo pool) on this test's database and task queue:
+    tests that use it need ``django_db(transaction=True)``."""
+    from tests.running_app import process_env
+
+    command = [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
+               "--concurrency", "1", "--pool", "solo", "-n", f"test-{os.getpid()}@%h"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

@@ -5,11 +5,7 @@ our cache with what a second implementation sees on the server.
 """
 
 import imaplib
-import os
 import re
-import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -167,24 +163,6 @@ def as_alice(alice_client):
 
 def folder(account, name):
     return Folder.objects.get(account=account, name=name)
-
-
-@pytest.fixture
-def celery_worker():
-    """A real Celery worker (one process, solo pool) on this test's database and task queue:
-    tests that use it need ``django_db(transaction=True)``."""
-    from tests.running_app import process_env
-
-    command = [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
-               "--concurrency", "1", "--pool", "solo", "-n", f"test-{os.getpid()}@%h"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def content_of(response):

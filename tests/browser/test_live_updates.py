@@ -1,0 +1,264 @@
+"""Alice's open pages follow every change in place, end to end: the webmail served by daphne
+(HTTP and WebSocket), a real Celery worker, the IDLE watcher and the fixture Dovecot, in Chromium.
+
+Mail delivered over SMTP shows in her open Inbox without a reload; a star set in one page shows
+in a second one and on the server (as a second IMAP client sees it); a message moved away by
+that other client leaves the list; "Mark unread" on an open message stays unread, on the page
+and on the server; the tab's title and the counts follow. Nothing here calls a task by hand:
+web changes reach Dovecot through the queue and the worker, and new mail through the watcher.
+"""
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+from email.message import EmailMessage
+
+import pytest
+
+from accounts.models import Preferences
+from mailbox.models import Folder
+from mailbox.sync import run_account
+from tests.browser.conftest import close_quietly
+from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
+from tests.running_app import ROOT, process_env, wait_until
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.servers,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def inbox(imap_account, other_client):  # noqa: F811
+    """Six messages in Alice's Inbox (some read), an Archive, all in the cache."""
+    other_client.seed(6, seed=3, folders=["INBOX"])
+    status, data = other_client.imap.create("Archive")
+    assert status == "OK", data
+    assert run_account(imap_account.pk)
+    return Folder.objects.get(account=imap_account, name="INBOX")
+
+
+@pytest.fixture
+def watcher(inbox):
+    """The IDLE watcher (manage.py watch_imap), as deployed: it queues an Inbox sync on news."""
+    command = [sys.executable, "manage.py", "watch_imap", "--refresh", "1"]
+    process = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def running(daphne, celery_worker, watcher):
+    return daphne
+
+
+@pytest.fixture
+def open_page(browser, running, alice):
+    """``open_page(path)``: a new tab of Alice's, logged in (one browser context: one session),
+    on ``path``, its socket connected."""
+    context = browser.new_context(base_url=running.url)
+    context.add_init_script(FAKE_NOTIFICATIONS)
+    logged_in = []
+
+    def open_page(path):
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        if not logged_in:
+            page.goto("/login/")
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", "alice-portal-pw")
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/login/" not in url)
+            logged_in.append(True)
+        page.goto(path)
+        page.wait_for_function("() => document.body.dataset.live === 'connected'")
+        page.evaluate("() => { window.notReloaded = true; }")  # gone if the page ever reloads
+        return page
+
+    yield open_page
+    close_quietly(context)
+
+
+# Desktop notifications, recorded: the page's own code runs, the desktop shows nothing.
+FAKE_NOTIFICATIONS = """
+window.shownNotes = [];
+window.Notification = class {
+  constructor(title, options) { this.title = title; Object.assign(this, options); window.shownNotes.push(this); }
+  close() {}
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+window.Notification.permission = "granted";
+"""
+
+
+def deliver(mail_world, to, subject, sender="Carol Example <carol@example.org>"):
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, subject
+    message.set_content("Hello Alice.")
+    with smtplib.SMTP("127.0.0.1", mail_world.smtp.ports["plain"], timeout=30) as smtp:
+        smtp.send_message(message)
+
+
+def row(page, message_id):
+    return page.locator(f"li.row[data-message-id='{message_id}']")
+
+
+def title_is(page, text):
+    page.wait_for_function("(text) => document.title === text", arg=text)
+
+
+def test_new_mail_shows_in_the_open_inbox_in_its_place(open_page, inbox, mail_world):
+    page = open_page(f"/mail/folders/{inbox.pk}/")
+    unread = inbox.unread
+    title_is(page, f"Inbox ({unread})")
+    rows_before = page.locator("li.row").count()
+    # Alice has picked the second row and moved her cursor to the third
+    second, third = page.locator("li.row").nth(1), page.locator("li.row").nth(2)
+    second.locator(".pick").check()
+    for _ in range(3):  # the first press puts the cursor on the first row
+        page.keyboard.press("j")
+    picked_id = second.get_attribute("data-message-id")
+    cursor_id = third.get_attribute("data-message-id")
+    assert page.locator("li.row.cursor").get_attribute("data-message-id") == cursor_id
+
+    deliver(mail_world, inbox.account.email, "Lunch on Friday?")
+    newest = page.locator("li.row").first
+    newest.locator("text=Lunch on Friday?").wait_for()
+    assert newest.get_attribute("class").split().count("unread") == 1
+    assert "Carol Example" in newest.locator(".sender").inner_text()
+    assert page.locator("li.row").count() == rows_before + 1
+    title_is(page, f"Inbox ({unread + 1})")
+    badge = page.locator(f"li.mail-folder[data-folder-id='{inbox.pk}'] .badge")
+    assert badge.inner_text() == str(unread + 1), [
+        (m.subject, m.seen, m.uid) for m in inbox.messages.all()
+    ]
+    # the page was not reloaded, and what Alice had picked and pointed at is as it was
+    assert page.evaluate("() => window.notReloaded === true")
+    assert row(page, picked_id).locator(".pick").is_checked()
+    assert page.locator("li.row.cursor").get_attribute("data-message-id") == cursor_id
+    assert page.locator("li.row.selected").count() == 1
+
+
+def test_a_star_set_in_one_page_shows_in_another_and_on_the_server(open_page, inbox, other_client):  # noqa: F811
+    first = open_page(f"/mail/folders/{inbox.pk}/")
+    second = open_page(f"/mail/folders/{inbox.pk}/")
+    message = inbox.messages.filter(flagged=False).order_by("-date", "-id").first()
+    first.click(f"li.row[data-message-id='{message.pk}'] button.star")
+    second.wait_for_selector(f"li.row.flagged[data-message-id='{message.pk}']")
+    assert (
+        second.locator(f"li.row[data-message-id='{message.pk}'] .star[aria-pressed=true]").count()
+        == 1
+    )
+
+    def starred_on_server():
+        return "\\Flagged" in other_client.flags("INBOX")[message.uid]
+
+    assert wait_until(starred_on_server, timeout=30)  # through the queue and the worker
+    # and back: unstarred in the second page, gone from the first and from the server
+    second.click(f"li.row[data-message-id='{message.pk}'] button.star")
+    first.wait_for_selector(f"li.row[data-message-id='{message.pk}']:not(.flagged)")
+    assert wait_until(lambda: not starred_on_server(), timeout=30)
+    assert first.evaluate("() => window.notReloaded === true")
+
+
+def test_a_message_moved_by_another_client_leaves_the_list(open_page, inbox, other_client):  # noqa: F811
+    page = open_page(f"/mail/folders/{inbox.pk}/")
+    message = inbox.messages.filter(seen=False).order_by("-date", "-id").first()
+    unread = inbox.unread
+    row(page, message.pk).wait_for()
+    other_client.move("INBOX", [message.uid], "Archive")  # Alice's phone files it
+    row(page, message.pk).wait_for(state="detached")
+    title_is(page, f"Inbox ({unread - 1})" if unread > 1 else "Inbox")
+    assert page.evaluate("() => window.notReloaded === true")
+
+
+def test_mark_unread_on_an_open_message_stays_unread(open_page, inbox, other_client):  # noqa: F811
+    message = inbox.messages.filter(seen=False).order_by("-date", "-id").first()
+    unread = inbox.unread
+    page = open_page(f"/mail/folders/{inbox.pk}/")
+    page.click(f"li.row[data-message-id='{message.pk}'] a.open")
+    page.wait_for_selector(f"#message[data-message-id='{message.pk}']")
+    subject = message.subject
+    title_is(page, f"Inbox ({unread - 1}) – {subject}" if unread > 1 else f"Inbox – {subject}")
+
+    def seen_on_server():
+        return "\\Seen" in other_client.flags("INBOX")[message.uid]
+
+    assert wait_until(seen_on_server, timeout=30)  # opening it marked it read, there too
+    page.keyboard.press("Shift+U")
+    title_is(page, f"Inbox ({unread}) – {subject}")
+    assert wait_until(lambda: not seen_on_server(), timeout=30)
+    # Every event of that change (its flags, the counts, the push's resync) has come and gone
+    # when the server has it; the row and the open message are still unread.
+    page.wait_for_timeout(1500)
+    assert "unread" in row(page, message.pk).get_attribute("class").split()
+    assert not seen_on_server()
+    assert page.title() == f"Inbox ({unread}) – {subject}"
+    assert page.locator(f"#message[data-message-id='{message.pk}']").count() == 1
+
+
+def test_after_a_reconnect_the_page_fetches_what_it_shows(open_page, inbox, other_client):  # noqa: F811
+    page = open_page(f"/mail/folders/{inbox.pk}/")
+    message = inbox.messages.filter(flagged=False).order_by("-date", "-id").first()
+    gone = inbox.messages.order_by("date", "id").first()
+    unread = inbox.unread
+    # the page hears nothing for a while (as when a laptop sleeps) ...
+    page.evaluate("() => { window.webmailSocket.onmessage = null; }")
+    other_client.store("INBOX", [message.uid], "+FLAGS", "(\\Flagged)")
+    other_client.expunge("INBOX", [gone.uid])
+
+    def cache_has_it():  # the watcher's sync, through the worker
+        return inbox.messages.filter(pk=message.pk, flagged=True).exists() and not (
+            inbox.messages.filter(pk=gone.pk).exists()
+        )
+
+    assert wait_until(cache_has_it, timeout=30)
+    page.wait_for_timeout(500)
+    assert row(page, message.pk).get_attribute("class").split().count("flagged") == 0
+    # ... then its socket drops and comes back: the rows shown and the counts are fetched again
+    page.evaluate("() => window.webmailSocket.close()")
+    page.wait_for_function("() => document.body.dataset.live === 'reconnected'")
+    page.wait_for_selector(f"li.row.flagged[data-message-id='{message.pk}']")
+    row(page, gone.pk).wait_for(state="detached")
+    expected = unread - (0 if gone.seen else 1)
+    title_is(page, f"Inbox ({expected})" if expected else "Inbox")
+    assert page.evaluate("() => window.notReloaded === true")
+
+
+def test_new_inbox_mail_makes_one_desktop_notification(open_page, inbox, mail_world, alice):
+    settings = open_page("/accounts/preferences/")
+    settings.check("#id_notify_new_mail")
+    settings.click("#preferences-form button[type=submit]")
+    settings.wait_for_selector("ul.flash")
+    assert Preferences.objects.get(user=alice).notify_new_mail
+    other = open_page("/accounts/")  # two tabs, neither on the Inbox: one notification
+    deliver(mail_world, inbox.account.email, "Tickets for Saturday")
+    note = "() => window.shownNotes.length > 0"
+    settings.wait_for_function(note) if settings.evaluate(note) else other.wait_for_function(note)
+    settings.wait_for_timeout(1000)
+    shown = settings.evaluate("() => window.shownNotes.map((n) => [n.title, n.body])")
+    shown += other.evaluate("() => window.shownNotes.map((n) => [n.title, n.body])")
+    assert shown == [["Carol Example", "Tickets for Saturday"]]
+    # a click on it opens the message
+    noted = settings if settings.evaluate(note) else other
+    noted.evaluate("() => window.shownNotes[0].onclick()")
+    noted.wait_for_url("**/mail/messages/*/")
+    assert noted.locator("#message .message-subject").inner_text() == "Tickets for Saturday"
+
+
+def test_notifications_are_off_until_alice_turns_them_on(open_page, inbox, mail_world):
+    page = open_page("/accounts/")
+    listing = open_page(f"/mail/folders/{inbox.pk}/")
+    deliver(mail_world, inbox.account.email, "Quiet please")
+    listing.locator("li.row >> text=Quiet please").wait_for()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.shownNotes.length") == 0
