@@ -6,6 +6,7 @@ import base64
 import datetime
 import json
 import random
+import re
 
 import pytest
 from django.utils import timezone
@@ -171,6 +172,51 @@ def test_preferences_are_saved(alice_client, alice):
     assert b'data-theme="dark"' in alice_client.get("/accounts/preferences/").content
 
 
+def test_desktop_notifications_are_off_until_alice_turns_them_on(alice_client, alice):
+    assert b"data-notify" not in alice_client.get("/accounts/preferences/").content
+    alice_client.post("/accounts/preferences/", {"theme": "system", "mark_read_after": "0",
+                                                 "notify_new_mail": "on"})  # fmt: skip
+    assert Preferences.objects.get(user=alice).notify_new_mail
+    assert b'data-notify="1"' in alice_client.get("/accounts/preferences/").content
+
+
+@pytest.mark.parametrize("sort", list(listing.SORTS))
+def test_rows_asked_for_by_id_say_which_row_is_above_them(alice_client, inbox, sort):
+    """What a page needs to put a new row in its place: the row above it in the list's order,
+    ties in the sort key broken by id as the pages are."""
+    order = every_page(inbox, sort)
+    picked = random.Random(sort).sample(order, 12) + [order[0], order[-1]]
+    response = alice_client.get(
+        f"/mail/folders/{inbox.pk}/",
+        {"part": "rows", "sort": sort, "ids": ",".join(map(str, picked))},
+    )
+    rows = re.findall(r'<li class="[^"]*" data-message-id="(\d+)" data-after="(\d*)"',
+                      response.content.decode())  # fmt: skip
+    assert [int(pk) for pk, _after in rows] == [pk for pk in order if pk in picked]
+    for pk, after in rows:
+        place = order.index(int(pk))
+        assert after == ("" if place == 0 else str(order[place - 1])), (pk, place)
+
+
+def test_rows_by_id_leave_out_other_folders_and_users(alice_client, inbox, account, bob):
+    sent = Folder.objects.create(account=account, name="Sent", role="sent", uidvalidity=1)
+    elsewhere = Message.objects.create(folder=sent, uidvalidity=1, uid=1, date=timezone.now(),
+                                       internaldate=timezone.now(), subject="elsewhere")  # fmt: skip
+    mine = inbox.messages.first()
+    ids = f"{mine.pk},{elsewhere.pk},99999999999999999999,x,"
+    response = alice_client.get(f"/mail/folders/{inbox.pk}/", {"part": "rows", "ids": ids})
+    html = response.content.decode()
+    assert re.findall(r'data-message-id="(\d+)"', html) == [str(mine.pk)]
+    assert "<ul" not in html and "more" not in html  # rows only, for the page to place
+
+
+def test_the_folder_tree_part_has_the_counts(alice_client, inbox):
+    Folder.objects.filter(pk=inbox.pk).update(unread=12)
+    html = alice_client.get(f"/mail/folders/{inbox.pk}/", {"part": "folders"}).content.decode()
+    assert f'data-folder-id="{inbox.pk}"' in html and '<span class="badge"' in html
+    assert ">12</span>" in html and "<html" not in html
+
+
 def test_the_theme_toggle_rejects_unknown_themes(alice_client, alice):
     alice_client.post("/accounts/preferences/theme/", {"theme": "neon"})
     assert not Preferences.objects.filter(user=alice).exists()
@@ -200,7 +246,8 @@ def test_bob_has_no_access_to_alices_screens(client, bob, inbox):
     message = inbox.messages.first()
     for url in [
         f"/mail/folders/{inbox.pk}/", f"/mail/folders/{inbox.pk}/?part=rows",
-        f"/mail/folders/{inbox.pk}/search/?q=plans", f"/mail/accounts/{inbox.account_id}/",
+        f"/mail/folders/{inbox.pk}/?part=rows&ids={message.pk}",
+        f"/mail/folders/{inbox.pk}/?part=folders", f"/mail/folders/{inbox.pk}/search/?q=plans", f"/mail/accounts/{inbox.account_id}/",
         f"/mail/messages/{message.pk}/", f"/mail/messages/{message.pk}/?part=pane",
         f"/mail/messages/{message.pk}/headers/", f"/mail/messages/{message.pk}/original/",
     ]:  # fmt: skip
