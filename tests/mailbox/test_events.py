@@ -150,3 +150,20 @@ def test_every_event_type_is_one_the_pages_are_sent(synced, alice, told):
 
     sent = told(work)
     assert sent and {event["type"] for event in sent} <= events.EVENT_TYPES
+
+
+def test_a_pop3_fetch_is_told_with_the_ids_it_kept(alice, mail_world, told):
+    from mailbox.sync.fetch import fetch_account
+    from tests.mailbox.pop3_world import deliver, new_mailbox, pop3_account
+
+    login = new_mailbox(mail_world)
+    deliver(mail_world, login, "First", "Second")
+    account = pop3_account(alice, mail_world, login)
+    sent = told(lambda: fetch_account(account.pk))
+    inbox = Folder.objects.get(account=account, role="inbox")
+    kept = sorted(inbox.messages.values_list("pk", flat=True))
+    assert [e["ids"] for e in of("message.new", sent)] == [kept]
+    assert of("fetch.done", sent) == [
+        {"type": "fetch.done", "account_id": account.pk, "folder_id": inbox.pk, "added": 2}
+    ]
+    assert of("folder.counts", sent)[-1] == counts_of(inbox)
