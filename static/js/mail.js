@@ -414,9 +414,9 @@
     for (const name of ["current", "cursor", "selected"]) fresh.classList.toggle(name, old.classList.contains(name));
     const box = fresh.querySelector(".pick");
     if (box && !box.disabled) box.checked = old.querySelector(".pick").checked;
-    const focused = old.contains(document.activeElement) ? document.activeElement.className : null;
+    const focused = old.contains(document.activeElement) ? document.activeElement.classList[0] || "" : null;
     old.replaceWith(fresh);
-    if (focused !== null) (fresh.querySelector(`.${focused.split(" ")[0]}`) || fresh.querySelector("a.open, .pick")).focus();
+    if (focused !== null) ((focused && fresh.querySelector(`.${focused}`)) || fresh.querySelector("a.open, .pick")).focus();
   }
   function placeRows(fresh) {
     keepingScroll(() => {
