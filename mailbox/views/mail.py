@@ -101,8 +101,9 @@ LIVE_ROWS = 500  # rows asked for by id at once (mailbox.events.MAX_LISTED)
 def _rows_by_id(request, folder):
     """The rows of these messages of ``folder`` that are still in it, in the list's order
     (``sort``), each with ``data-after``: the id of the row above it ("" at the top), so that
-    a page puts a new row in its place. Unknown or foreign ids are left out, as are the rows
-    an error would name: a page treats a missing row as gone."""
+    a page puts a new row in its place (one step of the sort's index each). Unknown ids, and
+    those of other folders' or other users' messages, are left out: a page takes a row it
+    asked for and did not get as gone."""
     ids = [int(i) for i in request.GET["ids"].split(",")[:LIVE_ROWS] if i.isascii() and i.isdigit()]
     sort = listing.clean_sort(request.GET.get("sort"))
     rows = list(
