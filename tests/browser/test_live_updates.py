@@ -9,6 +9,7 @@ web changes reach Dovecot through the queue and the worker, and new mail through
 """
 
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -108,6 +109,27 @@ def deliver(mail_world, to, subject, sender="Carol Example <carol@example.org>")
         smtp.send_message(message)
 
 
+def fetched_by(page):
+    """The URLs ``page`` asks for from now on."""
+    urls = []
+    page.on("request", lambda request: urls.append(request.url))
+    return urls
+
+
+def only_parts(urls):
+    """Whether every URL is a part of the mail screen that no event may do more than (rows by
+    id, the folder tree): no message view (which would mark it read), no whole page."""
+    return all(
+        re.search(r"/mail/folders/\d+/\?part=(rows&sort=\w+&ids=[\d,]+|folders)$", url)
+        for url in urls
+    )
+
+
+def events_asked(urls):
+    """``urls`` without the page's own actions (a click on a star posts one)."""
+    return [url for url in urls if not url.endswith("/mail/messages/action/")]
+
+
 def shown_notes(*pages):
     script = "() => window.shownNotes.map((note) => [note.title, note.body])"
     return [note for page in pages for note in page.evaluate(script)]
@@ -135,6 +157,7 @@ def test_new_mail_shows_in_the_open_inbox_in_its_place(open_page, inbox, mail_wo
     cursor_id = third.get_attribute("data-message-id")
     assert page.locator("li.row.cursor").get_attribute("data-message-id") == cursor_id
 
+    asked = fetched_by(page)
     deliver(mail_world, inbox.account.email, "Lunch on Friday?")
     newest = page.locator("li.row").first
     newest.locator("text=Lunch on Friday?").wait_for()
@@ -151,12 +174,14 @@ def test_new_mail_shows_in_the_open_inbox_in_its_place(open_page, inbox, mail_wo
     assert row(page, picked_id).locator(".pick").is_checked()
     assert page.locator("li.row.cursor").get_attribute("data-message-id") == cursor_id
     assert page.locator("li.row.selected").count() == 1
+    assert asked and only_parts(asked), asked
 
 
 def test_a_star_set_in_one_page_shows_in_another_and_on_the_server(open_page, inbox, other_client):  # noqa: F811
     first = open_page(f"/mail/folders/{inbox.pk}/")
     second = open_page(f"/mail/folders/{inbox.pk}/")
     message = inbox.messages.filter(flagged=False).order_by("-date", "-id").first()
+    asked = fetched_by(second)
     first.click(f"li.row[data-message-id='{message.pk}'] button.star")
     second.wait_for_selector(f"li.row.flagged[data-message-id='{message.pk}']")
     assert (
@@ -173,6 +198,7 @@ def test_a_star_set_in_one_page_shows_in_another_and_on_the_server(open_page, in
     first.wait_for_selector(f"li.row[data-message-id='{message.pk}']:not(.flagged)")
     assert wait_until(lambda: not starred_on_server(), timeout=30)
     assert first.evaluate("() => window.notReloaded === true")
+    assert only_parts(events_asked(asked)), asked
 
 
 def test_a_message_moved_by_another_client_leaves_the_list(open_page, inbox, other_client):  # noqa: F811
@@ -199,6 +225,7 @@ def test_mark_unread_on_an_open_message_stays_unread(open_page, inbox, other_cli
         return "\\Seen" in other_client.flags("INBOX")[message.uid]
 
     assert wait_until(seen_on_server, timeout=30)  # opening it marked it read, there too
+    asked = fetched_by(page)
     page.keyboard.press("Shift+U")
     title_is(page, f"Inbox ({unread}) – {subject}")
     assert wait_until(lambda: not seen_on_server(), timeout=30)
@@ -209,6 +236,7 @@ def test_mark_unread_on_an_open_message_stays_unread(open_page, inbox, other_cli
     assert not seen_on_server()
     assert page.title() == f"Inbox ({unread}) – {subject}"
     assert page.locator(f"#message[data-message-id='{message.pk}']").count() == 1
+    assert only_parts(events_asked(asked)), asked  # nothing opened the message again
 
 
 def test_after_a_reconnect_the_page_fetches_what_it_shows(open_page, inbox, other_client):  # noqa: F811
