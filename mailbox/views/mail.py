@@ -79,11 +79,14 @@ def account_inbox(request, account_id):
 @require_GET
 def folder_messages(request, folder_id):
     """The mail screen on a folder; its parts for the page's scripts: ``?part=rows`` (a page of
-    the list), ``?part=rows&ids=1,2`` (those rows, for live updates), ``?part=folders``."""
+    the list), ``?part=rows&ids=1,2`` (those rows, for live updates), ``?part=folders`` (the
+    tree with its counts), ``?part=status`` (the account's sync error, if any)."""
     folder = actions.get_folder_for_user(request.user, folder_id)
     part = request.GET.get("part")
     if part == "rows" and "ids" in request.GET:
         return _rows_by_id(request, folder)
+    if part == "status":
+        return render(request, "mailbox/_account_status.html", {"account": folder.account})
     if part == "folders":
         context = screen_context(request, folder)
         context.update(nodes=context["tree"], current=folder)

@@ -106,6 +106,14 @@
       .finally(() => { treePending = null; });
   }
 
+  // The account's sync error under the folders: it appears and goes as syncs fail and recover.
+  function refreshStatus() {
+    fetch(`${screen.dataset.folderUrl}?part=status`, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => { document.getElementById("account-status").innerHTML = html; }) // our own escaped fragment
+      .catch(() => {});
+  }
+
   // Pages other than the mail screen (accounts, folders, outbox): their live parts, from a fresh
   // copy of the page (none of them marks anything read).
   const LIVE_PARTS = ["account-list", "folders", "outbox"];
@@ -183,7 +191,10 @@
   const handlers = {
     "folder.counts": (event) => setCount(event.folder_id, event.unread),
     "folders.changed": () => { refreshTree(); refreshParts(); },
-    "account.changed": refreshParts,
+    "account.changed": (event) => {
+      if (screen && String(event.account_id) === screen.dataset.accountId) refreshStatus();
+      refreshParts();
+    },
     "account.deleted": refreshParts,
     "outbox.state": refreshParts,
     "message.new": notifyNewMail,
@@ -220,6 +231,7 @@
       if (connectedOnce) {
         body.dataset.live = "reconnected";
         refreshTree();
+        if (screen) refreshStatus();
         refreshParts();
         document.dispatchEvent(new CustomEvent("webmail:reconnected"));
       } else body.dataset.live = "connected";

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from accounts.models import Preferences
+from accounts.models import MailAccount, Preferences
 from mailbox.models import Folder
 from mailbox.sync import run_account
 from tests.browser.conftest import close_quietly
@@ -264,6 +264,27 @@ def test_after_a_reconnect_the_page_fetches_what_it_shows(open_page, inbox, othe
     row(page, gone.pk).wait_for(state="detached")
     expected = unread - (0 if gone.seen else 1)
     title_is(page, f"Inbox ({expected})" if expected else "Inbox")
+    assert page.evaluate("() => window.notReloaded === true")
+
+
+def error_of(account):
+    return MailAccount.objects.values_list("last_error", flat=True).get(pk=account.pk)
+
+
+def test_a_sync_error_shows_under_the_folders_and_goes_when_it_is_over(open_page, inbox):
+    page = open_page(f"/mail/folders/{inbox.pk}/")
+    account = inbox.account
+    password = account.incoming_password
+    account.incoming_password = "not-the-password"
+    account.save(update_fields=["incoming_password_encrypted"])  # not last_error
+    # as the worker's next sync would, with the page open (the worker may be syncing too: a
+    # sync it started before the change still has the old password)
+    assert wait_until(lambda: run_account(account.pk) and error_of(account), timeout=30)
+    page.wait_for_selector("#account-status .account-error")
+    account.incoming_password = password
+    account.save(update_fields=["incoming_password_encrypted"])  # not last_error
+    assert wait_until(lambda: run_account(account.pk) and not error_of(account), timeout=30)
+    page.wait_for_selector("#account-status .account-error", state="detached")
     assert page.evaluate("() => window.notReloaded === true")
 
 

@@ -210,6 +210,18 @@ def test_rows_by_id_leave_out_other_folders_and_users(alice_client, inbox, accou
     assert "<ul" not in html and "more" not in html  # rows only, for the page to place
 
 
+def test_the_status_part_says_what_went_wrong_with_the_account(alice_client, inbox, account):
+    url = f"/mail/folders/{inbox.pk}/"
+    assert alice_client.get(url, {"part": "status"}).content.strip() == b""
+    MailAccount.objects.filter(pk=account.pk).update(
+        last_error="The server refused <the> password."
+    )
+    html = alice_client.get(url, {"part": "status"}).content.decode()
+    assert html.strip() == (
+        '<p class="account-error error" role="status">The server refused &lt;the&gt; password.</p>'
+    )
+
+
 def test_the_folder_tree_part_has_the_counts(alice_client, inbox):
     Folder.objects.filter(pk=inbox.pk).update(unread=12)
     html = alice_client.get(f"/mail/folders/{inbox.pk}/", {"part": "folders"}).content.decode()
@@ -247,7 +259,8 @@ def test_bob_has_no_access_to_alices_screens(client, bob, inbox):
     for url in [
         f"/mail/folders/{inbox.pk}/", f"/mail/folders/{inbox.pk}/?part=rows",
         f"/mail/folders/{inbox.pk}/?part=rows&ids={message.pk}",
-        f"/mail/folders/{inbox.pk}/?part=folders", f"/mail/folders/{inbox.pk}/search/?q=plans", f"/mail/accounts/{inbox.account_id}/",
+        f"/mail/folders/{inbox.pk}/?part=folders", f"/mail/folders/{inbox.pk}/?part=status",
+        f"/mail/folders/{inbox.pk}/search/?q=plans", f"/mail/accounts/{inbox.account_id}/",
         f"/mail/messages/{message.pk}/", f"/mail/messages/{message.pk}/?part=pane",
         f"/mail/messages/{message.pk}/headers/", f"/mail/messages/{message.pk}/original/",
     ]:  # fmt: skip
