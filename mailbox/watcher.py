@@ -1,13 +1,25 @@
 """New mail at once: one IDLE connection per IMAP account's Inbox, a sync when it speaks.
 
 ``watch_imap`` (a management command, its own process and compose service) runs a Watchers
-supervisor; operators with many accounts run several, each with ``--shard i/N``.
+supervisor; operators with many accounts run several, each with ``--shard i/N`` (README.md,
+"Operators' commands"). Only the Inbox is watched: a change in another folder is picked up by
+the scheduled resync (``sync_all_accounts``, every WEBMAIL_RESYNC_SECONDS).
+
+The watchers are told of an account added, changed or deleted (``tell_watchers_on_commit``, from
+accounts.actions): a message on a Redis pub/sub channel, which every watcher process listens to
+(``serve``); each acts on the accounts of its shard. A periodic look at the whole table stays
+as the net under a message lost while Redis or the watcher was down.
 """
 
+import json
 import logging
+import random
 import threading
+import time
 
-from django.db import close_old_connections
+import redis
+from django.conf import settings
+from django.db import close_old_connections, transaction
 
 from accounts.models import MailAccount, Protocol
 from mailbox.protocols.base import ConnectionProblem
@@ -17,15 +29,23 @@ NEWS = {"EXISTS", "EXPUNGE", "FETCH", "VANISHED"}
 
 
 class AccountWatcher(threading.Thread):
-    """Holds IDLE on one account's Inbox; reconnects with backoff; calls ``on_news(account_id)``
-    on every notice, and once after each (re)connect to catch up on what it missed."""
+    """Holds IDLE on one account's Inbox; calls ``on_news(account_id)`` on every notice, and
+    once after each (re)connect to catch up on what it missed.
 
-    def __init__(self, account_id, on_news, *, idle_seconds=60.0, max_backoff=300.0):
+    A connection that fails or is lost is tried again after ``first_backoff`` seconds, then
+    twice as long each time up to ``max_backoff``; each wait is shortened by up to ``jitter`` of
+    itself at random, so that the watchers of a server that restarted do not all come back in
+    the same second. A connection that got as far as SELECT starts the count again."""
+
+    def __init__(self, account_id, on_news, *, idle_seconds=60.0, first_backoff=1.0,
+                 max_backoff=300.0, jitter=0.5):  # fmt: skip
         super().__init__(name=f"watch-{account_id}", daemon=True)
         self.account_id, self.on_news = account_id, on_news
-        self.idle_seconds, self.max_backoff = idle_seconds, max_backoff
+        self.idle_seconds, self.first_backoff = idle_seconds, first_backoff
+        self.max_backoff, self.jitter = max_backoff, jitter
         self.stopping = threading.Event()
         self.session = None
+        self.backoff = first_backoff
 
     def stop(self):
         """Stop now, even in the middle of an IDLE."""
@@ -35,19 +55,22 @@ class AccountWatcher(threading.Thread):
             session.interrupt()
 
     def run(self):
-        backoff = 1.0
         while not self.stopping.is_set():
             try:
                 self._watch()
-                backoff = 1.0
             except (ConnectionProblem, OSError) as problem:
+                wait = self.backoff * (1 - self.jitter * random.random())  # noqa: S311
                 logger.info(
-                    "watcher of account %s: %s; retry in %.0fs", self.account_id, problem, backoff
+                    "watcher of account %s: %s; retry in %.1fs", self.account_id, problem, wait
                 )
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                self.stopping.wait(wait)
+                self.backoff = min(self.backoff * 2, self.max_backoff)
             except MailAccount.DoesNotExist:
                 return
+            except Exception:  # a broken queue, a bug: logged, and tried again like the rest
+                logger.exception("watcher of account %s failed", self.account_id)
+                self.stopping.wait(self.backoff)
+                self.backoff = min(self.backoff * 2, self.max_backoff)
             finally:
                 close_old_connections()
 
@@ -60,6 +83,7 @@ class AccountWatcher(threading.Thread):
             self.session = session
             try:
                 session.select("INBOX", readonly=True)
+                self.backoff = self.first_backoff
                 self.on_news(self.account_id)
                 while not self.stopping.is_set():
                     notices = session.idle(self.idle_seconds)
@@ -87,14 +111,31 @@ class Watchers:
         )
         return {pk for pk in ids if shard_of(pk, self.shards) == self.shard}
 
+    def follow(self, account_id):
+        """An account was added, changed or deleted: its watcher starts again with what is saved
+        now (new server, new password), or stops. Accounts of other shards are left alone."""
+        if shard_of(account_id, self.shards) != self.shard:
+            return
+        watcher = self.running.pop(account_id, None)
+        if watcher is not None:
+            watcher.stop()
+        imap = MailAccount.objects.filter(pk=account_id, incoming_protocol=Protocol.IMAP)
+        if imap.exists():
+            self._start(account_id)
+        close_old_connections()
+
+    def _start(self, account_id):
+        watcher = AccountWatcher(account_id, self.on_news, **self.options)
+        watcher.start()
+        self.running[account_id] = watcher
+
     def refresh(self):
+        """Every account of the shard watched, and none other: the net under lost messages."""
         wanted = self.wanted()
         for account_id in set(self.running) - wanted:
             self.running.pop(account_id).stop()
         for account_id in wanted - set(self.running):
-            watcher = AccountWatcher(account_id, self.on_news, **self.options)
-            watcher.start()
-            self.running[account_id] = watcher
+            self._start(account_id)
         close_old_connections()
 
     def stop(self):
@@ -103,3 +144,78 @@ class Watchers:
         for watcher in self.running.values():
             watcher.join(timeout=5)
         self.running.clear()
+
+
+# --- telling the watchers: Redis pub/sub ------------------------------------------------------
+
+
+def channel_name():
+    """The pub/sub channel of this installation. Pub/sub ignores Redis's numbered databases, so
+    the database is part of the name, with the key prefix the cache and channel layer use."""
+    db = redis.Redis.from_url(settings.REDIS_URL).connection_pool.connection_kwargs.get("db", 0)
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:{db}:watch_imap"
+
+
+_publisher = {}
+
+
+def tell_watchers(account_id):
+    """Tell every watcher process that ``account_id`` was added, changed or deleted. Best
+    effort: with Redis down the watchers' periodic look finds the change later."""
+    try:
+        client = _publisher.get("client") or _publisher.setdefault(
+            "client", redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        )
+        client.publish(channel_name(), json.dumps({"account_id": int(account_id)}))
+    except redis.RedisError as problem:
+        logger.warning("could not tell the watchers of account %s: %s", account_id, problem)
+
+
+def tell_watchers_on_commit(account_id):
+    transaction.on_commit(lambda: tell_watchers(account_id))
+
+
+def serve(watchers, stop, *, refresh_seconds=60.0, redis_url=None):
+    """The watcher process's loop, until ``stop`` (a threading.Event) is set.
+
+    1. Subscribe to ``channel_name()``, then look at the whole table (``refresh``): an account
+       saved before the subscription is found by the look, one saved after by its message.
+    2. Each message: ``watchers.follow(account_id)``, at once.
+    3. Every ``refresh_seconds``: the look again, the net under a message that was lost.
+    4. Redis gone: wait (1 s, doubling up to 30 s) and go back to 1; the watchers keep
+       watching meanwhile."""
+    pause = 1.0
+    while not stop.is_set():
+        try:
+            _listen(watchers, stop, refresh_seconds, redis_url or settings.REDIS_URL)
+        except redis.RedisError as problem:
+            logger.warning("watchers cannot hear of account changes: %s", problem)
+            stop.wait(pause)
+            pause = min(pause * 2, 30.0)
+
+
+def _listen(watchers, stop, refresh_seconds, redis_url):
+    client = redis.Redis.from_url(redis_url, socket_timeout=None, health_check_interval=30)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(channel_name())
+        next_look = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_look:
+                watchers.refresh()
+                next_look = time.monotonic() + refresh_seconds
+            message = pubsub.get_message(timeout=min(1.0, refresh_seconds))
+            if message is not None:
+                _follow_message(watchers, message)
+    finally:
+        pubsub.close()
+        client.close()
+
+
+def _follow_message(watchers, message):
+    try:
+        account_id = int(json.loads(message["data"])["account_id"])
+    except (ValueError, KeyError, TypeError):
+        logger.warning("watchers: a message that is not ours: %r", message.get("data"))
+        return
+    watchers.follow(account_id)

@@ -4,7 +4,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from mailbox.tasks import sync_account
-from mailbox.watcher import Watchers
+from mailbox.watcher import Watchers, serve
 
 
 def queue_inbox_sync(account_id):
@@ -12,12 +12,18 @@ def queue_inbox_sync(account_id):
 
 
 class Command(BaseCommand):
-    help = "Hold IMAP IDLE on every IMAP account's Inbox and sync it when new mail arrives."
+    help = (
+        "Hold IMAP IDLE on every IMAP account's Inbox and sync it when new mail arrives; told "
+        "of accounts added, changed or deleted at once (Redis pub/sub)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--shard", default="0/1", help="i/N: watch accounts whose id %% N == i")
         parser.add_argument(
-            "--refresh", type=float, default=60.0, help="seconds between looks for new accounts"
+            "--refresh",
+            type=float,
+            default=300.0,
+            help="seconds between looks at every account (the net under a lost message)",
         )
 
     def handle(self, *args, **options):
@@ -31,7 +37,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         watchers = Watchers(queue_inbox_sync, shard, shards)
         self.stdout.write(f"watching the IMAP accounts of shard {shard}/{shards}")
-        while not stop.is_set():
-            watchers.refresh()
-            stop.wait(options["refresh"])
-        watchers.stop()
+        try:
+            serve(watchers, stop, refresh_seconds=options["refresh"])
+        finally:
+            watchers.stop()
