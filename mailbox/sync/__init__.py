@@ -35,15 +35,20 @@ def imap_session(account, **options):
             session.logout()
 
 
-def run_account(account_id, *, folder_names=None, push_only=False, session_options=None):
-    """Push, then sync the account (or only ``folder_names``). False if another run holds it."""
+def run_account(account_id, *, folder_names=None, push_only=False, session_options=None,
+                session=None):  # fmt: skip
+    """Push, then sync the account (or only ``folder_names``). False if another run holds it.
+
+    ``session``: a logged-in session of the caller's to work on (the IDLE watcher keeps one
+    per account: no login, and no cold SELECT, per new message); left open, and left in any
+    state (another folder may be selected). Without it a session is opened and logged out."""
     account = MailAccount.objects.get(pk=account_id, incoming_protocol=Protocol.IMAP)
 
     def work(lease, again):
-        with imap_session(account, **(session_options or {})) as session:
-            push_pending(account, session)
+        with _session_for(account, session, session_options) as current:
+            push_pending(account, current)
             if again or not push_only:
-                _sync_folders(account, session, lease, None if again else folder_names)
+                _sync_folders(account, current, lease, None if again else folder_names)
         record_result(account, "")
 
     try:
@@ -53,6 +58,12 @@ def run_account(account_id, *, folder_names=None, push_only=False, session_optio
         logger.warning("sync of account %s failed: %s", account.pk, problem)
         record_result(account, text)
         return True
+
+
+def _session_for(account, session, options):
+    if session is not None:
+        return contextlib.nullcontext(session)
+    return imap_session(account, **(options or {}))
 
 
 def _sync_folders(account, session, lease, folder_names):

@@ -183,3 +183,35 @@ def test_an_account_that_turns_to_pop3_is_no_longer_watched(
     account.incoming_port = mail_world.dovecot.ports["pop3"]
     do_save_mail_account(account)
     assert wait_for(lambda: account.pk not in watchers.running, timeout=5)
+
+
+def test_the_watchers_sync_keeps_one_session_for_the_account(imap_account, other_client, relay):
+    """The command's on_news: each new message synced at once on the account's own sync
+    session (no new login per message), a new one when the server dropped it."""
+    from mailbox.watcher import InboxSync
+
+    imap_account.incoming_port = relay.port
+    imap_account.incoming_password = imap_account.incoming_password  # as typed for that port
+    imap_account.save()
+    inbox_sync = InboxSync(threads=2)
+    watcher = AccountWatcher(imap_account.pk, inbox_sync)
+    cached = Message.objects.filter(folder__account=imap_account)
+    try:
+        watcher.start()
+        assert wait_for(lambda: len(relay.arrivals) == 2), relay.arrivals  # IDLE, and sync
+        for count in (1, 2, 3):
+            other_client.seed(1, seed=20 + count, folders=["INBOX"])
+            assert wait_for(lambda count=count: cached.count() == count), cached.count()
+        assert len(relay.arrivals) == 2  # no login per message
+
+        relay.cut()  # both dropped: IDLE comes back, the sync session is found dead and replaced
+        other_client.seed(1, seed=30, folders=["INBOX"])
+        assert wait_for(lambda: cached.count() == 4), cached.count()
+        assert len(relay.arrivals) == 4
+        imap_account.refresh_from_db()
+        assert imap_account.last_error == ""
+    finally:
+        watcher.stop()
+        watcher.join(5)
+        inbox_sync.close()
+    assert inbox_sync.idle == {}  # the watcher's end closed its session

@@ -3,12 +3,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailbox.tasks import sync_account
-from mailbox.watcher import Watchers, serve
-
-
-def queue_inbox_sync(account_id):
-    sync_account.delay(account_id, folder_names=["INBOX"])
+from mailbox.watcher import InboxSync, Watchers, serve
 
 
 class Command(BaseCommand):
@@ -35,9 +30,11 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        watchers = Watchers(queue_inbox_sync, shard, shards)
+        inbox_sync = InboxSync()
+        watchers = Watchers(inbox_sync, shard, shards)
         self.stdout.write(f"watching the IMAP accounts of shard {shard}/{shards}")
         try:
             serve(watchers, stop, refresh_seconds=options["refresh"])
         finally:
             watchers.stop()
+            inbox_sync.close()
