@@ -107,12 +107,12 @@ class Processes:
         self.env = process_env()
         self.logs, self.running = {}, {}
 
-    def start(self, name, command):
+    def start(self, name, command, **env):
         import tempfile
 
         self.logs[name] = log = tempfile.TemporaryFile()  # noqa: SIM115 (read in output())
         self.running[name] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
 
@@ -221,31 +221,22 @@ class IdleProbe:
         self.sock.close()
 
 
-def worker_tasks(log_text, name="mailbox.tasks.sync_account"):
-    """From a Celery worker's INFO log: [(received, started_or_None, seconds_or_None)] per task
-    of ``name``, received in order (epoch seconds; the log's local time)."""
-    import datetime
+def watcher_syncs(log_text):
+    """From the watcher's DEBUG log (mailbox.watcher.InboxSync): [(news, sync started, sync
+    ended)] in epoch seconds, in order."""
     import re
 
-    stamp = r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/[^\]]+\] "
-    received, done = {}, {}
-    for match in re.finditer(
-        stamp + "Task " + re.escape(name) + r"\[([0-9a-f-]+)\] (received|succeeded in ([0-9.]+)s)", log_text
-    ):
-        at = datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-        if match.group(3) == "received":
-            received.setdefault(match.group(2), at)
-        else:
-            done[match.group(2)] = (at, float(match.group(4)))
-    return sorted((at, *done.get(task, (None, None))) for task, at in received.items())
+    news = [float(m) for m in re.findall(r"news for account \d+: ([0-9.]+)", log_text)]
+    syncs = re.findall(r"inbox sync of account \d+: ([0-9.]+) ([0-9.]+)", log_text)
+    return [(n, float(a), float(b)) for n, (a, b) in zip(news, syncs, strict=False)]
 
 
 def deliveries(page, world, address, count, pause, probe, processes):
     """Figure a: each delivery's times, in seconds after the SMTP server's answer: to the row,
-    to the page's first event, to Dovecot's IDLE notice (the probe's), and the worker's sync
-    task (received, finished, its own run time)."""
+    to the page's first event, to Dovecot's IDLE notice (the probe's), and the watcher's news
+    and Inbox sync (its own run time; its end)."""
     to_row, to_event, missed = [], [], 0
-    parts = {"notice": [], "task_received": [], "task_run": [], "task_done": []}
+    parts = {"notice": [], "watcher_news": [], "sync_run": [], "sync_done": []}
     smtp = smtplib.SMTP("127.0.0.1", world.smtp.ports["plain"], timeout=30)
     try:
         for index in range(count + 1):  # the first warms up the path
@@ -271,12 +262,12 @@ def deliveries(page, world, address, count, pause, probe, processes):
                 notice = probe.first_after(accepted)
                 if notice is not None:
                     parts["notice"].append(notice - accepted)
-                task = next((t for t in worker_tasks(processes.output("worker", 0))
+                sync = next((t for t in watcher_syncs(processes.output("watcher", 0))
                              if t[0] >= accepted - 0.01), None)  # fmt: skip
-                if task is not None and task[1] is not None:
-                    parts["task_received"].append(task[0] - accepted)
-                    parts["task_done"].append(task[1] - accepted)
-                    parts["task_run"].append(task[2])
+                if sync is not None:
+                    parts["watcher_news"].append(sync[0] - accepted)
+                    parts["sync_run"].append(sync[2] - sync[1])
+                    parts["sync_done"].append(sync[2] - accepted)
             page.wait_for_timeout(pause * 1000)
     finally:
         smtp.quit()
@@ -445,8 +436,8 @@ def run(args):
         processes = Processes()
         python = sys.executable
         processes.start("worker", [python, "-m", "celery", "-A", "webmail", "worker", "-l",
-                                   "info", "-n", f"bench-live-{os.getpid()}@%h"])  # fmt: skip
-        processes.start("watcher", [python, "manage.py", "watch_imap"])
+                                   "warning", "-n", f"bench-live-{os.getpid()}@%h"])  # fmt: skip
+        processes.start("watcher", [python, "manage.py", "watch_imap"], LOG_LEVEL="DEBUG")
         try:
             results.update(browser_figures(args, world, daphne, address, processes))
         finally:
@@ -513,12 +504,12 @@ def report(r):
         ("   p95", ms(r["delivery_to_event"], "p95"), ""),
         ("   Dovecot's IDLE notice (another client's), p50",
          ms(r["delivery_parts"]["notice"]), "(floor)"),
-        ("   the sync task received by the worker, p50",
-         ms(r["delivery_parts"]["task_received"]), ""),
-        ("   the sync task's own run, p50 / p95",
-         f"{ms(r['delivery_parts']['task_run'])} / {ms(r['delivery_parts']['task_run'], 'p95')}",
+        ("   the watcher's news (its IDLE notice), p50",
+         ms(r["delivery_parts"]["watcher_news"]), ""),
+        ("   the watcher's Inbox sync, its run, p50 / p95",
+         f"{ms(r['delivery_parts']['sync_run'])} / {ms(r['delivery_parts']['sync_run'], 'p95')}",
          ""),
-        ("   the sync task done, p50", ms(r["delivery_parts"]["task_done"]), ""),
+        ("   ... done, p50", ms(r["delivery_parts"]["sync_done"]), ""),
         ("   deliveries timed / missed",
          f"{r['delivery_to_row']['n']} / {r['deliveries_missed']}", ""),
         ("b. star in tab 1 -> shown in tab 2, p50", ms(r["star_to_second_tab"]), ""),

@@ -122,6 +122,7 @@ class InboxSync:
         self.idle, self.generation, self.lock = {}, {}, threading.Lock()
 
     def __call__(self, account_id):
+        logger.debug("news for account %s: %.4f", account_id, time.time())
         self.pool.submit(self._sync, account_id).result()
 
     def _sync(self, account_id):
@@ -136,6 +137,7 @@ class InboxSync:
             return
         except MailAccount.DoesNotExist:
             return
+        started = time.time()
         try:
             run_account(account_id, folder_names=["INBOX"], session=session)
         except MailAccount.DoesNotExist:
@@ -143,6 +145,8 @@ class InboxSync:
         finally:
             self._give_back(account_id, session, generation)
             close_old_connections()
+        # epoch seconds: bench/live.py reads them (LOG_LEVEL=DEBUG)
+        logger.debug("inbox sync of account %s: %.4f %.4f", account_id, started, time.time())
         prefetch_bodies.delay(account_id)
         index_account_text.delay(account_id)
 
