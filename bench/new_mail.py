@@ -79,8 +79,10 @@ class Split:
 
     def wrap_session(self, session):
         for name in ("select", "status", "uid_search", "fetch_meta", "list_folders", "fetch_flags"):
-            method = getattr(session, name, None)
+            # the method itself, not an earlier run's wrapper (a kept session is wrapped again)
+            method = session.__dict__.get(f"_bench_{name}") or getattr(session, name, None)
             if method is not None:
+                session.__dict__[f"_bench_{name}"] = method
                 setattr(session, name, self._timed(name, method))
 
     def _timed(self, name, method):

@@ -83,7 +83,7 @@ def _sync_folders(account, session, lease, folder_names):
         except imap.ImapCommandError as refused:  # one folder's trouble is not the others'
             logger.warning("folder %s of account %s: %s", folder.pk, account.pk, refused)
         push_if_pending()
-        lease.renew()
+        lease.renew_if_due()
 
 
 def record_result(account, error):
