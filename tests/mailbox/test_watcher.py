@@ -215,3 +215,39 @@ def test_the_watchers_sync_keeps_one_session_for_the_account(imap_account, other
         watcher.join(5)
         inbox_sync.close()
     assert inbox_sync.idle == {}  # the watcher's end closed its session
+
+
+def test_the_watch_imap_command_syncs_new_mail_of_an_account_added_after_it_started(
+    alice, mail_world, mailbox_login, other_client
+):
+    """The command as operators run it, in its own process, looking at the account table once
+    an hour: an account added after it started is watched, and its new mail is in the cache
+    without any Celery worker running (the watcher syncs the Inbox itself)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.running_app import ROOT, process_env
+
+    command = [sys.executable, "manage.py", "watch_imap", "--refresh", "3600"]
+    watcher = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        assert watcher.stdout.readline().startswith(b"watching the IMAP accounts")
+        account = new_imap_account(
+            alice, mail_world, mailbox_login, mail_world.dovecot.ports["imap"]
+        )
+        cached = Message.objects.filter(folder__account=account)
+        other_client.seed(2, seed=40, folders=["INBOX"])
+        assert wait_for(lambda: cached.count() == 2, timeout=20), cached.count()
+        other_client.seed(1, seed=41, folders=["INBOX"])
+        assert wait_for(lambda: cached.count() == 3, timeout=20), cached.count()
+    finally:
+        os.killpg(watcher.pid, signal.SIGTERM)
+        try:
+            output = watcher.communicate(timeout=20)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            os.killpg(watcher.pid, signal.SIGKILL)
+            output = "did not stop on SIGTERM"
+    assert watcher.returncode == 0, output
