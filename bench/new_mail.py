@@ -223,7 +223,7 @@ def main():
             if value >= 0.5:
                 print(f"{'      ' + label:<44} {value:>8.1f} ms")
         if profile:
-            pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(15)
+            pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats("mailbox|channels|asgiref|threading|concurrent", 40)
     if args.json:
         print(json.dumps(results))
 

@@ -113,7 +113,9 @@ class InboxSync:
     The syncs run on ``threads`` threads (each with one database connection, kept), whatever
     the number of accounts watched; the watcher that called waits for its sync, then goes back
     to IDLE. The follow-up work (prefetch, search index) is queued as ``sync_account`` queues
-    it. A sync that could not run is left to the queue (``sync_account``) instead."""
+    it. Only the small syncs are done here: an Inbox not yet complete (a first sync, its
+    backfill), a whole sync that others asked for meanwhile, and a sync that could not log in
+    are queued (``sync_account``) for the workers, whose memory and time they are sized for."""
 
     def __init__(self, threads=4):
         from concurrent.futures import ThreadPoolExecutor
@@ -126,9 +128,14 @@ class InboxSync:
         self.pool.submit(self._sync, account_id).result()
 
     def _sync(self, account_id):
+        from mailbox.models import Folder, Role
         from mailbox.sync import run_account
         from mailbox.tasks import index_account_text, prefetch_bodies, sync_account
 
+        inbox = Folder.objects.filter(account_id=account_id, role=Role.INBOX, backfill_done=True)
+        if not inbox.exists():
+            sync_account.delay(account_id, folder_names=["INBOX"])
+            return
         try:
             session, generation = self._borrow(account_id)
         except (ConnectionProblem, OSError) as problem:  # logging in failed: the queue's turn
@@ -139,7 +146,8 @@ class InboxSync:
             return
         started = time.time()
         try:
-            run_account(account_id, folder_names=["INBOX"], session=session)
+            run_account(account_id, folder_names=["INBOX"], session=session,
+                        hand_over=lambda: sync_account.delay(account_id))  # fmt: skip
         except MailAccount.DoesNotExist:
             return
         finally:

@@ -36,15 +36,20 @@ def imap_session(account, **options):
 
 
 def run_account(account_id, *, folder_names=None, push_only=False, session_options=None,
-                session=None):  # fmt: skip
+                session=None, hand_over=None):  # fmt: skip
     """Push, then sync the account (or only ``folder_names``). False if another run holds it.
 
     ``session``: a logged-in session of the caller's to work on (the IDLE watcher keeps one
     per account: no login, and no cold SELECT, per new message); left open, and left in any
-    state (another folder may be selected). Without it a session is opened and logged out."""
+    state (another folder may be selected). Without it a session is opened and logged out.
+    ``hand_over``: called instead of the whole sync that others asked for meanwhile (see
+    lease.run_exclusively), by a caller that must not take it on (the watcher queues it)."""
     account = MailAccount.objects.get(pk=account_id, incoming_protocol=Protocol.IMAP)
 
     def work(lease, again):
+        if again and hand_over is not None:
+            hand_over()
+            return
         with _session_for(account, session, session_options) as current:
             push_pending(account, current)
             if again or not push_only:

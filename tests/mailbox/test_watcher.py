@@ -1,6 +1,7 @@
 """New mail reaches the cache at once: the watcher's IDLE notices trigger a sync; the watchers
 are told of accounts added, changed and deleted, and come back after losing their server."""
 
+import contextlib
 import threading
 import time
 
@@ -190,6 +191,7 @@ def test_the_watchers_sync_keeps_one_session_for_the_account(imap_account, other
     session (no new login per message), a new one when the server dropped it."""
     from mailbox.watcher import InboxSync
 
+    assert run_account(imap_account.pk)  # the Inbox in the cache (a first sync is the queue's)
     imap_account.incoming_port = relay.port
     imap_account.incoming_password = imap_account.incoming_password  # as typed for that port
     imap_account.save()
@@ -217,12 +219,9 @@ def test_the_watchers_sync_keeps_one_session_for_the_account(imap_account, other
     assert inbox_sync.idle == {}  # the watcher's end closed its session
 
 
-def test_the_watch_imap_command_syncs_new_mail_of_an_account_added_after_it_started(
-    alice, mail_world, mailbox_login, other_client
-):
-    """The command as operators run it, in its own process, looking at the account table once
-    an hour: an account added after it started is watched, and its new mail is in the cache
-    without any Celery worker running (the watcher syncs the Inbox itself)."""
+def test_the_watch_imap_command_syncs_new_mail_itself(imap_account, other_client):
+    """The command as operators run it, in its own process: new mail of an account whose Inbox
+    is in the cache is synced by the watcher itself, with no Celery worker running."""
     import os
     import signal
     import subprocess
@@ -230,19 +229,17 @@ def test_the_watch_imap_command_syncs_new_mail_of_an_account_added_after_it_star
 
     from tests.running_app import ROOT, process_env
 
-    command = [sys.executable, "manage.py", "watch_imap", "--refresh", "3600"]
+    other_client.seed(2, seed=40, folders=["INBOX"])
+    assert run_account(imap_account.pk)
+    cached = Message.objects.filter(folder__account=imap_account)
+    command = [sys.executable, "manage.py", "watch_imap"]
     watcher = subprocess.Popen(command, cwd=ROOT, env=process_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         assert watcher.stdout.readline().startswith(b"watching the IMAP accounts")
-        account = new_imap_account(
-            alice, mail_world, mailbox_login, mail_world.dovecot.ports["imap"]
-        )
-        cached = Message.objects.filter(folder__account=account)
-        other_client.seed(2, seed=40, folders=["INBOX"])
-        assert wait_for(lambda: cached.count() == 2, timeout=20), cached.count()
-        other_client.seed(1, seed=41, folders=["INBOX"])
-        assert wait_for(lambda: cached.count() == 3, timeout=20), cached.count()
+        for count in (3, 4):
+            other_client.seed(1, seed=40 + count, folders=["INBOX"])
+            assert wait_for(lambda count=count: cached.count() == count, timeout=20)
     finally:
         os.killpg(watcher.pid, signal.SIGTERM)
         try:
@@ -251,3 +248,57 @@ def test_the_watch_imap_command_syncs_new_mail_of_an_account_added_after_it_star
             os.killpg(watcher.pid, signal.SIGKILL)
             output = "did not stop on SIGTERM"
     assert watcher.returncode == 0, output
+
+
+class Queued:
+    """``sync_account.delay`` noted instead of queued."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+
+
+def test_a_first_sync_and_a_whole_sync_asked_meanwhile_go_to_the_workers(
+    imap_account, other_client, monkeypatch
+):
+    """The watcher syncs only what is small: an Inbox never synced (a first sync may be
+    100,000 messages) is queued for the workers, and so is the whole sync another process asked
+    for while the watcher's sync held the account."""
+    from mailbox import tasks
+    from mailbox.sync import lease
+    from mailbox.watcher import InboxSync
+
+    queued = Queued()
+    monkeypatch.setattr(tasks.sync_account, "delay", queued)
+    monkeypatch.setattr(tasks.prefetch_bodies, "delay", lambda *a: None)
+    monkeypatch.setattr(tasks.index_account_text, "delay", lambda *a: None)
+    other_client.seed(3, seed=50, folders=["INBOX", "Receipts"])
+    inbox_sync = InboxSync(threads=1)
+    try:
+        inbox_sync(imap_account.pk)
+        assert not Message.objects.filter(folder__account=imap_account).exists()
+        assert queued.calls == [((imap_account.pk,), {"folder_names": ["INBOX"]})]
+
+        assert run_account(imap_account.pk, folder_names=["INBOX"])  # as that task would
+        queued.calls.clear()
+        other_client.seed(1, seed=51, folders=["INBOX"])
+        claim = lease.account_lease
+
+        def claimed_and_asked_again(account_id):  # another process asks while we hold it
+            with claim(account_id) as held:
+                MailAccount.objects.filter(pk=account_id).update(sync_again=True)
+                yield held
+
+        monkeypatch.setattr(
+            lease, "account_lease", contextlib.contextmanager(claimed_and_asked_again)
+        )
+        inbox = Message.objects.filter(folder__account=imap_account, folder__name="INBOX")
+        before = inbox.count()
+        inbox_sync(imap_account.pk)
+        assert inbox.count() == before + 1  # the new message, synced here
+        assert not Message.objects.filter(folder__name="Receipts").exists()  # not the rest
+        assert queued.calls == [((imap_account.pk,), {})]  # the whole sync, to the workers
+    finally:
+        inbox_sync.close()
