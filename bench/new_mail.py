@@ -55,6 +55,8 @@ def statement_kind(sql):
     sql = re.sub(r"\s+", " ", sql.strip())
     match = re.match(r'(\w+)(?: .*?(?:FROM|INTO|TABLE) ("?\w+"?)|(?: ("?\w+"?)))?', sql, re.I)
     words = sql.split(" ")[:1]
+    if words[0].upper() in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return words[0].upper()
     if match and (match.group(2) or match.group(3)):
         words.append((match.group(2) or match.group(3)).strip('"'))
     if " COUNT(" in sql.upper():
@@ -223,7 +225,9 @@ def main():
             if value >= 0.5:
                 print(f"{'      ' + label:<44} {value:>8.1f} ms")
         if profile:
-            pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats("mailbox|channels|asgiref|threading|concurrent", 40)
+            pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(
+                "mailbox|channels|asgiref|threading|concurrent", 40
+            )
     if args.json:
         print(json.dumps(results))
 

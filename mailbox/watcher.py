@@ -155,8 +155,11 @@ class InboxSync:
             close_old_connections()
         # epoch seconds: bench/live.py reads them (LOG_LEVEL=DEBUG)
         logger.debug("inbox sync of account %s: %.4f %.4f", account_id, started, time.time())
-        prefetch_bodies.delay(account_id)
-        index_account_text.delay(account_id)
+        try:
+            prefetch_bodies.delay(account_id)
+            index_account_text.delay(account_id)
+        except Exception as problem:  # the queue is down: the next sync's turn
+            logger.warning("watcher: follow-up of account %s not queued: %s", account_id, problem)
 
     def _borrow(self, account_id):
         """The account's sync session, checked by a NOOP (a server may have dropped it while
@@ -292,23 +295,25 @@ def serve(watchers, stop, *, refresh_seconds=60.0, redis_url=None):
        saved before the subscription is found by the look, one saved after by its message.
     2. Each message: ``watchers.follow(account_id)``, at once.
     3. Every ``refresh_seconds``: the look again, the net under a message that was lost.
-    4. Redis gone: wait (1 s, doubling up to 30 s) and go back to 1; the watchers keep
-       watching meanwhile."""
-    pause = 1.0
+    4. Redis gone: look at the table, wait (1 s, doubling up to 30 s) and go back to 1; the
+       watchers keep watching meanwhile."""
+    pause = {"seconds": 1.0}  # back to 1 s once subscribed again
     while not stop.is_set():
         try:
-            _listen(watchers, stop, refresh_seconds, redis_url or settings.REDIS_URL)
+            _listen(watchers, stop, refresh_seconds, redis_url or settings.REDIS_URL, pause)
         except redis.RedisError as problem:
             logger.warning("watchers cannot hear of account changes: %s", problem)
-            stop.wait(pause)
-            pause = min(pause * 2, 30.0)
+            watchers.refresh()  # meanwhile every account of the shard is watched all the same
+            stop.wait(pause["seconds"])
+            pause["seconds"] = min(pause["seconds"] * 2, 30.0)
 
 
-def _listen(watchers, stop, refresh_seconds, redis_url):
+def _listen(watchers, stop, refresh_seconds, redis_url, pause):
     client = redis.Redis.from_url(redis_url, socket_timeout=None, health_check_interval=30)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(channel_name())
+        pause["seconds"] = 1.0
         next_look = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_look:

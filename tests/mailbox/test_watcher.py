@@ -141,6 +141,24 @@ def serving():
     assert not thread.is_alive()
 
 
+def test_with_redis_down_the_accounts_are_watched_all_the_same(imap_account):
+    from mailbox.testing.servers import free_port
+
+    news = News()
+    watchers = Watchers(news)
+    stop = threading.Event()
+    nowhere = f"redis://127.0.0.1:{free_port()}/9"
+    thread = threading.Thread(target=serve, args=(watchers, stop), kwargs={"redis_url": nowhere})
+    thread.start()
+    try:
+        assert wait_for(lambda: news.count(imap_account.pk) == 1), "not watched"
+    finally:
+        stop.set()
+        thread.join(10)
+        watchers.stop()
+    assert not thread.is_alive()
+
+
 def new_imap_account(alice, mail_world, login, port):
     address, password = login
     account = MailAccount(
