@@ -102,9 +102,13 @@ class Processes:
     """The worker and the watcher, as the compose file runs them, on the bench's database."""
 
     def __init__(self):
+        from django.db import connection
+
         from tests.running_app import process_env
 
-        self.env = process_env()
+        # their database connections kept as in production (SQLite: a new one each time)
+        keep = "0" if connection.vendor == "sqlite" else "60"
+        self.env = process_env(WEBMAIL_TEST_CONN_MAX_AGE=keep)
         self.logs, self.running = {}, {}
 
     def start(self, name, command, **env):
@@ -451,8 +455,8 @@ def run(args):
     with MailWorld(mail_location="mdbox:~/mdbox") as world:
         address = prepare_mailbox(world, args.messages)
         user, _account, results["first_sync_s"] = make_user_and_account(world, address)
-        daphne = Daphne(WEBMAIL_TEST_CONN_MAX_AGE="60")
         processes = Processes()
+        daphne = Daphne(WEBMAIL_TEST_CONN_MAX_AGE=processes.env["WEBMAIL_TEST_CONN_MAX_AGE"])
         python = sys.executable
         processes.start("worker", [python, "-m", "celery", "-A", "webmail", "worker", "-l",
                                    "warning", "-n", f"bench-live-{os.getpid()}@%h"])  # fmt: skip
