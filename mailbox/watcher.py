@@ -12,6 +12,7 @@ as the net under a message lost while Redis or the watcher was down.
 """
 
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -265,8 +266,13 @@ class Watchers:
 def channel_name():
     """The pub/sub channel of this installation. Pub/sub ignores Redis's numbered databases, so
     the database is part of the name, with the key prefix the cache and channel layer use."""
-    db = redis.Redis.from_url(settings.REDIS_URL).connection_pool.connection_kwargs.get("db", 0)
-    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:{db}:watch_imap"
+    return _channel_name(settings.REDIS_URL, settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"])
+
+
+@functools.lru_cache(maxsize=4)
+def _channel_name(url, prefix):
+    db = redis.connection.parse_url(url).get("db", 0)
+    return f"{prefix}:{db}:watch_imap"
 
 
 _publisher = {}
@@ -277,7 +283,8 @@ def tell_watchers(account_id):
     effort: with Redis down the watchers' periodic look finds the change later."""
     try:
         client = _publisher.get("client") or _publisher.setdefault(
-            "client", redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+            "client",
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2),
         )
         client.publish(channel_name(), json.dumps({"account_id": int(account_id)}))
     except redis.RedisError as problem:
