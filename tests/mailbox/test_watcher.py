@@ -320,3 +320,35 @@ def test_a_first_sync_and_a_whole_sync_asked_meanwhile_go_to_the_workers(
         assert queued.calls == [((imap_account.pk,), {})]  # the whole sync, to the workers
     finally:
         inbox_sync.close()
+
+
+def test_a_change_in_another_folder_waits_for_the_scheduled_resync(
+    imap_account, other_client, request
+):
+    """Only the Inbox is watched: mail filed into another folder by the server (or another
+    client) shows once beat's resync (``sync_all_accounts``) has run on a worker."""
+    from mailbox.models import Folder
+    from mailbox.tasks import sync_all_accounts
+    from mailbox.watcher import InboxSync
+
+    other_client.seed(2, seed=60, folders=["INBOX", "Receipts"])
+    assert run_account(imap_account.pk)
+    receipts = Folder.objects.get(account=imap_account, name="Receipts").messages
+    before = receipts.count()
+    inbox_sync = InboxSync(threads=1)
+    watcher = AccountWatcher(imap_account.pk, inbox_sync)
+    try:
+        watcher.start()
+        other_client.seed(2, seed=61, folders=["Receipts"])
+        other_client.seed(1, seed=62, folders=["INBOX"])  # news: the Inbox is synced, only it
+        inbox = Folder.objects.get(account=imap_account, name="INBOX").messages
+        assert wait_for(lambda: inbox.count() == len(other_client.flags("INBOX")))
+        assert receipts.count() == before
+
+        request.getfixturevalue("celery_worker")
+        sync_all_accounts.delay()  # what beat sends every WEBMAIL_RESYNC_SECONDS
+        assert wait_for(lambda: receipts.count() == before + 2, timeout=60), receipts.count()
+    finally:
+        watcher.stop()
+        watcher.join(5)
+        inbox_sync.close()
