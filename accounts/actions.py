@@ -14,6 +14,7 @@ from mailbox.models import Folder
 from mailbox.sanitize import sanitize_html
 from mailbox.sources import rawstore
 from mailbox.sync.local import ensure_standard_folders
+from mailbox.watcher import tell_watchers_on_commit
 
 from .identities import default_identity, get_identity_for_user, lock_account
 from .models import Identity, MailAccount, Preferences, Protocol
@@ -23,7 +24,8 @@ from .models import Identity, MailAccount, Preferences, Protocol
 def do_save_mail_account(account, last_error=""):
     """Save an account and get its mail: a sync (IMAP) or a fetch (POP3) after the commit. A
     POP3 account gets its local folders; a changed protocol drops the folders of the old one
-    (the form refuses that while a POP3 account keeps mail here)."""
+    (the form refuses that while a POP3 account keeps mail here). The IDLE watchers are told,
+    so an IMAP account is watched (with what was saved) within a second."""
     created = account.pk is None
     if not created:
         before = MailAccount.objects.filter(pk=account.pk).values_list("incoming_protocol")
@@ -34,6 +36,7 @@ def do_save_mail_account(account, last_error=""):
     send_event_on_commit(
         [account.user_id], {"type": "account.changed", "account_id": account.pk, "created": created}
     )
+    tell_watchers_on_commit(account.pk)
     from mailbox.tasks import fetch_pop3_account, sync_account
 
     if account.incoming_protocol == Protocol.POP3:
@@ -46,9 +49,11 @@ def do_save_mail_account(account, last_error=""):
 
 @transaction.atomic
 def do_delete_mail_account(account):
-    """Delete an account, its folders and, once that commits, the mail kept here for it."""
+    """Delete an account, its folders and, once that commits, the mail kept here for it; its
+    IDLE watcher stops."""
     account_id, user_id = account.pk, account.user_id
     account.delete()
+    tell_watchers_on_commit(account_id)
     send_event_on_commit([user_id], {"type": "account.deleted", "account_id": account_id})
     transaction.on_commit(lambda: rawstore.delete_account(account_id))
 

@@ -1,23 +1,65 @@
-"""Changes reach the owner's open browsers over the channel layer (Redis), and nobody else's."""
+"""Changes reach the owner's open browsers over the channel layer (Redis), and nobody else's.
+
+Every socket here goes through the real ASGI application (webmail/asgi.py: the Origin check,
+the session login, the routing) with the session cookie a logged-in browser has; nothing sets
+the scope's user by hand.
+"""
 
 import asyncio
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.db import connections
+from django.test import Client
 
-from accounts.actions import do_save_mail_account
+from accounts.actions import do_delete_mail_account, do_save_mail_account, do_save_preferences
 from accounts.models import MailAccount
+from mailbox.events import EVENT_TYPES, send_event
 from webmail.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+HOST = "localhost"
+OWN_ORIGIN = f"http://{HOST}"
 
-def communicator(user):
-    comm = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://localhost"),
-                                                                    (b"host", b"localhost")])  # fmt: skip
-    comm.scope["user"] = user
-    return comm
+
+def session_cookie(username, password):
+    """The session cookie of a browser that logged in through the login page."""
+    client = Client()
+    response = client.post("/login/", {"username": username, "password": password})
+    assert response.status_code == 302, "the login failed"
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def socket(cookie=None, origin=OWN_ORIGIN, host=HOST):
+    headers = [(b"host", host.encode())]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if cookie is not None:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+
+
+def run(scenario):
+    async def and_close():
+        try:
+            await scenario()
+        finally:
+            await sync_to_async(connections.close_all)()  # the ORM's thread keeps its connection
+
+    asyncio.run(and_close())
+
+
+@pytest.fixture
+def alice_cookie(alice):
+    return session_cookie("alice", "alice-portal-pw")
+
+
+@pytest.fixture
+def bob_cookie(bob):
+    return session_cookie("bob", "bob-portal-pw")
 
 
 def new_account(user):
@@ -27,30 +69,153 @@ def new_account(user):
     return do_save_mail_account(account)
 
 
-def test_alice_hears_of_her_new_account_and_bob_does_not(alice, bob):
-    async def scenario():
-        alice_socket, bob_socket = communicator(alice), communicator(bob)
-        assert (await alice_socket.connect())[0]
-        assert (await bob_socket.connect())[0]
-        from asgiref.sync import sync_to_async
+async def connected(cookie):
+    communicator = socket(cookie)
+    accepted, code = await communicator.connect()
+    assert accepted, f"refused with {code}"
+    return communicator
 
+
+async def refused(communicator):
+    accepted, code = await communicator.connect()
+    assert not accepted
+    return code
+
+
+def test_alice_listens_with_the_session_of_her_login(alice_cookie):
+    async def scenario():
+        alice = await connected(alice_cookie)
+        await alice.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_without_a_session_is_refused(alice):
+    async def scenario():
+        assert await refused(socket()) == 4401
+        assert await refused(socket("not-a-session-key")) == 4401
+
+    run(scenario)
+
+
+def test_a_session_that_logged_out_is_refused(alice):
+    client = Client()
+    client.post("/login/", {"username": "alice", "password": "alice-portal-pw"})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.post("/logout/")
+
+    async def scenario():
+        assert await refused(socket(cookie)) == 4401
+
+    run(scenario)
+
+
+def test_a_session_not_verified_by_a_code_is_refused_once_two_factor_is_on(alice, alice_cookie):
+    from tests.accounts.test_login_security import turn_on_two_factor
+
+    _device, codes = turn_on_two_factor(alice)  # after this session logged in with the password
+
+    async def scenario():
+        assert await refused(socket(alice_cookie)) == 4401
+
+    run(scenario)
+    client = Client()
+    client.post("/login/", {"username": "alice", "password": "alice-portal-pw"})
+    assert client.post("/login/code/", {"code": codes[0]}).status_code == 302
+    verified = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    async def with_the_code():
+        alice = await connected(verified)
+        await alice.disconnect()
+
+    run(with_the_code)
+
+
+@pytest.mark.parametrize(
+    "origin, host",
+    [
+        ("http://evil.example", HOST),  # another site's page
+        ("http://localhost:8001", "localhost:8000"),  # another port of the same host
+        ("https://localhost.evil.example", HOST),
+        ("null", HOST),  # a sandboxed frame or a file
+        (None, HOST),  # no Origin at all: not a browser's page of ours
+    ],
+)
+def test_a_socket_from_another_origin_is_refused(alice_cookie, origin, host):
+    async def scenario():
+        assert await refused(socket(alice_cookie, origin=origin, host=host)) == 4403
+
+    run(scenario)
+
+
+def test_bob_never_receives_alices_events_of_any_type(alice, bob, alice_cookie, bob_cookie):
+    async def scenario():
+        alice_socket, bob_socket = await connected(alice_cookie), await connected(bob_cookie)
+        for kind in sorted(EVENT_TYPES):
+            await sync_to_async(send_event)([alice.pk], {"type": kind, "account_id": 7})
+            assert await alice_socket.receive_json_from(timeout=5) == {
+                "type": kind,
+                "account_id": 7,
+            }
+            await sync_to_async(send_event)([bob.pk], {"type": kind, "account_id": 8})
+            assert await bob_socket.receive_json_from(timeout=5) == {"type": kind, "account_id": 8}
+        assert await alice_socket.receive_nothing(timeout=0.5)
+        assert await bob_socket.receive_nothing(timeout=0.1)
+        await alice_socket.disconnect()
+        await bob_socket.disconnect()
+
+    run(scenario)
+
+
+def test_every_tab_of_alice_hears_her_events(alice, alice_cookie):
+    async def scenario():
+        tabs = [await connected(alice_cookie) for _ in range(3)]
+        await sync_to_async(send_event)([alice.pk], {"type": "folder.changed", "folder_id": 3})
+        for tab in tabs:
+            assert (await tab.receive_json_from(timeout=5))["folder_id"] == 3
+            await tab.disconnect()
+
+    run(scenario)
+
+
+def test_alices_own_changes_reach_her_and_not_bob(alice, bob, alice_cookie, bob_cookie):
+    """The actions' own events, sent after commit, to the owner's group."""
+
+    async def scenario():
+        alice_socket, bob_socket = await connected(alice_cookie), await connected(bob_cookie)
         account = await sync_to_async(new_account)(alice)
         event = await alice_socket.receive_json_from(timeout=5)
-        assert event == {"type": "account.changed", "account_id": account.pk, "created": True}
+        assert (event["type"], event["account_id"]) == ("account.changed", account.pk)
+
+        await sync_to_async(do_save_preferences)(alice, theme="dark")
+        event = await alice_socket.receive_json_from(timeout=5)
+        assert event["type"] == "preferences.changed"
+
+        account_id = account.pk
+        await sync_to_async(do_delete_mail_account)(account)
+        event = await alice_socket.receive_json_from(timeout=5)
+        assert (event["type"], event["account_id"]) == ("account.deleted", account_id)
+
         assert await bob_socket.receive_nothing(timeout=0.5)
         await alice_socket.disconnect()
         await bob_socket.disconnect()
-        await sync_to_async(connections.close_all)()  # the ORM's thread keeps its connection
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
-def test_anonymous_sockets_are_closed():
-    from django.contrib.auth.models import AnonymousUser
+def test_a_closed_tab_leaves_its_users_group(alice, alice_cookie):
+    """A socket gone must not leave its channel in the group (Redis would keep sending to it)."""
+    from channels.layers import get_channel_layer
+
+    from mailbox.events import user_group
 
     async def scenario():
-        connected, code = await communicator(AnonymousUser()).connect()
-        assert not connected
-        assert code == 4401
+        tab = await connected(alice_cookie)
+        layer = get_channel_layer()
+        group_key = layer._group_key(user_group(alice.pk))
+        async with layer.connection(layer.consistent_hash(user_group(alice.pk))) as redis:
+            assert await redis.zcard(group_key) == 1
+            await tab.disconnect()
+            assert await redis.zcard(group_key) == 0
 
-    asyncio.run(scenario())
+    run(scenario)

@@ -35,15 +35,25 @@ def imap_session(account, **options):
             session.logout()
 
 
-def run_account(account_id, *, folder_names=None, push_only=False, session_options=None):
-    """Push, then sync the account (or only ``folder_names``). False if another run holds it."""
+def run_account(account_id, *, folder_names=None, push_only=False, session_options=None,
+                session=None, hand_over=None):  # fmt: skip
+    """Push, then sync the account (or only ``folder_names``). False if another run holds it.
+
+    ``session``: a logged-in session of the caller's to work on (the IDLE watcher keeps one
+    per account: no login, and no cold SELECT, per new message); left open, and left in any
+    state (another folder may be selected). Without it a session is opened and logged out.
+    ``hand_over``: called instead of the whole sync that others asked for meanwhile (see
+    lease.run_exclusively), by a caller that must not take it on (the watcher queues it)."""
     account = MailAccount.objects.get(pk=account_id, incoming_protocol=Protocol.IMAP)
 
     def work(lease, again):
-        with imap_session(account, **(session_options or {})) as session:
-            push_pending(account, session)
+        if again and hand_over is not None:
+            hand_over()
+            return
+        with _session_for(account, session, session_options) as current:
+            push_pending(account, current)
             if again or not push_only:
-                _sync_folders(account, session, lease, None if again else folder_names)
+                _sync_folders(account, current, lease, None if again else folder_names)
         record_result(account, "")
 
     try:
@@ -53,6 +63,12 @@ def run_account(account_id, *, folder_names=None, push_only=False, session_optio
         logger.warning("sync of account %s failed: %s", account.pk, problem)
         record_result(account, text)
         return True
+
+
+def _session_for(account, session, options):
+    if session is not None:
+        return contextlib.nullcontext(session)
+    return imap_session(account, **(options or {}))
 
 
 def _sync_folders(account, session, lease, folder_names):
@@ -72,7 +88,7 @@ def _sync_folders(account, session, lease, folder_names):
         except imap.ImapCommandError as refused:  # one folder's trouble is not the others'
             logger.warning("folder %s of account %s: %s", folder.pk, account.pk, refused)
         push_if_pending()
-        lease.renew()
+        lease.renew_if_due()
 
 
 def record_result(account, error):

@@ -7,6 +7,7 @@ lost (see :func:`run_exclusively`).
 
 import datetime
 import secrets
+import time
 from contextlib import contextmanager
 
 from django.db.models import Q
@@ -25,15 +26,28 @@ class LeaseLost(Exception):
     """Our lease expired and someone else took the account: stop without writing more."""
 
 
+RENEW_AFTER_SECONDS = 20  # renew_if_due: a lease younger than this is left as it is
+
+
 class Lease:
     def __init__(self, account_id, token):
         self.account_id, self.token = account_id, token
+        self.renewed_at = time.monotonic()
+        self.released = False
 
     def renew(self):
         until = timezone.now() + datetime.timedelta(seconds=LEASE_SECONDS)
         held = MailAccount.objects.filter(pk=self.account_id, sync_lease_token=self.token)
         if not held.update(sync_lease_until=until):
             raise LeaseLost(self.account_id)
+        self.renewed_at = time.monotonic()
+
+    def renew_if_due(self):
+        """Renew a lease taken or renewed more than RENEW_AFTER_SECONDS ago. Between the
+        folders and batches of a sync: a sync of a few new messages writes the account's row
+        for its claim and its release only (each write a commit, milliseconds each)."""
+        if time.monotonic() - self.renewed_at >= RENEW_AFTER_SECONDS:
+            self.renew()
 
 
 @contextmanager
@@ -49,12 +63,14 @@ def account_lease(account_id):
     if not claimed:
         MailAccount.objects.filter(pk=account_id).update(sync_again=True)
         raise AccountBusy(account_id)
+    lease = Lease(account_id, token)
     try:
-        yield Lease(account_id, token)
+        yield lease
     finally:
-        MailAccount.objects.filter(pk=account_id, sync_lease_token=token).update(
-            sync_lease_until=None, sync_lease_token=""
-        )
+        if not lease.released:
+            MailAccount.objects.filter(pk=account_id, sync_lease_token=token).update(
+                sync_lease_until=None, sync_lease_token=""
+            )
 
 
 def run_exclusively(account_id, work):
@@ -74,6 +90,7 @@ def run_exclusively(account_id, work):
                 # after it finds the lease free and runs by itself
                 ours = MailAccount.objects.filter(pk=account_id, sync_lease_token=lease.token)
                 if ours.filter(sync_again=False).update(sync_lease_until=None, sync_lease_token=""):
+                    lease.released = True
                     return True
                 ours.update(sync_again=False)
                 lease.renew()

@@ -129,7 +129,7 @@ def _fetch_and_insert(folder, session, uidvalidity, batches, lease, between_batc
                 user_id=folder.account.user_id, folder=folder, cached=summary["added"], total=total
             )
             if lease:
-                lease.renew()
+                lease.renew_if_due()
     return True
 
 

@@ -3,21 +3,22 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailbox.tasks import sync_account
-from mailbox.watcher import Watchers
-
-
-def queue_inbox_sync(account_id):
-    sync_account.delay(account_id, folder_names=["INBOX"])
+from mailbox.watcher import InboxSync, Watchers, serve
 
 
 class Command(BaseCommand):
-    help = "Hold IMAP IDLE on every IMAP account's Inbox and sync it when new mail arrives."
+    help = (
+        "Hold IMAP IDLE on every IMAP account's Inbox and sync it when new mail arrives; told "
+        "of accounts added, changed or deleted at once (Redis pub/sub)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--shard", default="0/1", help="i/N: watch accounts whose id %% N == i")
         parser.add_argument(
-            "--refresh", type=float, default=60.0, help="seconds between looks for new accounts"
+            "--refresh",
+            type=float,
+            default=300.0,
+            help="seconds between looks at every account (the net under a lost message)",
         )
 
     def handle(self, *args, **options):
@@ -29,9 +30,11 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        watchers = Watchers(queue_inbox_sync, shard, shards)
+        inbox_sync = InboxSync()
+        watchers = Watchers(inbox_sync, shard, shards)
         self.stdout.write(f"watching the IMAP accounts of shard {shard}/{shards}")
-        while not stop.is_set():
-            watchers.refresh()
-            stop.wait(options["refresh"])
-        watchers.stop()
+        try:
+            serve(watchers, stop, refresh_seconds=options["refresh"])
+        finally:
+            watchers.stop()
+            inbox_sync.close()
