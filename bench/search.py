@@ -1,6 +1,6 @@
 """The search figures of the issue: searching a large folder from the local index, and indexing it.
 
-    .venv/bin/python bench/search.py [--messages 100000] [--json] [--sqlite]
+    .venv/bin/python bench/search.py [--messages 100000] [--json] [--sqlite] [--keep]
 
 1. filling the folder: generated rows (bench/reading.py's list_rows) inserted as the sync
    inserts them, their headers indexed on the way (mailbox.sync.store), and a text body of
@@ -22,7 +22,7 @@ import random
 import sys
 import time
 
-from common import use_bench_database  # noqa: E402
+from common import sqlite_on_disk, use_bench_database  # noqa: E402
 from reading import fill_folder, summary, timed  # noqa: E402 (bench/, the folder run)
 
 RARE = "quetzalcoatlus"  # in RARE_EVERY-th bodies only
@@ -38,6 +38,7 @@ def setup_django(sqlite):
     import django
 
     django.setup()
+    sqlite_on_disk()  # a file, as the embedded mode keeps it, not Django's in-memory test database
     from django.conf import settings
     from django.test.utils import setup_databases
 
@@ -182,14 +183,21 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="the embedded mode's database")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database afterwards (to read its plans)"
+    )
     args = parser.parse_args()
     old_config = setup_django(args.sqlite)
+    from django.db import connection
     from django.test.utils import teardown_databases
 
     try:
         results = run(args)
     finally:
-        teardown_databases(old_config, verbosity=0)
+        if args.keep:
+            print(f"database kept: {connection.settings_dict['NAME']}", file=sys.stderr)
+        else:
+            teardown_databases(old_config, verbosity=0)
     if args.json:
         print(json.dumps(results, ensure_ascii=False, default=str))
     else:

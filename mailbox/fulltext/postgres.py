@@ -33,6 +33,14 @@ HEADERS = (
 )
 
 
+BODY = (
+    "UPDATE mailbox_searchentry e SET body_done = true, document ="  # noqa: S608
+    f" {HEADERS} || setweight(to_tsvector('{CONFIG}', {_words('%s')}), 'B')"
+    f" || to_tsvector('{CONFIG}', {_words('%s')})"
+    " FROM mailbox_message m WHERE m.id = e.message_id AND e.message_id = %s"
+)
+
+
 class PostgresIndex(SearchIndex):
     vendor = "postgresql"
 
@@ -47,14 +55,15 @@ class PostgresIndex(SearchIndex):
 
     def index_body(self, message_id, attachments, body):
         with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE mailbox_searchentry e SET body_done = true, document ="  # noqa: S608
-                f" {HEADERS} || setweight(to_tsvector('{CONFIG}', {_words('%s')}), 'B')"
-                f" || to_tsvector('{CONFIG}', {_words('%s')})"
-                " FROM mailbox_message m WHERE m.id = e.message_id AND e.message_id = %s",
-                [attachments, body, message_id],
-            )
+            cursor.execute(BODY, [attachments, body, message_id])
             return cursor.rowcount > 0
+
+    def index_bodies(self, rows):
+        """One executemany: psycopg sends the statements in a pipeline, one round trip."""
+        rows = [(attachments, body, message_id) for message_id, attachments, body in rows]
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(BODY, rows)
 
     def matching(self, clauses):
         query = SearchQuery(tsquery(clauses), search_type="raw", config=CONFIG)

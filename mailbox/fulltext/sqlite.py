@@ -5,10 +5,15 @@ FTS5 has no foreign keys: the migration's trigger deletes a message's row with i
 SearchEntry, and a header pass first deletes any row left under a reused id."""
 
 from django.db import connection
+from django.db.models import BigIntegerField, F, Func, Q
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import In
 
 from .base import MISSING, SearchIndex
 
+# matches (in every mailbox: FTS5 counts them from its index) up to which the messages are read
+# from the index's list of matches rather than by walking the folder newest first
+DRIVE_UP_TO = 2000
 NAMES = "m.from_name || ' ' || m.from_address || ' ' || m.\"to\" || ' ' || m.cc"
 
 
@@ -49,6 +54,30 @@ class SqliteIndex(SearchIndex):
         return RawSQL(
             "SELECT rowid FROM mailbox_fulltext WHERE mailbox_fulltext MATCH %s", [match(clauses)]
         )
+
+    def filter(self, clauses):
+        """SQLite reads the messages of ``id IN (matches)`` from the list of matches, one
+        search by id each, and then sorts them by date: for a word in most of the mail, every
+        message of the folder read and sorted (0.2-0.35 s at 60,000 matches) for a page of 50.
+        Past DRIVE_UP_TO matches the folder's date index is walked instead, newest first, each
+        message looked up in the list, stopping when the page is full: the unary ``+`` keeps
+        the id out of SQLite's choice of index, its documented way of steering the planner."""
+        matching = self.matching(clauses)
+        if self.count(clauses, DRIVE_UP_TO + 1) <= DRIVE_UP_TO:
+            return Q(pk__in=matching)
+        walked = Func(F("pk"), template="+%(expressions)s", output_field=BigIntegerField())
+        return Q(In(walked, matching))
+
+    def count(self, clauses, up_to):
+        """How many entries (of every mailbox) match, counted up to ``up_to``: FTS5 reads its
+        index alone (0.2 ms; 12 ms without the bound for a word in 99,000 messages)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT rowid FROM mailbox_fulltext"
+                " WHERE mailbox_fulltext MATCH %s LIMIT %s)",
+                [match(clauses), up_to],
+            )
+            return cursor.fetchone()[0]
 
     def size_bytes(self):
         with connection.cursor() as cursor:
