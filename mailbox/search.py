@@ -19,7 +19,7 @@ import datetime
 import re
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -301,7 +301,7 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
             total = matched.count() if len(page) == limit or offset else len(page)
             estimated = False
         else:
-            page, total, estimated = _page_and_total(folder_ids, matched, offset, limit)
+            page, total, estimated = _page_and_total(folders, matched, offset, limit)
     for row in page:
         row.from_server = row.pk in from_server  # the list marks them (templatetags.mail)
     complete = not found.unsearched and found.failure is None
@@ -319,11 +319,11 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
     )
 
 
-def _page_and_total(folder_ids, matched, offset, limit):
+def _page_and_total(folders, matched, offset, limit):
     """The page of ``matched`` (newest first) at ``offset``, the total, and whether the total
     is an estimate. One query reads the ids and dates of the first EXACT_TOTAL + 1 matches (or
     of as many as the page needs): fewer, and they are all, counted; that many, and the total is
-    estimated from them (:func:`_estimate`). ``matched`` are messages of ``folder_ids``."""
+    estimated from them (:func:`_estimate`). ``matched`` are messages of ``folders``."""
     wanted = max(EXACT_TOTAL, offset + limit) + 1
     head = list(_ordered(matched, ()).values_list("pk", "date")[:wanted])
     ids = [pk for pk, _date in head[offset : offset + limit]]
@@ -331,21 +331,22 @@ def _page_and_total(folder_ids, matched, offset, limit):
     page = [found[pk] for pk in ids if pk in found]
     if len(head) < wanted:
         return page, len(head), False
-    return page, _estimate(folder_ids, head[-1], len(head)), True
+    return page, _estimate(folders, head[-1], len(head)), True
 
 
-def _estimate(folder_ids, last, found):
-    """How many messages of ``folder_ids`` match, knowing that the ``found`` newest matches
-    end at ``last`` (id, date): ``found`` times the share of the folders' messages that are as
-    new as ``last`` or newer, on the assumption that matches are spread evenly over time (a
-    word in half of the recent mail is in about half of the rest), rounded to two significant
-    digits, and at least ``found``. The one query counts the folders' messages in their date
-    index alone (no row read: 20 ms at 100,000 on SQLite, 100 ms reading the rows)."""
+def _estimate(folders, last, found):
+    """How many messages of ``folders`` match, knowing that the ``found`` newest matches end
+    at ``last`` (id, date): ``found`` times the share of the folders' messages that are as new
+    as ``last`` or newer, on the assumption that matches are spread evenly over time (a word in
+    half of the recent mail is in about half of the rest), rounded to two significant digits,
+    and at least ``found``. The folders' totals are those the list shows (Folder.total); the
+    messages as new as ``last`` are counted in the folders' date index, a range of it."""
     pk, date = last
-    newer = Q(date__gt=date) | Q(date=date, pk__gte=pk)
-    messages = Message.objects.filter(folder_id__in=folder_ids).order_by()
-    counts = messages.aggregate(all=Count("pk"), newer=Count("pk", filter=newer))
-    estimate = found * counts["all"] / max(1, counts["newer"])
+    newer = Message.objects.filter(folder__in=folders).filter(
+        Q(date__gt=date) | Q(date=date, pk__gte=pk)
+    )
+    everything = sum(folder.total for folder in folders)
+    estimate = found * everything / max(1, newer.count())
     digits = max(0, len(str(round(estimate))) - 2)
     return max(found, int(round(estimate, -digits)))
 

@@ -4,6 +4,8 @@ the unicode61 tokenizer with diacritics removed), its rowid the message's id.
 FTS5 has no foreign keys: the migration's trigger deletes a message's row with its
 SearchEntry, and a header pass first deletes any row left under a reused id."""
 
+import dataclasses
+
 from django.db import connection
 from django.db.models import BigIntegerField, F, Func, Q
 from django.db.models.expressions import RawSQL
@@ -63,10 +65,20 @@ class SqliteIndex(SearchIndex):
         message looked up in the list, stopping when the page is full: the unary ``+`` keeps
         the id out of SQLite's choice of index, its documented way of steering the planner."""
         matching = self.matching(clauses)
-        if self.count(clauses, DRIVE_UP_TO + 1) <= DRIVE_UP_TO:
+        if not self._many(clauses):
             return Q(pk__in=matching)
         walked = Func(F("pk"), template="+%(expressions)s", output_field=BigIntegerField())
         return Q(In(walked, matching))
+
+    def _many(self, clauses):
+        """Whether more than DRIVE_UP_TO entries match. The words as whole words first: a
+        prefix ("garden*") makes FTS5 merge the lists of every word it starts (20 ms for a
+        word in 99,000 messages), while a whole word's list is read only as far as needed."""
+        whole = [tuple(dataclasses.replace(term, prefix=False) for term in clause)
+                 for clause in clauses]  # fmt: skip
+        if self.count(whole, DRIVE_UP_TO + 1) > DRIVE_UP_TO:
+            return True
+        return whole != clauses and self.count(clauses, DRIVE_UP_TO + 1) > DRIVE_UP_TO
 
     def count(self, clauses, up_to):
         """How many entries (of every mailbox) match, counted up to ``up_to``: FTS5 reads its
