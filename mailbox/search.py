@@ -339,8 +339,9 @@ def _estimate(folders, last, found):
     at ``last`` (id, date): ``found`` times the share of the folders' messages that are as new
     as ``last`` or newer, on the assumption that matches are spread evenly over time (a word in
     half of the recent mail is in about half of the rest), rounded to two significant digits,
-    and at least ``found``. The folders' totals are those the list shows (Folder.total); the
-    messages as new as ``last`` are counted in the folders' date index, a range of it."""
+    and at least ``found``. The folders' totals are those the list shows (Folder.total, kept
+    by the sync and the fetch; counting them here cost 20-40 ms at 100,000); the messages as
+    new as ``last`` are counted in the folders' date index, a range of it."""
     pk, date = last
     newer = Message.objects.filter(folder__in=folders).filter(
         Q(date__gt=date) | Q(date=date, pk__gte=pk)
