@@ -262,7 +262,8 @@ def _parse_day(value):
 
 def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, offset=0):
     """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed):
-    ``limit`` of them from ``offset``, with the total.
+    ``limit`` of them from ``offset``, with the total (counted up to EXACT_TOTAL, estimated
+    past it: ``estimated``).
 
     The scope is looked up from ids, through the lookups that 404 on another user's objects:
     the folder ``folder_id`` (or, with ``in:all``, its whole account; with ``in:Name``, that
