@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import re
 
+from django.db.models import Q
+
 _WORD = re.compile(r"[^\W_]+")
 MAX_WORDS = 32  # per term: a pasted paragraph is a phrase, but a bounded one
 
@@ -45,10 +47,21 @@ class SearchIndex:
         mark its text done. False when the message (or its entry) is gone."""
         raise NotImplementedError
 
+    def index_bodies(self, rows) -> None:
+        """:meth:`index_body` for each ``(message_id, attachments, body)`` of ``rows``; an
+        engine may send them at once (a round trip each costs more than the work)."""
+        for message_id, attachments, body in rows:
+            self.index_body(message_id, attachments, body)
+
     def matching(self, clauses: list[Clause]):
         """Something ``Message.objects.filter(pk__in=...)`` takes: the ids of the messages
         matching every clause. ``clauses`` is not empty; each clause has terms with words."""
         raise NotImplementedError
+
+    def filter(self, clauses) -> Q:
+        """The messages matching every clause, as a filter on ``Message`` rows; an engine may
+        write it in the form its planner reads best. The same arguments as :meth:`matching`."""
+        return Q(pk__in=self.matching(clauses))
 
     def after_bulk(self) -> None:
         """After many entries were written: refresh what the planner knows; nothing by default."""

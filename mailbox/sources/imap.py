@@ -13,7 +13,7 @@ so that searching never changes a flag.
 import contextlib
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -181,12 +181,18 @@ def _ids(folder, uids):
 
 
 def cached_part(message, section):
-    """The cached bytes of ``section``, marked as just used; None when they are not cached."""
-    cached = BodyPart.objects.filter(message=message, section=section).first()
-    if cached is None:
-        return None
-    BodyPart.objects.filter(pk=cached.pk).update(used_at=timezone.now())
-    return bytes(cached.data)
+    """The cached bytes of ``section``, marked as just used; None when they are not cached.
+    One statement (UPDATE ... RETURNING): the index pass reads every cached body, and a round
+    trip to a loaded PostgreSQL costs more than the statement itself."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {BodyPart._meta.db_table} SET used_at = %s"  # noqa: S608 (our table's name)
+            " WHERE message_id = %s AND section = %s RETURNING data",
+            [now, message.pk, section],
+        )
+        row = cursor.fetchone()
+    return None if row is None else bytes(row[0])
 
 
 def store_part(message, section, data):

@@ -32,7 +32,8 @@ from mailbox.sources.base import MessageGone, PartNotFound
 
 logger = logging.getLogger(__name__)
 
-BATCH = 100
+BATCH = 100  # messages indexed in one transaction
+QUEUE = 2000  # messages taken from the queue at once (see _queue)
 ANALYZE_AFTER = (
     400  # messages indexed in a pass, after which the planner's statistics are refreshed
 )
@@ -50,9 +51,39 @@ def index_account(account, *, limit=None):
     done = 0
     source = source_for_account(account)
     while limit is None or done < limit:
-        batch = _next_batch(account, BATCH if limit is None else min(BATCH, limit - done))
-        if not batch:
+        queue = _queue(account, QUEUE if limit is None else min(QUEUE, limit - done))
+        if not queue:
             break
+        indexed, complete = _index_queue(index, source, queue)
+        done += indexed
+        if not complete:
+            break
+    if done >= ANALYZE_AFTER:
+        index.after_bulk()
+    return done
+
+
+def _queue(account, size):
+    """The ids of the ``size`` newest messages of ``account`` whose text is not indexed.
+
+    Finding the newest reads the whole queue and each of its messages' date (the queue spans
+    the account's folders, which no one index orders): 0.2 s at 100,000 messages, so it is
+    asked once for QUEUE messages, not once a batch (a batch at a time, a first pass over
+    100,000 messages spent most of its time here: 25 messages a second)."""
+    todo = SearchEntry.objects.filter(
+        body_done=False, message__folder__account=account, message__uid__isnull=False
+    ).values("message_id")
+    rows = Message.objects.filter(pk__in=todo).order_by("-date", "-id")
+    return list(rows.values_list("pk", flat=True)[:size])
+
+
+def _index_queue(index, source, ids):
+    """Index the messages ``ids`` (newest first), BATCH at a time, each batch one transaction:
+    (how many were indexed, whether all could be read)."""
+    done = 0
+    for start in range(0, len(ids), BATCH):
+        batch = Message.objects.filter(pk__in=ids[start : start + BATCH], uid__isnull=False)
+        batch = list(batch.select_related("folder__account").order_by("-date", "-id"))
         texts = []
         for message in batch:
             text = _read_text(source, message)
@@ -62,22 +93,11 @@ def index_account(account, *, limit=None):
         # read first, then written in one transaction: one commit per batch, and no write
         # lock (SQLite's) held while a server is asked for parts
         with transaction.atomic():
-            for message_id, attachments, body in texts:
-                index.index_body(message_id, attachments, body)
+            index.index_bodies(texts)
         done += len(texts)
         if len(texts) < len(batch):
-            break
-    if done >= ANALYZE_AFTER:
-        index.after_bulk()
-    return done
-
-
-def _next_batch(account, size):
-    todo = SearchEntry.objects.filter(
-        body_done=False, message__folder__account=account, message__uid__isnull=False
-    ).values("message_id")
-    rows = Message.objects.filter(pk__in=todo).order_by("-date", "-id")[:size]
-    return list(rows.select_related("folder__account"))
+            return done, False
+    return done, True
 
 
 def _read_text(source, message):
@@ -139,10 +159,13 @@ def progress(folder_ids):
 
 
 def has_unindexed_text(folder_ids):
-    """Whether any message of the folders still waits for its text (or its headers)."""
-    waiting = SearchEntry.objects.filter(body_done=False, message__folder_id__in=folder_ids)
-    if waiting.filter(message__uid__isnull=False).exists():
-        return True
-    return (
-        Message.objects.filter(folder_id__in=folder_ids, uid__isnull=False, search_entry=None)
-    ).exists()
+    """Whether any message of the folders still waits for its text.
+
+    Asked before every search: the queue (the partial index of entries waiting, empty once
+    the pass is done) is read first, then each message in it looked up, rather than every
+    message of the folders checked against the queue (50-140 ms at 100,000 on SQLite). Every
+    message has an entry from the moment it is cached (each path that caches one indexes its
+    headers; migration 0006 made them for mail cached before the index)."""
+    queue = SearchEntry.objects.filter(body_done=False).values("message_id")
+    waiting = Message.objects.filter(pk__in=queue, folder_id__in=folder_ids, uid__isnull=False)
+    return waiting.exists()

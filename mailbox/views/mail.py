@@ -147,6 +147,7 @@ def search(request, folder_id):
             search_problem=" ".join([*_search_notes(result), *query.notes]),
             whole_account=whole,
             total=result.total,
+            total_estimated=result.estimated,
             first_page=offset == 0,
             next_offset=result.offset + len(result.messages) if result.truncated else None,
         )

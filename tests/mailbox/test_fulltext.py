@@ -21,11 +21,11 @@ from django.db import connection
 from django.http import Http404
 
 from accounts.models import MailAccount
-from mailbox import actions, fulltext
+from mailbox import actions, fulltext, search
 from mailbox.models import Folder, Message, Role, SearchEntry
 from mailbox.search import SearchError, parse_query, search_messages
 from mailbox.sync import index as index_pass
-from mailbox.sync import local, run_account
+from mailbox.sync import local, run_account, store
 
 pytestmark = [pytest.mark.django_db]
 UTC = datetime.UTC
@@ -199,6 +199,57 @@ def test_a_total_and_pages_through_every_result(alice):
     assert len(seen) == len(set(seen)) == 230
 
 
+def test_past_exact_total_the_total_is_an_estimate_from_the_newest_matches(alice, monkeypatch):
+    """Past EXACT_TOTAL matches (made 10 here) the total is estimated, as Gmail's "about N":
+    the share of the folder's mail as new as the last match read, here one message in two
+    over sixty days, so 11 matches in the newest 22 messages make about 30."""
+    monkeypatch.setattr(search, "EXACT_TOTAL", 10)
+    account = kept_account(alice)
+    for n in range(60):
+        keep(account, mail(f"Day {n:02}", "quince\n" if n % 2 == 0 else "plum\n",
+                           day=(2024, 1 + n // 28, 1 + n % 28)))  # fmt: skip
+    index_pass.index_account(account)
+    folder = inbox(account)
+    store.refresh_counts(folder)  # as a fetch does: the total the list shows
+    first = search_messages(alice, query="quince", folder_id=folder.pk, limit=5)
+    assert (first.total, first.estimated, first.truncated) == (30, True, True)
+    assert [m.subject for m in first.messages] == ["Day 58", "Day 56", "Day 54", "Day 52",
+                                                   "Day 50"]  # fmt: skip
+    later = search_messages(alice, query="quince", folder_id=folder.pk, limit=5, offset=10)
+    assert [m.subject for m in later.messages] == ["Day 38", "Day 36", "Day 34", "Day 32",
+                                                   "Day 30"]  # fmt: skip
+    assert (later.total, later.estimated) == (30, True)
+    every = search_messages(alice, query="quince", folder_id=folder.pk, limit=100)
+    assert (every.total, every.estimated, len(every.messages)) == (30, False, 30), "counted"
+
+
+def test_an_estimated_total_is_rounded_and_never_below_what_was_seen(alice, monkeypatch):
+    account = kept_account(alice)
+    for n in range(51):
+        keep(account, mail(f"Day {n:02}", "plum\n", day=(2024, 1 + n // 28, 1 + n % 28)))
+    folders = [inbox(account)]
+    store.refresh_counts(folders[0])  # as a fetch does: the total the list shows
+    oldest = Message.objects.order_by("date").first()
+    assert search._estimate(folders, (oldest.pk, oldest.date), 51) == 51
+    newest = Message.objects.order_by("-date").first()
+    assert search._estimate(folders, (newest.pk, newest.date), 1) == 51, "one in the newest"
+    assert search._estimate(folders, (oldest.pk, oldest.date), 60) == 60, "never below"
+    monkeypatch.setattr(Message.objects, "filter", lambda *a, **k: _OneNewer())
+    for raw, rounded in ((94_713, 95_000), (1_234, 1_200), (12_345_678, 12_000_000)):
+        folders[0].total = raw
+        assert search._estimate(folders, (1, datetime.datetime.now(UTC)), 1) == rounded
+
+
+class _OneNewer:
+    """Stands in for the folders' messages: one of them as new as the last match."""
+
+    def filter(self, *_args):
+        return self
+
+    def count(self):
+        return 1
+
+
 def test_a_moved_message_keeps_its_entry_and_a_copy_is_indexed(alice, account):
     garden = Message.objects.get(subject="Garden plans")
     archive = Folder.objects.get(account=account, role=Role.ARCHIVE)
@@ -286,6 +337,29 @@ def test_the_pass_resumes_newest_first(alice):
     assert index_pass.index_account(account) == 0, "a second run finds nothing to do"
 
 
+def test_the_pass_takes_the_newest_across_folders_a_queue_at_a_time(alice, monkeypatch):
+    """The queue is read QUEUE messages at a time and indexed BATCH at a time (made small
+    here): every message is indexed once, newest first across the account's folders."""
+    monkeypatch.setattr(index_pass, "QUEUE", 3)
+    monkeypatch.setattr(index_pass, "BATCH", 2)
+    account = kept_account(alice)
+    for day in (1, 3, 5, 7):
+        keep(account, mail(f"Inbox {day}", "text\n", day=(2024, 5, day)))
+    for day in (2, 4, 6):
+        keep(account, mail(f"Archive {day}", "text\n", day=(2024, 5, day)), role=Role.ARCHIVE)
+    order = []
+    engine = type(fulltext.get_index())
+    index_bodies = engine.index_bodies
+    monkeypatch.setattr(engine, "index_bodies", lambda self, rows: (
+        order.extend(pk for pk, *_text in rows), index_bodies(self, rows)))  # fmt: skip
+    assert index_pass.index_account(account, limit=5) == 5
+    assert index_pass.index_account(account) == 2
+    subjects = [Message.objects.get(pk=pk).subject for pk in order]
+    assert subjects == ["Inbox 7", "Archive 6", "Inbox 5", "Archive 4", "Inbox 3",
+                        "Archive 2", "Inbox 1"]  # fmt: skip
+    assert not SearchEntry.objects.filter(body_done=False).exists()
+
+
 # --- IMAP: the server searches what is not indexed yet; the worker indexes after a sync ----
 
 
@@ -341,6 +415,18 @@ def test_the_search_page_shows_the_total_and_pages_on(alice, as_alice):
     assert rest.count('class="row') == 20 and "More results" not in rest
     odd = as_alice.get(url, {"q": "marmalade", "offset": "many"}).content.decode()
     assert odd.count('class="row') == 100, "an offset that is not a number: the first page"
+
+
+def test_the_search_page_says_about_when_the_total_is_estimated(alice, as_alice, monkeypatch):
+    monkeypatch.setattr(search, "EXACT_TOTAL", 10)
+    account = kept_account(alice)
+    for n in range(120):
+        keep(account, mail(f"Note {n:03}", "marmalade\n", day=(2024, 1 + n // 28, 1 + n % 28)))
+    index_pass.index_account(account)
+    store.refresh_counts(inbox(account))  # as a fetch does
+    page = as_alice.get(f"/mail/folders/{inbox(account).pk}/search/", {"q": "marmalade"})
+    text = page.content.decode()
+    assert "About 120 messages match" in text and text.count('class="row') == 100
 
 
 @pytest.mark.servers

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import MailAccount, Preferences
-from mailbox import listing
+from mailbox import fulltext, listing
 from mailbox.models import Folder, Message, TrustedSender
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +48,7 @@ def inbox(account):
         )
         for uid in range(1, 138)
     )  # fmt: skip
+    fulltext.get_index().index_headers_for_folder(folder.pk)  # as every path caching mail does
     return folder
 
 
