@@ -11,6 +11,7 @@ so that searching never changes a flag.
 """
 
 import contextlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +30,7 @@ from .base import HEADER_LIMIT, MessageGone, MessageSource, TextSearch, opened_s
 
 CACHE_PART_LIMIT = 2 * 1024 * 1024  # larger parts are streamed, never cached
 MAX_SERVER_HITS = 10_000  # UIDs kept per term and folder: the highest, the latest to arrive
+USED_AT_STEP = timedelta(minutes=30)  # a cached part's used_at is kept to this precision
 
 
 @contextlib.contextmanager
@@ -181,11 +183,17 @@ def _ids(folder, uids):
 
 
 def cached_part(message, section):
-    """The cached bytes of ``section``, marked as just used; None when they are not cached."""
+    """The cached bytes of ``section``, marked as just used; None when they are not cached.
+
+    The mark (used_at, what eviction goes by) is written only when it is older than
+    USED_AT_STEP: the least recently used are still evicted first, to that step, and reading
+    a message again, or just after the prefetch brought it, is a read without a write."""
     cached = BodyPart.objects.filter(message=message, section=section).first()
     if cached is None:
         return None
-    BodyPart.objects.filter(pk=cached.pk).update(used_at=timezone.now())
+    now = timezone.now()
+    if cached.used_at is None or now - cached.used_at >= USED_AT_STEP:
+        BodyPart.objects.filter(pk=cached.pk).update(used_at=now)
     return bytes(cached.data)
 
 

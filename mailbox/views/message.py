@@ -93,8 +93,10 @@ def message_view(request, message_id):
     from .mail import list_context, screen_context
 
     message = get_message_or_404(request.user, message_id)
+    first_open = not message.seen  # before the pane marks it read
     pane = reading_pane(request, message)
-    do_note_opened_sender(request.user, message)  # the autocomplete's "heard from"
+    if first_open:  # the autocomplete's "heard from": once per message, not on every view
+        do_note_opened_sender(request.user, message)
     if request.GET.get("part") == "pane":
         return render(request, "mailbox/_reading_pane.html", pane)
     context = {**screen_context(request, message.folder), **list_context(request, message.folder)}
