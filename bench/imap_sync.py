@@ -92,7 +92,7 @@ def raw_imaplib_fetch(world, login):
 
 def setup_django(sqlite):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmail.settings_test")
-    use_bench_database(sqlite, "webmail_bench")
+    use_bench_database(sqlite, "bench_imap_sync")
     import django
 
     django.setup()
