@@ -159,8 +159,10 @@ def _cached_in_bulk(wanted):
     keys = {(message.pk, part.section) for message, part in wanted}
     found = {}
     ids = sorted({message_id for message_id, _section in keys})
+    sections = {section for _message_id, section in keys}
     for start in range(0, len(ids), 500):
-        rows = BodyPart.objects.filter(message_id__in=ids[start : start + 500])
+        rows = BodyPart.objects.filter(message_id__in=ids[start : start + 500],
+                                       section__in=sections)  # fmt: skip
         for message_id, section, data in rows.values_list("message_id", "section", "data"):
             if (message_id, section) in keys:
                 found[message_id, section] = bytes(data)
