@@ -60,15 +60,19 @@ def insert_messages(folder, uidvalidity, metas):
     return insert_rows(folder, uidvalidity, rows_from_metas(folder.pk, uidvalidity, metas))
 
 
-def insert_rows(folder, uidvalidity, rows):
-    """Insert rows of COLUMNS; a UID already cached keeps its row. Returns how many were new."""
+def insert_rows(folder, uidvalidity, rows, *, index_headers=True):
+    """Insert rows of COLUMNS; a UID already cached keeps its row. Returns how many were new.
+
+    With ``index_headers`` their headers go into the search index in the same transaction (the
+    text follows in the background pass: mailbox.sync.index); without, that pass's first step
+    adds them (a bulk load: see mailbox.sync.messages)."""
     if not rows:
         return 0
     with transaction.atomic():
         added = _insert_rows(folder, uidvalidity, rows)
-        # the headers go into the search index with the rows (the text follows in the
-        # background pass: mailbox.sync.index)
-        get_index().index_headers_for_uids(folder.pk, uidvalidity, [row[UID] for row in rows])
+        if index_headers:
+            uids = [row[UID] for row in rows]
+            get_index().index_headers_for_uids(folder.pk, uidvalidity, uids)
         return added
 
 
