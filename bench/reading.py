@@ -448,24 +448,7 @@ def open_figures(client, world, user, count, newsletter, rounds):
 # --- 6. over HTTP: prefetched, and fetched on demand with the session pool warm ----------------
 
 
-class KeptAlive:
-    """GETs on one HTTP/1.1 connection kept open, as a browser sends the pane's requests, with
-    the cookies of a logged-in ``tests.running_app.Client``."""
-
-    def __init__(self, client, port):
-        import http.client
-
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookies = "; ".join(f"{c.name}={c.value}" for c in client.jar)
-
-    def get(self, path):
-        self.connection.request("GET", path, headers={"Cookie": self.cookies})
-        response = self.connection.getresponse()
-        body = response.read()
-        return response.status, dict(response.getheaders()), body
-
-
-def http_open_figures(world, user, password, count, keep_alive=False):
+def http_open_figures(world, user, password, count):
     """The reading pane (and an HTML message's frame) over HTTP from a real daphne: of messages
     whose text the prefetch brought (mailbox.sync.prefetch), and of messages not prefetched,
     fetched on demand over the daphne process's pooled IMAP session, against the server's own
@@ -506,8 +489,6 @@ def http_open_figures(world, user, password, count, keep_alive=False):
         http = Client(daphne.url)
         status, _headers, _body = http.login(user.username, password)
         assert status == 302, status
-        if keep_alive:
-            http = KeptAlive(http, daphne.port)
 
         def open_message(message):
             started = time.perf_counter()
@@ -539,7 +520,6 @@ def http_open_figures(world, user, password, count, keep_alive=False):
         daphne.stop()
     return {
         "messages": len(messages), "prefetched": prefetched, "prefetch_s": prefetch_s,
-        "keep_alive": keep_alive,
         "prefetched_open": summary(cached),
         "prefetched_open_in_process": summary(server_time),
         "on_demand_open": summary(opens),
@@ -551,8 +531,7 @@ def http_open_figures(world, user, password, count, keep_alive=False):
 def http_rows_report(h):
     p = h["prefetched"]
     return [
-        (f"6. over HTTP (daphne), {h['messages']} messages, half prefetched"
-         + (", one connection kept alive" if h.get("keep_alive") else ""), "", "", None),
+        (f"6. over HTTP (daphne), {h['messages']} messages, half prefetched", "", "", None),
         (f"   prefetch: {p['messages']} messages, {p['bytes'] // 1024} KB",
          f"{h['prefetch_s']:.2f} s", "", None),
         ("   open a prefetched message, pane", ms(h["prefetched_open"]),
@@ -758,8 +737,7 @@ def run(args):
             client, world, user, args.open_messages, newsletter, args.rounds
         )
         results["realworld"] = realworld_figures(client, world, user, args.rounds)
-        results["http"] = http_open_figures(world, user, "x", args.http_messages,
-                                            args.keep_alive)  # fmt: skip
+        results["http"] = http_open_figures(world, user, "x", args.http_messages)
     results["load_average_end"] = os.getloadavg()[0]
     return results
 
@@ -771,8 +749,7 @@ def run_http(args, results):
 
     user = get_user_model().objects.create_user("reader", "reader@example.com", "x")
     with MailWorld() as world:
-        results["http"] = http_open_figures(world, user, "x", args.http_messages,
-                                            args.keep_alive)  # fmt: skip
+        results["http"] = http_open_figures(world, user, "x", args.http_messages)
     results["load_average_end"] = os.getloadavg()[0]
     return results
 
@@ -906,8 +883,6 @@ def main():
     parser.add_argument("--http-messages", type=int, default=400,
                         help="row 6: generated, half of them prefetched")  # fmt: skip
     parser.add_argument("--http-only", action="store_true", help="only row 6")
-    parser.add_argument("--keep-alive", action="store_true",
-                        help="row 6 on one connection kept open, as a browser does")  # fmt: skip
     args = parser.parse_args()
     old_config = setup_django(args.sqlite)
     from django.test.utils import teardown_databases
