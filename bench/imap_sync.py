@@ -3,7 +3,8 @@
     .venv/bin/python bench/imap_sync.py [--messages 100000] [--json] [--sqlite]
 
 1. account added -> newest 50 messages cached
-2. full header sync of the folder, and the process's peak memory
+2. full header sync of the folder (the headers going into the search index with the rows), and
+   the process's peak memory
 3. resync with nothing changed (QRESYNC), per folder
 4. resync after 10 flag changes, 5 expunges and 5 new messages by another client, with QRESYNC
    and without CONDSTORE/QRESYNC
@@ -92,7 +93,7 @@ def raw_imaplib_fetch(world, login):
 
 def setup_django(sqlite):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmail.settings_test")
-    use_bench_database(sqlite, "webmail_bench")
+    use_bench_database(sqlite, "bench_imap_sync")
     import django
 
     django.setup()

@@ -133,7 +133,10 @@ def own_addresses(user) -> set[str]:
 
 def do_note_opened_sender(user, message):
     """The sender of a message the user opened, noted with OPENED_WEIGHT; unless it is the
-    user's own address, a robot (is_automated), or the message sits in Junk."""
+    user's own address, a robot (is_automated), or the message sits in Junk.
+
+    The message view calls it on the first open only (the message was unread until then):
+    reading it again, or a message already read elsewhere, counts nothing and costs nothing."""
     address = clean_address(message.from_address)
     if address is None or is_automated(address) or message.folder.role == Role.JUNK:
         return

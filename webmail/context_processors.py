@@ -1,11 +1,19 @@
+from django.utils.functional import SimpleLazyObject
+
 from accounts.models import get_preferences
 
 
 def theme(request):
     """The signed-in user's theme for <html data-theme>: system, light or dark; and whether
-    their pages show desktop notifications of new mail (static/js/live.js)."""
+    their pages show desktop notifications of new mail (static/js/live.js).
+
+    Looked up only when a template shows them: the partials the page's script asks for (the
+    reading pane, the list's rows) have no <html>, and no query is spent on them."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"theme": "system"}
-    preferences = get_preferences(user)
-    return {"theme": preferences.theme, "notify_new_mail": preferences.notify_new_mail}
+    preferences = SimpleLazyObject(lambda: get_preferences(user))
+    return {
+        "theme": SimpleLazyObject(lambda: preferences.theme),
+        "notify_new_mail": SimpleLazyObject(lambda: preferences.notify_new_mail),
+    }

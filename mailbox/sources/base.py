@@ -114,6 +114,13 @@ class MessageSource:
         """One part's bytes, decoded from its transfer encoding (not from its charset)."""
         raise NotImplementedError
 
+    def parts_in_bulk(self, wanted) -> dict:
+        """Many parts at once, for a pass over many messages (the search index):
+        {(message id, section): bytes decoded as get_part's} for ``wanted``, [(message, part)]
+        with parts as find_part gives them. A source may leave any out, and the caller reads
+        those with get_part (which raises what it raises); this one leaves them all."""
+        return {}
+
     def get_header(self, message) -> bytes:
         """The message's whole header block, at most HEADER_LIMIT bytes."""
         raise NotImplementedError

@@ -11,9 +11,10 @@ so that searching never changes a flag.
 """
 
 import contextlib
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -29,6 +30,8 @@ from .base import HEADER_LIMIT, MessageGone, MessageSource, TextSearch, opened_s
 
 CACHE_PART_LIMIT = 2 * 1024 * 1024  # larger parts are streamed, never cached
 MAX_SERVER_HITS = 10_000  # UIDs kept per term and folder: the highest, the latest to arrive
+BULK_UIDS = 50  # messages per UID FETCH of parts_in_bulk
+USED_AT_STEP = timedelta(minutes=30)  # a cached part's used_at is kept to this precision
 
 
 @contextlib.contextmanager
@@ -85,6 +88,21 @@ class ImapSource(MessageSource):
             store_part(message, section, data)
         return data
 
+    def parts_in_bulk(self, wanted):
+        """From the body cache where it has them, the rest fetched per folder on a pooled
+        session, several messages per UID FETCH (BODY.PEEK: nothing becomes \\Seen). What is
+        fetched is not cached: a pass over old mail would evict what the prefetch brought for
+        readers, and reading does not mark a cached part used. Left out: messages gone, a
+        folder gone or with another UIDVALIDITY. ConnectionProblem when the server fails."""
+        found = _cached_in_bulk(wanted)
+        by_folder = {}
+        for message, part in wanted:
+            if (message.pk, part.section) not in found:
+                by_folder.setdefault(message.folder_id, []).append((message, part))
+        for items in by_folder.values():
+            found.update(_fetch_in_bulk(items))
+        return found
+
     def get_header(self, message):
         """Kept in the cache as the part "HEADER" once fetched."""
         cached = cached_part(message, "HEADER")
@@ -115,23 +133,73 @@ class ImapSource(MessageSource):
     def search_text(self, account, folders, terms):
         """UID SEARCH TEXT per folder and term, through ``names.search_criteria`` (which
         quotes, sends non-ASCII as UTF-8 literals and refuses CR, LF and NUL). A folder's UIDs
-        are trusted only while its UIDVALIDITY is the one cached. A connection that fails
-        drops everything: the caller falls back to the cache."""
-        from mailbox.sync import imap_session
+        are trusted only while its UIDVALIDITY is the one cached. On one of the account's
+        pooled sessions (mailbox.sync.pool: no new login for each search). A connection that
+        fails drops everything: the caller falls back to the cache."""
+        from mailbox.sync.pool import run_pooled
 
-        found, unsearched, cut = {}, [], False
+        def search(session):
+            found, unsearched, cut = {}, [], False
+            for folder in folders:
+                uids = _search_folder(session, folder, terms)
+                if uids is None:
+                    unsearched.append(folder)
+                    continue
+                cut = cut or any(len(hits) > MAX_SERVER_HITS for hits in uids)
+                found[folder] = [_ids(folder, hits[-MAX_SERVER_HITS:]) for hits in uids]
+            return TextSearch(found, unsearched, None, cut)
+
         try:
-            with imap_session(account) as session:
-                for folder in folders:
-                    uids = _search_folder(session, folder, terms)
-                    if uids is None:
-                        unsearched.append(folder)
-                        continue
-                    cut = cut or any(len(hits) > MAX_SERVER_HITS for hits in uids)
-                    found[folder] = [_ids(folder, hits[-MAX_SERVER_HITS:]) for hits in uids]
+            return run_pooled(account, search)
         except ConnectionProblem as failure:
             return TextSearch({}, list(folders), failure)
-        return TextSearch(found, unsearched, None, cut)
+
+
+def _cached_in_bulk(wanted):
+    keys = {(message.pk, part.section) for message, part in wanted}
+    found = {}
+    ids = sorted({message_id for message_id, _section in keys})
+    sections = {section for _message_id, section in keys}
+    for start in range(0, len(ids), 500):
+        rows = BodyPart.objects.filter(message_id__in=ids[start : start + 500],
+                                       section__in=sections)  # fmt: skip
+        for message_id, section, data in rows.values_list("message_id", "section", "data"):
+            if (message_id, section) in keys:
+                found[message_id, section] = bytes(data)
+    return found
+
+
+def _fetch_in_bulk(items):
+    """{(message id, section): decoded bytes} of ``items``, [(message, part)] of one folder:
+    one UID FETCH per set of sections (and per BULK_UIDS messages), pipelined."""
+    folder = items[0][0].folder
+    groups = {}  # (sections) -> {uid: (message, {section: part})}
+    by_message = {}
+    for message, part in items:
+        by_message.setdefault(message.pk, (message, {}))[1][part.section] = part
+    for message, parts in by_message.values():
+        groups.setdefault(tuple(sorted(parts)), {})[message.uid] = (message, parts)
+
+    def work(session):
+        try:
+            opened = session.select(folder.name, readonly=True)
+        except ImapCommandError:  # the folder is gone: each message says so on its own read
+            return {}
+        found = {}
+        for sections, messages in groups.items():
+            uids = [uid for uid, (m, _p) in messages.items() if m.uidvalidity == opened.uidvalidity]
+            if not uids:
+                continue
+            for uid, fetched in session.fetch_sections(uids, sections, batch=BULK_UIDS):
+                message, parts = messages[uid]
+                for section, raw in fetched.items():
+                    if section in parts:
+                        found[message.pk, section] = decode(raw, parts[section].encoding)
+        return found
+
+    from mailbox.sync.pool import run_pooled
+
+    return run_pooled(folder.account, work)
 
 
 def _first_chunk(session, uid, section):
@@ -182,17 +250,17 @@ def _ids(folder, uids):
 
 def cached_part(message, section):
     """The cached bytes of ``section``, marked as just used; None when they are not cached.
-    One statement (UPDATE ... RETURNING): the index pass reads every cached body, and a round
-    trip to a loaded PostgreSQL costs more than the statement itself."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {BodyPart._meta.db_table} SET used_at = %s"  # noqa: S608 (our table's name)
-            " WHERE message_id = %s AND section = %s RETURNING data",
-            [now, message.pk, section],
-        )
-        row = cursor.fetchone()
-    return None if row is None else bytes(row[0])
+
+    The mark (used_at, what eviction goes by) is written only when it is older than
+    USED_AT_STEP: the least recently used are still evicted first, to that step, and reading
+    a message again, or just after the prefetch brought it, is a read without a write."""
+    cached = BodyPart.objects.filter(message=message, section=section).first()
+    if cached is None:
+        return None
+    now = timezone.now()
+    if cached.used_at is None or now - cached.used_at >= USED_AT_STEP:
+        BodyPart.objects.filter(pk=cached.pk).update(used_at=now)
+    return bytes(cached.data)
 
 
 def store_part(message, section, data):

@@ -2,16 +2,20 @@
 
 The headers are indexed as messages are cached (mailbox.sync.store, local, actions); this pass,
 run after a sync or a POP3 fetch (the task ``index_account_text``), adds what needs the message
-itself, read through its source (mailbox.sources: an IMAP part fetched once and cached within
-the body cache's bound, or a kept file):
+itself, read through its source (mailbox.sources: IMAP parts from the body cache or fetched,
+or a kept file):
 
 1. every folder of the account is caught up on headers (rows a path did not index);
 2. the messages whose text is not indexed (``SearchEntry.body_done`` false) are taken newest
    first, a batch at a time, so that a pass cut short (a worker restarted, the server down)
    resumes where it stopped and recent mail is searchable first;
-3. for each, the text: the body (the HTML reduced to its text, else text/plain), attachment
-   names, and forwarded messages' headers and bodies, up to WEBMAIL_INDEX_BODY_BYTES
-   characters; parts far larger than that are not fetched at all.
+3. the batch's body parts are read at once (``parts_in_bulk``: on IMAP, the cached ones and
+   then a few UID FETCH for the rest, not one round trip per message), up to BULK_BYTES;
+4. for each message, the text: the body (the HTML reduced to its text, else text/plain),
+   attachment names, and forwarded messages' headers and bodies, up to
+   WEBMAIL_INDEX_BODY_BYTES characters; parts far larger than that are not fetched at all.
+   What step 3 did not bring (a forwarded message's header, parts past BULK_BYTES) is read
+   one by one.
 
 A message that is gone or cannot be read keeps its headers in the index and is marked done.
 """
@@ -39,6 +43,7 @@ ANALYZE_AFTER = (
 )
 MAX_DEPTH = 3  # forwarded messages inside forwarded messages, this deep
 FETCH_FACTOR = 4  # a part is fetched up to this many times the bound (markup, base64)
+BULK_BYTES = 8 << 20  # encoded octets of a batch's parts read at once, about
 
 
 def index_account(account, *, limit=None):
@@ -84,9 +89,17 @@ def _index_queue(index, source, ids):
     for start in range(0, len(ids), BATCH):
         batch = Message.objects.filter(pk__in=ids[start : start + BATCH], uid__isnull=False)
         batch = list(batch.select_related("folder__account").order_by("-date", "-id"))
+        if not batch:
+            continue
+        try:
+            bulk = source.parts_in_bulk(list(_bulk_wanted(source, batch)))
+        except ConnectionProblem as problem:
+            logger.info("text of account %s not indexed now: %s", batch[0].folder.account_id,
+                        problem)  # fmt: skip
+            return done, False
         texts = []
         for message in batch:
-            text = _read_text(source, message)
+            text = _read_text(_Reader(source, bulk), message)
             if text is None:
                 break
             texts.append((message.pk, *text))
@@ -98,6 +111,51 @@ def _index_queue(index, source, ids):
         if len(texts) < len(batch):
             return done, False
     return done, True
+
+
+def _bulk_wanted(source, messages):
+    """(message, part) of the bodies message_text will read, until BULK_BYTES."""
+    if not settings.WEBMAIL_INDEX_BODIES:
+        return
+    size = 0
+    for message in messages:
+        try:
+            tree = source.part_tree(message)
+        except BodyStructureError:
+            continue
+        for part in _bodies(tree, 0):
+            size += part.size or 0
+            if size > BULK_BYTES:
+                return
+            yield message, part
+
+
+def _bodies(tree, depth):
+    """The parts _collect reads with _part_text: a body and those of forwarded messages."""
+    text, html, attachments, _inline = find_parts(tree)
+    body = html or text
+    if body is not None and not _too_large(body):
+        yield body
+    for part in attachments:
+        if part.message is not None and depth < MAX_DEPTH:
+            yield from _bodies(part.message, depth + 1)
+
+
+class _Reader:
+    """The source, with the parts read in bulk taken first (the rest read one by one)."""
+
+    def __init__(self, source, bulk):
+        self.source, self.bulk = source, bulk
+
+    def part_tree(self, message):
+        return self.source.part_tree(message)
+
+    def get_part(self, message, section):
+        found = self.bulk.get((message.pk, section))
+        return found if found is not None else self.source.get_part(message, section)
+
+    def get_message_header(self, message, part):
+        return self.source.get_message_header(message, part)
 
 
 def _read_text(source, message):
@@ -139,8 +197,12 @@ def _collect(source, message, tree, names, texts, depth):
             _collect(source, message, part.message, names, texts, depth + 1)
 
 
+def _too_large(part):
+    return (part.size or 0) > FETCH_FACTOR * settings.WEBMAIL_INDEX_BODY_BYTES
+
+
 def _part_text(source, message, part):
-    if (part.size or 0) > FETCH_FACTOR * settings.WEBMAIL_INDEX_BODY_BYTES:
+    if _too_large(part):
         return ""
     data = source.get_part(message, part.section)
     text = decode_text_part(data, part.content_type, part.params.get("charset", ""))

@@ -93,8 +93,10 @@ def message_view(request, message_id):
     from .mail import list_context, screen_context
 
     message = get_message_or_404(request.user, message_id)
+    first_open = not message.seen  # before the pane marks it read
     pane = reading_pane(request, message)
-    do_note_opened_sender(request.user, message)  # the autocomplete's "heard from"
+    if first_open:  # the autocomplete's "heard from": once per message, not on every view
+        do_note_opened_sender(request.user, message)
     if request.GET.get("part") == "pane":
         return render(request, "mailbox/_reading_pane.html", pane)
     context = {**screen_context(request, message.folder), **list_context(request, message.folder)}
@@ -129,7 +131,8 @@ def reading_pane(request, message):
     """The context of the reading pane: headers, the body (or why it is missing), attachments
     (each a :class:`Listed`), and the forwarded messages shown in place."""
     text, html, attachments, inline = message_parts(message)
-    remote = _remote_choice(request, message)
+    # only an HTML body loads remote content: plain text asks nothing about its sender
+    remote = _remote_choice(request, message) if html is not None else NO_REMOTE
     context = {"message": message, "html": html is not None, "remote": remote}
     shown_cids, embedded, blank = frozenset(), [], False
     try:
@@ -299,6 +302,9 @@ def html_words(html):
     tree.strip_tags(["script", "style", "head", "template", "noscript"])
     lines = (_SPACES.sub(" ", line).strip() for line in (tree.text(separator="") or "").split("\n"))
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+NO_REMOTE = {"allowed": False, "trusted": False, "this_time": False}
 
 
 def _remote_choice(request, message):

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 import pytest
 from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mailbox.composing.fields import parse_address_field
@@ -20,7 +21,7 @@ from mailbox.contacts import (
     do_note_contacts,
     suggest_contacts,
 )
-from mailbox.models import Contact, Folder, Role
+from mailbox.models import Contact, Folder, Message, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -235,10 +236,32 @@ def test_opening_a_message_notes_its_sender(as_alice, alice, deliver):
     assert contacts_of(alice) == {}
     assert as_alice.get(f"/mail/messages/{message.pk}/").status_code == 200
     assert contacts_of(alice) == {"mallory@example.com": ("Mallory Q.", OPENED_WEIGHT)}
-    assert as_alice.get(f"/mail/messages/{message.pk}/?part=pane").status_code == 200
-    assert contacts_of(alice) == {"mallory@example.com": ("Mallory Q.", 2 * OPENED_WEIGHT)}
     found = as_alice.get("/mail/contacts/?q=mall").json()["contacts"]
     assert [c["label"] for c in found] == ["Mallory Q. <mallory@example.com>"]
+    other = deliver(mail_from("Mallory Q. <mallory@example.com>", subject="Again"))
+    assert as_alice.get(f"/mail/messages/{other.pk}/?part=pane").status_code == 200
+    assert contacts_of(alice) == {"mallory@example.com": ("Mallory Q.", 2 * OPENED_WEIGHT)}
+
+
+@pytest.mark.servers
+def test_opening_a_message_again_writes_nothing(as_alice, alice, deliver):
+    message = deliver(mail_from("Mallory Q. <mallory@example.com>"))
+    assert as_alice.get(f"/mail/messages/{message.pk}/").status_code == 200
+    noted = Contact.objects.get(user=alice)
+    for query in ("", "?part=pane"):
+        with CaptureQueriesContext(connection) as queries:
+            assert as_alice.get(f"/mail/messages/{message.pk}/{query}").status_code == 200
+        assert not [q for q in queries if "mailbox_contact" in q["sql"]]  # not even a look
+    again = Contact.objects.get(user=alice)
+    assert (again.uses, again.last_used) == (OPENED_WEIGHT, noted.last_used)
+
+
+@pytest.mark.servers
+def test_a_message_read_elsewhere_first_notes_nobody(as_alice, alice, deliver):
+    message = deliver(mail_from("Mallory Q. <mallory@example.com>"))
+    Message.objects.filter(pk=message.pk).update(seen=True)  # as a sync after her phone read it
+    assert as_alice.get(f"/mail/messages/{message.pk}/").status_code == 200
+    assert contacts_of(alice) == {}
 
 
 @pytest.mark.servers

@@ -22,7 +22,7 @@ from django.http import Http404
 
 from accounts.models import MailAccount
 from mailbox import actions, fulltext, search
-from mailbox.models import Folder, Message, Role, SearchEntry
+from mailbox.models import BodyPart, Folder, Message, Role, SearchEntry
 from mailbox.search import SearchError, parse_query, search_messages
 from mailbox.sync import index as index_pass
 from mailbox.sync import local, run_account, store
@@ -441,3 +441,125 @@ def test_the_list_marks_what_the_server_found(alice, as_alice, imap_account, oth
     index_pass.index_account(imap_account)
     text = as_alice.get(f"/mail/folders/{folder.pk}/search/", {"q": "pomegranate"}).content
     assert b"Searched on the server" not in text and b"Plain" in text
+
+
+# --- IMAP: the pass reads a batch's bodies at once --------------------------------------------
+
+
+@pytest.fixture
+def fetches(monkeypatch):
+    """The UID FETCH of bodies made: ("bulk", [uids]) per fetch_sections, ("one", section) per
+    part read on its own."""
+    from mailbox.protocols.imap.session import ImapSession
+
+    made = []
+    bulk, one, chunks = ImapSession.fetch_sections, ImapSession.fetch_part, ImapSession.iter_part
+
+    def fetch_sections(session, uids, sections, **options):
+        made.append(("bulk", list(uids)))
+        return bulk(session, uids, sections, **options)
+
+    def fetch_part(session, uid, section):
+        made.append(("one", section))
+        return one(session, uid, section)
+
+    def iter_part(session, uid, section, **options):
+        made.append(("one", section))
+        return chunks(session, uid, section, **options)
+
+    monkeypatch.setattr(ImapSession, "fetch_sections", fetch_sections)
+    monkeypatch.setattr(ImapSession, "fetch_part", fetch_part)
+    monkeypatch.setattr(ImapSession, "iter_part", iter_part)
+    return made
+
+
+def put_on_server(client, account, count):
+    inner = mail("Rhubarb recipe", "Cook the rhubarb slowly with kumquats.\n")
+    for n in range(count):
+        raw = mail(f"Note {n}", f"quince{n}\n", day=(2024, 1, 1 + n),
+                   html=f"<p>quince{n} <b>tart</b></p>" if n % 2 else None,
+                   forward=inner if n == 0 else None)  # fmt: skip
+        status, data = client.imap.append("INBOX", "", None, raw)
+        assert status == "OK", data
+    assert run_account(account.pk)
+    return Folder.objects.get(account=account, name="INBOX")
+
+
+@pytest.mark.servers
+def test_the_pass_fetches_many_bodies_at_once_and_changes_nothing_on_the_server(
+    alice, imap_account, other_client, fetches
+):
+    folder = put_on_server(other_client, imap_account, 6)
+    flags = other_client.flags("INBOX")
+    assert index_pass.index_account(imap_account) == 6
+    assert found(alice, "quince3", folder) == ["Note 3"]
+    assert found(alice, "tart", folder) == ["Note 5", "Note 3", "Note 1"]  # HTML ones
+    assert found(alice, "kumquats", folder) == ["Note 0"]  # inside the forwarded message
+    bulk = [uids for kind, uids in fetches if kind == "bulk"]
+    every = sorted(m.uid for m in Message.objects.filter(folder=folder))
+    assert sorted(uid for uids in bulk for uid in uids) == every  # each message once
+    assert len(bulk) == 3  # one per shape of message (plain, HTML, with a forward)
+    assert [kind for kind, _what in fetches if kind == "one"] == ["one"]  # the forward's header
+    assert other_client.flags("INBOX") == flags  # nothing became \\Seen
+    # old mail read once does not push out the cache: only the forward's small header is kept
+    assert list(BodyPart.objects.values_list("section", flat=True)) == ["2.HEADER"]
+
+
+@pytest.mark.servers
+def test_the_pass_reads_the_body_cache_first(alice, imap_account, other_client, fetches):
+    from mailbox.sync.prefetch import prefetch_account
+
+    folder = put_on_server(other_client, imap_account, 4)
+    prefetch_account(imap_account.pk)
+    used = dict(BodyPart.objects.values_list("pk", "used_at"))
+    fetches.clear()
+    assert index_pass.index_account(imap_account) == 4
+    assert found(alice, "quince2", folder) == ["Note 2"]
+    assert [kind for kind, _what in fetches] == ["bulk", "one"]  # the forward's body and header
+    kept = BodyPart.objects.exclude(section="2.HEADER")  # the forward's, cached on its read
+    assert dict(kept.values_list("pk", "used_at")) == used  # not a reader's use
+
+
+@pytest.mark.servers
+def test_a_pass_cut_short_by_the_server_resumes(alice, imap_account, other_client, monkeypatch):
+    from mailbox.protocols.base import ConnectionProblem, Problem
+    from mailbox.sources.imap import ImapSource
+
+    folder = put_on_server(other_client, imap_account, 5)
+    monkeypatch.setattr(index_pass, "BATCH", 2)
+    real = ImapSource.parts_in_bulk
+    calls = []
+
+    def failing_second(source, wanted):
+        calls.append(len(wanted))
+        if len(calls) == 2:
+            raise ConnectionProblem(Problem.TIMEOUT, "the server went away")
+        return real(source, wanted)
+
+    monkeypatch.setattr(ImapSource, "parts_in_bulk", failing_second)
+    assert index_pass.index_account(imap_account) == 2
+    done = SearchEntry.objects.filter(body_done=True, message__folder=folder)
+    assert set(done.values_list("message__subject", flat=True)) == {"Note 4", "Note 3"}
+    assert index_pass.index_account(imap_account) == 3
+    assert found(alice, "quince0", folder) == ["Note 0"]
+    assert index_pass.index_account(imap_account) == 0
+
+
+@pytest.mark.servers
+def test_a_large_first_sync_leaves_the_headers_past_its_first_page_to_the_pass(
+    alice, imap_account, other_client, monkeypatch
+):
+    from mailbox.sync import messages as folder_sync
+
+    monkeypatch.setattr(folder_sync, "FIRST_PAGE", 2)
+    monkeypatch.setattr(folder_sync, "INDEX_INLINE", 3)
+    folder = put_on_server(other_client, imap_account, 5)  # a "large" sync: 5 > 3
+    entries = SearchEntry.objects.filter(message__folder=folder)
+    assert set(entries.values_list("message__subject", flat=True)) == {"Note 4", "Note 3"}
+    result = search_messages(alice, query="Note", folder_id=folder.pk)
+    assert len(result.messages) == 5 and result.server_searched  # the rest asked of the server
+    index_pass.index_account(imap_account)
+    assert entries.count() == 5
+    assert found(alice, "Note", folder) == [f"Note {n}" for n in (4, 3, 2, 1, 0)]
+    put_on_server(other_client, imap_account, 2)  # a small sync indexes its own at once
+    assert SearchEntry.objects.filter(message__folder=folder).count() == 7

@@ -1,9 +1,14 @@
 """After a sync, the text of the newest messages is fetched into the body cache (mailbox.sync.
 prefetch), so that opening them reads the cache; on the real Dovecot."""
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from mailbox.models import BodyPart, Message
 from mailbox.parsing import find_parts, parse_bodystructure
@@ -56,12 +61,21 @@ def test_the_newest_messages_text_is_cached_with_its_preview_and_nothing_is_seen
 def test_opening_a_prefetched_message_reads_the_cache(synced, alice_client):
     prefetch.prefetch_account(synced.pk)
     message = newest(synced)[0]
-    parts = dict(BodyPart.objects.filter(message=message).values_list("section", "used_at"))
+    long_ago = timezone.now() - timedelta(days=1)  # prefetched yesterday
+    BodyPart.objects.filter(message=message).update(used_at=long_ago)
+    parts = set(BodyPart.objects.filter(message=message).values_list("section", flat=True))
     response = alice_client.get(reverse("mailbox:message", args=[message.pk]), {"part": "pane"})
     assert response.status_code == 200
     assert POOL.idle_count(synced.pk) == 0 and POOL.lent(synced.pk) == 0  # no session opened
     used = dict(BodyPart.objects.filter(message=message).values_list("section", "used_at"))
-    assert used.keys() == parts.keys() and any(used[s] > parts[s] for s in parts)  # read
+    assert used.keys() == parts and any(at > long_ago for at in used.values())  # read
+    with CaptureQueriesContext(connection) as queries:  # again at once: read, nothing written
+        response = alice_client.get(reverse("mailbox:message", args=[message.pk]), {"part": "pane"})
+    assert response.status_code == 200
+    assert not [q for q in queries if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    # the session, its user, two-factor login, the message, its trusted sender (HTML), its part
+    assert len(queries) <= 6, [q["sql"][:80] for q in queries]
+    assert dict(BodyPart.objects.filter(message=message).values_list("section", "used_at")) == used
 
 
 @pytest.mark.django_db

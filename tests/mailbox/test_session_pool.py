@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from accounts.models import MailAccount
-from mailbox.models import BodyPart, Message
+from mailbox.models import BodyPart, Folder, Message
 from mailbox.sources.imap import ImapSource
 from mailbox.sync import run_account
 from mailbox.sync.pool import POOL, SessionPool, run_pooled
@@ -194,3 +194,18 @@ def test_mail_that_arrived_after_the_folder_was_opened_is_read(
     assert latest.uid > messages[-1].uid
     assert text_of(latest)
     assert settled_logins(mail_world, address, before + 2) == before + 1  # the sync's only
+
+
+def test_searching_the_server_reuses_the_session(mail_world, mailbox_login, imap_account,
+                                                 messages):  # fmt: skip
+    address = mailbox_login[0]
+    text_of(messages[0])  # the pooled session logs in
+    before = settled_logins(mail_world, address, 2)
+    folders = list(Folder.objects.filter(account=imap_account, uidvalidity__isnull=False))
+    for _search in range(2):
+        found = ImapSource().search_text(imap_account, folders, [messages[0].subject])
+        assert found.failure is None and not found.unsearched
+        inbox = next(f for f in folders if f.name == "INBOX")
+        assert messages[0].pk in found.ids[inbox][0]
+    assert settled_logins(mail_world, address, before + 1) == before  # no login of its own
+    assert POOL.lent(imap_account.pk) == 0
