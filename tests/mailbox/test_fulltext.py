@@ -543,23 +543,3 @@ def test_a_pass_cut_short_by_the_server_resumes(alice, imap_account, other_clien
     assert index_pass.index_account(imap_account) == 3
     assert found(alice, "quince0", folder) == ["Note 0"]
     assert index_pass.index_account(imap_account) == 0
-
-
-@pytest.mark.servers
-def test_a_large_first_sync_leaves_the_headers_past_its_first_page_to_the_pass(
-    alice, imap_account, other_client, monkeypatch
-):
-    from mailbox.sync import messages as folder_sync
-
-    monkeypatch.setattr(folder_sync, "FIRST_PAGE", 2)
-    monkeypatch.setattr(folder_sync, "INDEX_INLINE", 3)
-    folder = put_on_server(other_client, imap_account, 5)  # a "large" sync: 5 > 3
-    entries = SearchEntry.objects.filter(message__folder=folder)
-    assert set(entries.values_list("message__subject", flat=True)) == {"Note 4", "Note 3"}
-    result = search_messages(alice, query="Note", folder_id=folder.pk)
-    assert len(result.messages) == 5 and result.server_searched  # the rest asked of the server
-    index_pass.index_account(imap_account)
-    assert entries.count() == 5
-    assert found(alice, "Note", folder) == [f"Note {n}" for n in (4, 3, 2, 1, 0)]
-    put_on_server(other_client, imap_account, 2)  # a small sync indexes its own at once
-    assert SearchEntry.objects.filter(message__folder=folder).count() == 7
