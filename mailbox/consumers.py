@@ -26,6 +26,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             user, self.scope.get("session")
         )
         if not allowed:
+            # Accepted only to be closed with a reason: a socket closed before the handshake is
+            # an HTTP 403, which a browser reports as code 1006 (the network) and retries forever.
+            await self.accept()
             await self.close(code=4401)
             return
         self.group = user_group(user.pk)

@@ -8,10 +8,13 @@ one read. After a reconnect it re-fetches what it shows; nothing is replayed.
 
 The events, each a JSON object with its ``type`` (ids are our database ids, never IMAP UIDs):
 
-``message.new``      ``{"folder_id", "account_id", "role", "ids": [id, ...]}``: messages that
-                     appeared in a folder (new mail, a POP3 fetch, a copy, a move's arrival, a
-                     change rolled back), or whose row changed otherwise (a copy's placeholder
-                     got its UID): a page fetches these rows again. ``role``: the folder's.
+``message.new``      ``{"folder_id", "account_id", "role", "ids": [id, ...], "delivered"}``:
+                     messages that appeared in a folder (new mail, a POP3 fetch, a copy, a
+                     move's arrival, a change rolled back), or whose row changed otherwise (a
+                     copy's placeholder got its UID): a page fetches these rows again. ``role``:
+                     the folder's. ``delivered``: found on the server by a sync or a fetch (new
+                     mail, or filed there by another client), not put there from here: only
+                     these make desktop notifications.
 ``message.flags``    ``{"folder_id", "flags": {"<id>": ["\\Seen", "$Forwarded", ...]}}``: the
                      whole new list of flags and keywords of each message whose flags changed.
 ``message.removed``  ``{"folder_id", "ids": [id, ...], "to_folder_id": id or null}``: messages
@@ -124,12 +127,13 @@ def announce_folder_changed(user_id, folder):
     _send(user_id, "folder.changed", folder_id=folder.pk, account_id=folder.account_id)
 
 
-def announce_added(user_id, folder, ids):
-    """Messages ``ids`` appeared in ``folder`` (a Folder: pk, account_id, role)."""
+def announce_added(user_id, folder, ids, *, delivered=False):
+    """Messages ``ids`` appeared in ``folder`` (a Folder: pk, account_id, role); ``delivered``:
+    found by a sync or a POP3 fetch, rather than moved, copied or restored from here."""
     ids = sorted(set(ids))
     if ids and not _too_many(user_id, folder, ids):
         _send(user_id, "message.new", folder_id=folder.pk, account_id=folder.account_id,
-              role=folder.role, ids=ids)  # fmt: skip
+              role=folder.role, ids=ids, delivered=delivered)  # fmt: skip
 
 
 def announce_flags(user_id, folder, flags):

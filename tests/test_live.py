@@ -77,8 +77,14 @@ async def connected(cookie):
 
 
 async def refused(communicator):
+    """The close code of a socket that never joins a group: refused at the handshake (a foreign
+    Origin), or accepted only to be closed at once with the reason (not logged in), which a
+    browser sees (it sees only 1006 for a refused handshake)."""
     accepted, code = await communicator.connect()
-    assert not accepted
+    if accepted:
+        closed = await communicator.receive_output()
+        assert closed["type"] == "websocket.close", closed
+        code = closed.get("code")
     return code
 
 

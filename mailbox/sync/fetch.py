@@ -279,9 +279,8 @@ def _commit(account, inbox, batch, names, fields, now, trace):
         store.insert_kept_rows(rows)
         store.insert_downloads([(account.pk, item.uidl, now) for item in batch])
         local.count_new_mail(inbox, len(batch))
-        announce_added(
-            account.user_id, inbox, store.ids_of_uids(inbox, local.LOCAL_UIDVALIDITY, uids)
-        )
+        ids = store.ids_of_uids(inbox, local.LOCAL_UIDVALIDITY, uids)
+        announce_added(account.user_id, inbox, ids, delivered=True)
         fetched = {"type": "fetch.done", "account_id": account.pk, "folder_id": inbox.pk}
         send_event_on_commit([account.user_id], {**fetched, "added": len(batch)})
     checkpoint("committed", count=len(batch))

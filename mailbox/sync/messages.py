@@ -101,7 +101,8 @@ def _announce(user_id, folder, uidvalidity, added_uids, summary):
     announce_removed(user_id, folder, summary["removed"])
     announce_flags(user_id, folder, store.flags_of(summary["changed"]))
     if summary["added"]:
-        announce_added(user_id, folder, store.ids_of_uids(folder, uidvalidity, added_uids))
+        ids = store.ids_of_uids(folder, uidvalidity, added_uids)
+        announce_added(user_id, folder, ids, delivered=True)
 
 
 def _fetch_and_insert(folder, session, uidvalidity, batches, lease, between_batches, summary):

@@ -99,6 +99,8 @@ def message_view(request, message_id):
         do_note_opened_sender(request.user, message)
     if request.GET.get("part") == "pane":
         return render(request, "mailbox/_reading_pane.html", pane)
+    # opening it may just have marked it read: the title's count is the folder's as it is now
+    message.folder.refresh_from_db(fields=["unread", "total"])
     context = {**screen_context(request, message.folder), **list_context(request, message.folder)}
     context.update(pane)
     return render(request, "mailbox/mail.html", context)

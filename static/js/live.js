@@ -156,7 +156,8 @@
     } catch (error) { /* no storage */ }
   }
   function notifyNewMail(event) {
-    if (event.role !== "inbox" || body.dataset.notify !== "1") return;
+    // only mail that came in: not a message moved, copied or put back from a page
+    if (event.role !== "inbox" || !event.delivered || body.dataset.notify !== "1") return;
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     if (screen && String(event.folder_id) === screen.dataset.folderId && document.hasFocus()) {
       for (const id of event.ids) claim(id); // seen here

@@ -333,3 +333,50 @@ def test_no_notification_for_mail_already_read_in_another_tab(open_page, inbox, 
     held[0].continue_()
     elsewhere.wait_for_timeout(1000)
     assert shown_notes(elsewhere, reading) == []
+
+
+def test_no_notification_for_mail_alice_moves_into_her_inbox(open_page, inbox, mail_world, alice):
+    Preferences.objects.update_or_create(user=alice, defaults={"notify_new_mail": True})
+    elsewhere = open_page("/accounts/")
+    listing = open_page(f"/mail/folders/{inbox.pk}/")
+    message = inbox.messages.filter(seen=False).order_by("-date", "-id").first()
+    # she files an unread message in the Archive, then thinks better of it and moves it back
+    row(listing, message.pk).locator(".pick").check()
+    listing.keyboard.press("e")
+    archive = Folder.objects.get(account=inbox.account, name="Archive")
+    assert wait_until(lambda: archive.messages.filter(uid__isnull=False).exists(), timeout=30)
+    listing.close()  # (a tab showing the Inbox would take every new message as seen)
+    filed = open_page(f"/mail/folders/{archive.pk}/")
+    filed.locator("li.row .pick").first.check()
+    filed.select_option("#move-to", str(inbox.pk))
+    back = inbox.messages.filter(subject=message.subject, uid__isnull=False)
+    assert wait_until(back.exists, timeout=30)  # the server has it: every event of it is out
+    # then new mail comes: the one notification is for it
+    deliver(mail_world, inbox.account.email, "Tickets for Sunday")
+    assert wait_until(lambda: shown_notes(elsewhere, filed), timeout=30)
+    elsewhere.wait_for_timeout(1000)  # the other tab had its chance too
+    assert shown_notes(elsewhere, filed) == [["Carol Example", "Tickets for Sunday"]]
+
+
+def test_a_page_whose_session_logged_out_stops_reconnecting(open_page, inbox):
+    page = open_page(f"/mail/folders/{inbox.pk}/")
+    other = open_page("/accounts/")
+    other.click("form[action$='/logout/'] button")
+    other.wait_for_url("**/login/**")
+    # every socket the page opens from now on tells how it closed; its own is cut
+    page.evaluate("""() => {
+      window.closeCodes = [];
+      const Real = window.WebSocket;
+      window.WebSocket = class extends Real {
+        constructor(...args) {
+          super(...args);
+          this.addEventListener("close", (event) => window.closeCodes.push(event.code));
+        }
+      };
+      window.webmailSocket.close();
+    }""")
+    # it tries again and is told why it may not listen (4401, which a browser sees only after a
+    # handshake: a refused handshake is 1006, like a network failure, and retried for ever)
+    page.wait_for_function("() => window.closeCodes.length > 0")
+    assert page.evaluate("() => window.closeCodes") == [4401]
+    assert page.evaluate("() => document.body.dataset.live") == "closed"

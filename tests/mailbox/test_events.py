@@ -57,7 +57,7 @@ def test_new_mail_is_told_by_its_id_with_the_counts(synced, other_client, told):
     newest = synced.messages.latest("id")
     assert of("message.new", sent) == [
         {"type": "message.new", "folder_id": synced.pk, "account_id": synced.account_id,
-         "role": "inbox", "ids": [newest.pk]}
+         "role": "inbox", "ids": [newest.pk], "delivered": True}
     ]  # fmt: skip
     assert of("folder.counts", sent)[-1] == counts_of(synced)
     assert "Secret" not in repr(sent) and "Carol" not in repr(sent)  # ids, never content
@@ -108,7 +108,7 @@ def test_a_move_here_is_told_as_removed_from_one_folder_and_new_in_the_other(syn
     ]  # fmt: skip
     assert of("message.new", sent) == [
         {"type": "message.new", "folder_id": archive.pk, "account_id": archive.account_id,
-         "role": archive.role, "ids": [placeholder.pk]}
+         "role": archive.role, "ids": [placeholder.pk], "delivered": False}
     ]  # fmt: skip
     assert {e["folder_id"] for e in of("folder.counts", sent)} == {synced.pk, archive.pk}
 

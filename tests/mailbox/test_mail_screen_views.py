@@ -311,3 +311,13 @@ def test_special_use_folders_are_named_in_alices_language(account):
         assert [folder_label(f) for f in (sent, nested, plain, inbox)] == [
             "Envoyés", "Trash", "Receipts", "Boîte de réception"
         ]  # fmt: skip
+
+
+def test_a_message_opened_as_a_page_counts_itself_read_in_the_title(alice_client, inbox):
+    """The whole page of a message (a link, a notification's click, a reload) marks it read at
+    once by default: the tab's title ("Inbox (N) – ...") and the tree agree on the count."""
+    unread = inbox.messages.filter(seen=False).count()
+    Folder.objects.filter(pk=inbox.pk).update(unread=unread)
+    message = inbox.messages.filter(seen=False).first()
+    page = alice_client.get(f"/mail/messages/{message.pk}/").content.decode()
+    assert f'data-unread="{unread - 1}"' in page
