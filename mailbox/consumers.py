@@ -2,7 +2,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from .events import EVENT_TYPES, user_group
+from .events import EVENT_TYPES, current_seq, user_group
 
 
 def _may_listen(user, session):
@@ -34,6 +34,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # Read after joining the group: an event counted later reaches this socket; one counted
+        # earlier may not have, and the page compares this number with its own (events.py).
+        seq = await sync_to_async(current_seq, thread_sensitive=False)(user.pk)
+        await self.send_json({"type": "live.hello", "seq": seq})
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

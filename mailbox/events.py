@@ -41,6 +41,8 @@ The events, each a JSON object with its ``type`` (ids are our database ids, neve
 ``outbox.state``     ``{"outbox_id", "state"}``: queued, sending, sent, failed, cancelled.
 ``draft.saved``      ``{"draft_id", "version"}``: a draft was saved here (its server copy
                      follows).
+``live.hello``       ``{"seq"}``: a socket's first message, to that socket alone: the user's
+                     sequence number after it joined the group (``null`` with Redis down).
 
 Ids come in lists of at most MAX_LISTED; a bigger change is one ``folder.changed``.
 """
@@ -50,7 +52,9 @@ import logging
 import os
 import threading
 
+import redis
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -59,7 +63,7 @@ EVENT_TYPES = frozenset(
     {
         "message.new", "message.flags", "message.removed", "folder.counts", "folder.changed",
         "folders.changed", "sync.progress", "account.changed", "account.deleted", "fetch.done",
-        "change.failed", "preferences.changed", "outbox.state", "draft.saved",
+        "change.failed", "preferences.changed", "outbox.state", "draft.saved", "live.hello",
     }
 )  # fmt: skip
 MAX_LISTED = 500  # ids in one event; more is a "folder.changed" (re-fetch what you show)
@@ -67,6 +71,40 @@ MAX_LISTED = 500  # ids in one event; more is a "folder.changed" (re-fetch what 
 
 def user_group(user_id):
     return f"user.{int(user_id)}"
+
+
+# --- the sequence number of each user's events ------------------------------------------------
+
+_redis = {}
+
+
+def _client():
+    if "client" not in _redis:  # thread-safe; its pool reconnects after a fork
+        _redis["client"] = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return _redis["client"]
+
+
+def _seq_key(user_id):
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:live_seq:{int(user_id)}"
+
+
+def current_seq(user_id):
+    """The user's event sequence number: an int, 0 before their first event; None with Redis
+    down (a page then has no number, and its socket's first connect does not catch up)."""
+    try:
+        return int(_client().get(_seq_key(user_id)) or 0)
+    except redis.RedisError as problem:
+        logger.warning("could not read the event sequence of user %s: %s", user_id, problem)
+        return None
+
+
+def _next_seq(user_id):
+    try:
+        _client().incr(_seq_key(user_id))
+    except redis.RedisError as problem:
+        logger.warning("could not count an event of user %s: %s", user_id, problem)
 
 
 _sender = {"pid": None, "loop": None}
@@ -90,6 +128,9 @@ def send_event(user_ids, event):
     if layer is None:
         return
     for user_id in set(user_ids):
+        # Counted before it is sent: a page rendered before this number misses nothing, its
+        # socket's hello shows a bigger one (see the module's docstring).
+        _next_seq(user_id)
         sending = layer.group_send(user_group(user_id), event)
         # Not waited for: a sync must not slow down for its browsers. Events are hints to
         # re-fetch, so their order between two quick ones does not matter.

@@ -6,8 +6,10 @@ the scope's user by hand.
 """
 
 import asyncio
+import re
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -70,9 +72,12 @@ def new_account(user):
 
 
 async def connected(cookie):
+    """An open socket, past its first message (``communicator.hello``: the ``live.hello``)."""
     communicator = socket(cookie)
     accepted, code = await communicator.connect()
     assert accepted, f"refused with {code}"
+    communicator.hello = await communicator.receive_json_from(timeout=5)
+    assert communicator.hello["type"] == "live.hello", communicator.hello
     return communicator
 
 
@@ -225,3 +230,66 @@ def test_a_closed_tab_leaves_its_users_group(alice, alice_cookie):
             assert await redis.zcard(group_key) == 0
 
     run(scenario)
+
+
+def page_seq(username, password):
+    """The ``data-live-seq`` of a page the user opens (their account list)."""
+    client = Client()
+    client.post("/login/", {"username": username, "password": password})
+    html = client.get("/accounts/").content.decode()
+    return int(re.search(r'data-live-seq="(\d+)"', html).group(1))
+
+
+def test_the_first_message_carries_the_number_of_events_alice_was_sent(
+    alice, bob, alice_cookie, bob_cookie
+):
+    """A page compares it with its own: a difference says that events went out while it
+    loaded, before its socket joined (static/js/live.js catches up then)."""
+    seq = page_seq("alice", "alice-portal-pw")
+    bob_seq = page_seq("bob", "bob-portal-pw")
+
+    async def scenario():
+        alice_socket = await connected(alice_cookie)
+        assert alice_socket.hello == {"type": "live.hello", "seq": seq}
+        await sync_to_async(send_event)([alice.pk], {"type": "folder.changed", "folder_id": 3})
+        await sync_to_async(send_event)([alice.pk], {"type": "folder.changed", "folder_id": 4})
+        assert (await alice_socket.receive_json_from(timeout=5))["type"] == "folder.changed"
+        assert (await alice_socket.receive_json_from(timeout=5))["type"] == "folder.changed"
+        # the hello went to that socket alone, never to her other tabs nor to Bob
+        assert await alice_socket.receive_nothing(timeout=0.2)
+        second_tab = await connected(alice_cookie)
+        assert second_tab.hello == {"type": "live.hello", "seq": seq + 2}
+        assert await alice_socket.receive_nothing(timeout=0.2)
+        bob_socket = await connected(bob_cookie)
+        assert bob_socket.hello == {"type": "live.hello", "seq": bob_seq}
+        for tab in (alice_socket, second_tab, bob_socket):
+            await tab.disconnect()
+
+    run(scenario)
+    assert page_seq("alice", "alice-portal-pw") == seq + 2
+    assert page_seq("bob", "bob-portal-pw") == bob_seq
+
+
+def test_with_redis_down_pages_have_no_number_and_sockets_say_none(alice, alice_cookie):
+    from mailbox import events
+
+    broken = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)  # nobody there
+    saved = events._redis.get("client")
+    events._redis["client"] = broken
+    try:
+        client = Client()
+        client.post("/login/", {"username": "alice", "password": "alice-portal-pw"})
+        response = client.get("/accounts/")
+        assert response.status_code == 200
+        assert b"data-live-url" in response.content and b"data-live-seq" not in response.content
+
+        async def scenario():
+            alice_socket = await connected(alice_cookie)
+            assert alice_socket.hello == {"type": "live.hello", "seq": None}
+            await alice_socket.disconnect()
+
+        run(scenario)
+    finally:
+        events._redis.pop("client")
+        if saved is not None:
+            events._redis["client"] = saved

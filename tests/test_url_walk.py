@@ -13,7 +13,6 @@ import json
 import os
 import re
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -617,7 +616,8 @@ def test_the_live_socket_carries_only_the_users_own_events(daphne, alice, bob):
                 for name in ("alice", "bob")}  # fmt: skip
     sockets = {name: LiveSocket(daphne, session) for name, session in sessions.items()}
     assert {name: s.status for name, s in sockets.items()} == {"alice": 101, "bob": 101}
-    time.sleep(0.3)  # the consumers join their groups after the handshake
+    for live in sockets.values():  # the consumers' first message: each has joined its group
+        assert live.receive(timeout=10)["type"] == "live.hello"
     send_event([bob.pk], {"type": "folder.changed", "folder_id": 2})
     send_event([alice.pk], {"type": "folder.changed", "folder_id": 1})
     assert sockets["alice"].receive(timeout=10) == {"type": "folder.changed", "folder_id": 1}

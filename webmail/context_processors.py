@@ -1,6 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from accounts.models import get_preferences
+from mailbox.events import current_seq
 
 
 def theme(request):
@@ -17,3 +18,18 @@ def theme(request):
         "theme": SimpleLazyObject(lambda: preferences.theme),
         "notify_new_mail": SimpleLazyObject(lambda: preferences.notify_new_mail),
     }
+
+
+def live(request):
+    """The signed-in user's event sequence number for <body data-live-seq> (static/js/live.js
+    compares it with its socket's first message; mailbox/events.py): "" with Redis down. Lazy,
+    like the theme: read only by pages, not by the partials their scripts fetch."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def seq():
+        number = current_seq(user.pk)
+        return "" if number is None else str(number)
+
+    return {"live_seq": SimpleLazyObject(seq)}

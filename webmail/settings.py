@@ -147,6 +147,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "webmail.context_processors.theme",
+                "webmail.context_processors.live",
             ],
         },
     },

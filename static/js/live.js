@@ -3,7 +3,8 @@
 // tree and its counts, the tab's title, the theme, notes, desktop notifications of new mail. The
 // mail screen's list follows the same events in mail.js ("webmail:event" on the document).
 // No event ever fetches a message's own view (that would mark it read). After a reconnect the
-// page re-fetches what it shows ("webmail:reconnected"); nothing is replayed.
+// page re-fetches what it shows ("webmail:reconnected"); nothing is replayed. So does a page whose
+// events went out before its first socket joined (the socket's "live.hello" says so).
 (function () {
   "use strict";
   // The browser's time zone, for the dates the server writes (webmail.middleware).
@@ -221,6 +222,14 @@
     list.append(item);
   }
 
+  // After a reconnect, or events missed while the page loaded: re-fetch what the page shows.
+  function catchUp() {
+    refreshTree();
+    if (screen) refreshStatus();
+    refreshParts();
+    document.dispatchEvent(new CustomEvent("webmail:reconnected"));
+  }
+
   // --- the socket: reconnects with backoff (1 s, doubling, at most 30 s) -----------------------------
   let delay = 1000;
   let connectedOnce = false;
@@ -228,19 +237,27 @@
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + window.location.host + path);
     window.webmailSocket = socket; // for the tests, which close it to see the page catch up
+    const first = !connectedOnce;
     socket.onopen = () => {
       if (connectedOnce) {
         body.dataset.live = "reconnected";
-        refreshTree();
-        if (screen) refreshStatus();
-        refreshParts();
-        document.dispatchEvent(new CustomEvent("webmail:reconnected"));
+        catchUp();
       } else body.dataset.live = "connected";
       connectedOnce = true;
       delay = 1000;
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
+      if (event.type === "live.hello") {
+        // Events sent between the page's render and this socket joining were not heard: the
+        // user's sequence number moved (or Redis lost it). Without numbers, as before: nothing.
+        const seen = body.dataset.liveSeq;
+        if (first && seen !== undefined && event.seq !== null && String(event.seq) !== seen) {
+          body.dataset.liveCaughtUp = String(event.seq); // for the tests
+          catchUp();
+        }
+        return;
+      }
       (handlers[event.type] || (() => {}))(event);
       document.dispatchEvent(new CustomEvent("webmail:event", { detail: event }));
     };
