@@ -128,14 +128,19 @@ def send_event(user_ids, event):
     if layer is None:
         return
     for user_id in set(user_ids):
-        # Counted before it is sent: a page rendered before this number misses nothing, its
-        # socket's hello shows a bigger one (see the module's docstring).
-        _next_seq(user_id)
-        sending = layer.group_send(user_group(user_id), event)
+        sending = _count_and_send(layer, user_id, event)
         # Not waited for: a sync must not slow down for its browsers. Events are hints to
         # re-fetch, so their order between two quick ones does not matter.
         future = asyncio.run_coroutine_threadsafe(sending, _sender_loop())
         future.add_done_callback(lambda done, e=event, u=user_id: _log_failure(done, e, u))
+
+
+async def _count_and_send(layer, user_id, event):
+    # Counted before it is sent: a page whose number is older than this event's may not have
+    # heard it, and its socket's hello shows a bigger one (see the module's docstring). Counted
+    # here, off the caller's thread, like the sending: a slow Redis does not slow a sync.
+    await asyncio.get_running_loop().run_in_executor(None, _next_seq, user_id)
+    await layer.group_send(user_group(user_id), event)
 
 
 def _log_failure(done, event, user_id):
