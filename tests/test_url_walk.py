@@ -565,6 +565,14 @@ class LiveSocket:
             data += chunk
         return data
 
+    def close_code(self, timeout):
+        """The code of the server's next frame, which must be a close frame (RFC 6455 5.5.1)."""
+        self.sock.settimeout(timeout)
+        first, second = self._exactly(2)
+        payload = self._exactly(second & 0x7F)
+        assert first & 0x0F == 0x8, f"a close frame, not opcode {first & 0x0F}"
+        return int.from_bytes(payload[:2], "big")
+
     def receive(self, timeout):
         """The next text frame as JSON, or None when nothing comes within ``timeout``."""
         self.sock.settimeout(timeout)
@@ -586,11 +594,15 @@ class LiveSocket:
 
 
 def test_the_live_socket_lets_no_one_in_without_a_session(daphne):
+    """Accepted only to be closed at once with 4401 before any event (hello included): a
+    browser sees that code and stops reconnecting (a refused handshake shows it only 1006)."""
     anonymous = LiveSocket(daphne)
-    assert anonymous.status == 403
+    assert anonymous.status == 101
+    assert anonymous.close_code(timeout=10) == 4401
     anonymous.close()
     forged = LiveSocket(daphne, session="not-a-session-key")
-    assert forged.status == 403
+    assert forged.status == 101
+    assert forged.close_code(timeout=10) == 4401
     forged.close()
 
 
