@@ -348,13 +348,16 @@ async def read_frame(reader):
     return head[0] & 0x0F, await reader.readexactly(length)
 
 
-async def listen(reader, arrivals):
+async def listen(reader, arrivals, event):
+    """Note the time each frame carrying ``event`` arrives (others, such as the socket's first
+    message, live.hello, read and left out)."""
     try:
         while True:
-            opcode, _payload = await read_frame(reader)
+            opcode, payload = await read_frame(reader)
             if opcode == 8:  # close
                 return
-            arrivals.append(time.perf_counter())
+            if opcode == 1 and json.loads(payload) == event:
+                arrivals.append(time.perf_counter())
     except (asyncio.IncompleteReadError, ConnectionError):
         return
 
@@ -396,10 +399,10 @@ async def many_sockets(daphne, cookie, user_id, count, rounds):
     fanouts, halves, complete = [], [], 0
     for round_ in range(rounds):
         arrivals = []
-        listeners = [asyncio.create_task(listen(reader, arrivals)) for reader in readers]
+        event = {"type": "folder.changed", "folder_id": round_, "account_id": 0}
+        listeners = [asyncio.create_task(listen(reader, arrivals, event)) for reader in readers]
         await asyncio.sleep(0.2)
         sent = time.perf_counter()
-        event = {"type": "folder.changed", "folder_id": round_, "account_id": 0}
         await sync_to_async(send_event)([user_id], event)
         deadline = time.perf_counter() + 30
         while len(arrivals) < len(readers) and time.perf_counter() < deadline:
