@@ -375,14 +375,18 @@ def do_rename_folder(user, folder_id, new_leaf_name):
         rename = lambda: _rename_locally(folder, folder.name, new_name)  # noqa: E731
         _folder_command(folder.account, None, rename)
         return Folder.objects.get(pk=folder.pk)
-    # keep the cache: the folder, its subfolders and their messages follow the new name
-    # (RFC 3501 RENAME keeps UIDVALIDITY, so the cached UIDs stay good)
-    renamed = _rename_locally(folder, folder.name, new_name)
-    try:
-        _folder_command(folder.account, lambda session: session.rename(folder.name, new_name))
-    except Exception:
-        _rename_locally(folder, new_name, folder.name, renamed)
-        raise
+    # Keep the cache: once the server has renamed it, the folder, its subfolders and their
+    # messages follow the new name here (RFC 3501 RENAME keeps UIDVALIDITY, so the cached UIDs
+    # stay good), before the folder list is mirrored. Renamed here only after the server said
+    # OK: a refused rename leaves the cache as it was (renamed first, the mirror of the refusal
+    # would take the cached folder for one deleted on the server and drop it with its mail).
+    renamed = []
+
+    def rename(session):
+        session.rename(folder.name, new_name)
+        renamed.extend(_rename_locally(folder, folder.name, new_name))
+
+    _folder_command(folder.account, rename)
     announce_folders(folder.account.user_id, folder.account_id, renamed=renamed)
     return Folder.objects.get(pk=folder.pk)
 

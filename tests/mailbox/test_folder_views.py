@@ -251,6 +251,25 @@ def test_a_rename_onto_a_sibling_is_refused_before_asking_the_server(
     assert {"Receipts", "Projects"} <= server_folders(other_client)
 
 
+def test_a_rename_the_server_refuses_leaves_the_folder_and_its_mail_as_they_were(
+    as_alice, synced_account, other_client
+):
+    """The server knows a folder the cache does not (made by another client since the last
+    sync), so it refuses the rename: the folder keeps its name, its page and its messages."""
+    receipts = folder(synced_account, "Receipts")
+    cached = set(receipts.messages.values_list("pk", "uid"))
+    assert cached
+    status, data = other_client.imap.create("Taxes")
+    assert status == "OK", data
+    [said] = post(as_alice, f"/mail/folders/{receipts.pk}/rename/", {"name": "Taxes"})
+    assert said.startswith("The mail server refused:"), said
+    receipts = Folder.objects.get(pk=receipts.pk)
+    assert receipts.name == "Receipts"
+    assert set(receipts.messages.values_list("pk", "uid")) == cached
+    assert as_alice.get(f"/mail/folders/{receipts.pk}/").status_code == 200
+    assert {"Receipts", "Taxes"} <= server_folders(other_client)
+
+
 def test_the_inbox_stays(as_alice, synced_account, other_client):
     inbox = folder(synced_account, "INBOX")
     assert post(as_alice, f"/mail/folders/{inbox.pk}/rename/", {"name": "Old mail"}) == [
