@@ -4,6 +4,8 @@ The other client is plain imaplib, independent of our own IMAP code, so that the
 our cache with what a second implementation sees on the server.
 """
 
+import email
+import email.policy
 import imaplib
 import re
 import uuid
@@ -18,6 +20,7 @@ from mailbox.testing.seed import generate_messages, seed_imap
 
 ROOT = Path(__file__).resolve().parents[2]
 FETCH_FLAGS = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)")
+UNSOLICITED_FLAGS = re.compile(rb"\d+ \(FLAGS \([^)]*\)\)")
 
 
 @pytest.fixture
@@ -67,18 +70,32 @@ class OtherClient:
 
     def flags(self, folder):
         """{uid: frozenset(flags)} as the server has them, \\Recent left out."""
+        return {uid: flags for uid, (flags, _id) in self.messages(folder).items()}
+
+    def messages(self, folder):
+        """{uid: (frozenset(flags), Message-ID without <>)} as the server has them, \\Recent
+        left out. A line of the answer that is neither one of these nor an unsolicited flag
+        change (imaplib mixes those in) fails the test rather than being dropped."""
         if not self.select(folder):
             return {}
-        status, data = self.imap.uid("FETCH", "1:*", "(UID FLAGS)")
+        status, data = self.imap.uid(
+            "FETCH", "1:*", "(UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+        )
         assert status == "OK", data
         result = {}
-        for line in data:
-            line = line if isinstance(line, bytes) else line[0]
+        for item in data:
+            if item == b")":  # the end of a response that carried a literal
+                continue
+            line, header = item if isinstance(item, tuple) else (item, None)
             match = FETCH_FLAGS.search(line)
-            if match:
-                uid = int(match.group(1) or match.group(4))
-                flags = (match.group(2) if match.group(1) else match.group(3)).decode()
-                result[uid] = frozenset(f for f in flags.split() if f != "\\Recent")
+            if header is None and match is None and UNSOLICITED_FLAGS.fullmatch(line):
+                continue  # another session changed flags: the next FETCH has them
+            assert match and header is not None, f"FETCH line not understood: {item!r}"
+            uid = int(match.group(1) or match.group(4))
+            flags = (match.group(2) if match.group(1) else match.group(3)).decode()
+            parsed = email.message_from_bytes(header, policy=email.policy.compat32)
+            message_id = (parsed.get("Message-ID") or "").strip().strip("<>")
+            result[uid] = (frozenset(f for f in flags.split() if f != "\\Recent"), message_id)
         return result
 
     def store(self, folder, uids, op, flags):
@@ -130,29 +147,37 @@ def deliver(imap_account, other_client):
     return deliver
 
 
-def cache_of(account):
-    """{folder name: {uid: frozenset(flags)}} from our cache; fails on duplicates."""
+def cache_of(account, with_message_ids=False):
+    """{folder name: {uid: frozenset(flags)}} from our cache (with ``with_message_ids``, {uid:
+    (flags, Message-ID)}); fails on duplicates."""
     result = {}
     for folder in Folder.objects.filter(account=account, selectable=True):
         rows = list(folder.messages.values_list("uid", "pk"))
         uids = [uid for uid, _ in rows]
         assert None not in uids, f"unconfirmed placeholders left in {folder.name}"
         assert len(uids) == len(set(uids)), f"duplicates in {folder.name}"
-        result[folder.name] = {m.uid: frozenset(m.flags) for m in folder.messages.all()}
+        result[folder.name] = {
+            m.uid: (frozenset(m.flags), m.message_id) if with_message_ids else frozenset(m.flags)
+            for m in folder.messages.all()
+        }
     return result
 
 
-def server_of(client):
+def server_of(client, with_message_ids=False):
+    if with_message_ids:
+        return {name: client.messages(name) for name in client.folders()}
     return {name: client.flags(name) for name in client.folders()}
 
 
 def assert_cache_equals_server(account, client):
-    cache, server = cache_of(account), server_of(client)
+    """The same folders, in each the same UIDs, each with the same flags and the same message
+    (its Message-ID), and the folder counts the server's."""
+    cache, server = cache_of(account, True), server_of(client, True)
     assert cache.keys() == server.keys()
     for name in server:
         assert cache[name] == server[name], f"{name} differs"
     for folder in Folder.objects.filter(account=account, selectable=True):
-        unread = sum(1 for flags in server[folder.name].values() if "\\Seen" not in flags)
+        unread = sum(1 for flags, _id in server[folder.name].values() if "\\Seen" not in flags)
         assert (folder.total, folder.unread) == (len(server[folder.name]), unread), folder.name
 
 
