@@ -1,9 +1,11 @@
 """Message bodies and attachments are fetched when opened, part by part."""
 
+import datetime
 import email
 import email.policy
 
 import pytest
+from django.utils import timezone
 
 from mailbox.models import BodyPart, Message
 from mailbox.sources import PartNotFound
@@ -54,15 +56,28 @@ def test_an_attachment_streams_in_chunks_equal_to_the_original(synced):
     assert not BodyPart.objects.filter(section="2").exists()  # streamed, not cached
 
 
-def test_the_cache_keeps_within_its_bound(synced, settings):
+@pytest.mark.parametrize("older", ["1", "2"])
+def test_the_cache_keeps_within_its_bound_by_dropping_the_least_recently_used_part(
+    synced, settings, older
+):
+    """Room for one of the two parts, whichever is larger: the one used longer ago goes, the
+    other stays (not the larger, not both)."""
     message, _payload = synced
-    ImapSource().get_part(message, "1")
-    settings.WEBMAIL_BODY_CACHE_BYTES = 10
-    ImapSource().get_part(message, "2")  # 300 KB: over the bound, the oldest part goes
-    assert evict(message.folder.account_id) == 0
-    total = sum(BodyPart.objects.values_list("size", flat=True))
-    assert total <= 300_000 + 10
-    assert not BodyPart.objects.filter(section="1").exists()
+    source = ImapSource()
+    source.get_part(message, "1")
+    source.get_part(message, "2")
+    sizes = dict(BodyPart.objects.filter(message=message).values_list("section", "size"))
+    assert sizes.keys() == {"1", "2"} and sizes["2"] > 100_000 > sizes["1"]
+    now = timezone.now()
+    BodyPart.objects.filter(message=message).update(used_at=now)
+    BodyPart.objects.filter(message=message, section=older).update(
+        used_at=now - datetime.timedelta(hours=1)
+    )
+    settings.WEBMAIL_BODY_CACHE_BYTES = sum(sizes.values()) - 1
+    assert evict(message.folder.account_id) == 1
+    newer = "2" if older == "1" else "1"
+    assert list(BodyPart.objects.values_list("section", flat=True)) == [newer]
+    assert evict(message.folder.account_id) == 0  # within its bound now: nothing more goes
 
 
 def test_an_unknown_section_is_refused(synced):
