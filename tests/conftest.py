@@ -88,13 +88,13 @@ def empty_task_queue():
 def empty_cache():
     """Each test starts with empty caches: SQLite gives a rolled-back test's ids again, so a
     sanitized body (or a kept file's part tree) cached for an earlier test's message would be
-    served for a new one with the same ids."""
-    from django.core.cache import cache
-
+    served for a new one with the same ids. The cache is Redis, shared with the queue and the
+    channel layer: a new generation of keys rather than emptying it."""
     from mailbox.sources.local import _scanned
     from mailbox.sync.pool import POOL
+    from mailbox.testing.cache_keys import next_generation
 
-    cache.clear()
+    next_generation()
     _scanned.cache_clear()
     POOL.close_all()  # a pooled IMAP session of an earlier test's account (the same id again)
     yield

@@ -5,6 +5,7 @@ makes sure both answer. The embedded SQLite mode has its own end-to-end test.
 """
 
 import os
+import secrets
 import tempfile
 
 os.environ["WEBMAIL_ENV_FILE"] = os.devnull  # never read a developer's var/webmail.env
@@ -21,7 +22,7 @@ os.environ.setdefault("WEBMAIL_CONNECT_TIMEOUT", "3")
 os.environ.setdefault("WEBMAIL_MAIL_DIR", tempfile.mkdtemp(prefix="webmail-test-mail-"))
 
 from .settings import *  # noqa: E402,F403
-from .settings import DATABASES, STORAGES  # noqa: E402
+from .settings import CACHES, DATABASES, STORAGES  # noqa: E402
 
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 # whitenoise serves static/ as it is (no collectstatic), so daphne started by a test has its scripts
@@ -30,6 +31,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A new connection per request, as the tests expect; a bench's daphne keeps them as production
 # does (its figures over HTTP would otherwise include a PostgreSQL login per request)
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("WEBMAIL_TEST_CONN_MAX_AGE", "0"))
-# Each test process its own memory: database ids repeat from test to test, so cached sanitized
-# bodies must not outlive the process (Redis would keep them across runs).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Redis as the cache, as in production. Database ids repeat from test to test and from run to
+# run, so each process has keys of its own (the process id and a random part in the prefix)
+# and each test a new generation of them (mailbox.testing.cache_keys).
+CACHES["default"]["KEY_PREFIX"] += f"-{os.getpid()}-{secrets.token_hex(4)}"
+CACHES["default"]["KEY_FUNCTION"] = "mailbox.testing.cache_keys.make_key"
+CACHES["default"]["TIMEOUT"] = 300
