@@ -129,6 +129,9 @@ def body_text(message, part):
     return decode_text_part(data, part.content_type, part.params.get("charset", "")), files
 
 
+MAX_LISTED_PARTS = 300  # attachments listed in the pane
+
+
 def reading_pane(request, message):
     """The context of the reading pane: headers, the body (or why it is missing), attachments
     (each a :class:`Listed`), and the forwarded messages shown in place."""
@@ -151,6 +154,10 @@ def reading_pane(request, message):
     except READ_ERRORS as problem:
         context["body_problem"] = describe_error(message.folder.account, problem)
     parts = attachments + [p for p in inline if p.content_id not in shown_cids]
+    # a page of thousands of files is unreadable and slow to make (10,000: seconds): the first
+    # ones are listed, the rest counted (the original message has them all)
+    context["unlisted"] = max(0, len(parts) - MAX_LISTED_PARTS)
+    parts = parts[:MAX_LISTED_PARTS]
     context["attachments"], context["forwarded"] = listed_parts(message, parts, 1)
     if blank and context["forwarded"]:
         # forwarded as an attachment with an empty formatted text: no empty frame above the
