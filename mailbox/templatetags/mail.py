@@ -169,8 +169,8 @@ def _row(row, current_id, whole_account, words, url, now, role=None):
     if whole_account:
         folder = f'<span class="in-folder"><bdi>{escape(folder_label(row.folder))}</bdi></span>'
     draggable = ' draggable="true"' if confirmed else ""
-    preview = (f'<span class="preview"><bdi>{_shown(row.preview)}</bdi></span>' if row.preview
-               else "")  # fmt: skip
+    # every row has its preview line, empty when there is no text yet, so rows are of one height
+    preview = f'<span class="preview"><bdi>{_shown(row.preview or "")}</bdi></span>'
     subject = f"<bdi>{_shown(row.subject)}</bdi>" if row.subject else words["no_subject"]
     full_date = escape(format_date(timezone.localtime(row.date), "DATETIME_FORMAT"))
     if (row.folder.role if whole_account else role) in RECIPIENT_ROLES:
