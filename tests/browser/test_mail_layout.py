@@ -192,3 +192,22 @@ def test_a_folder_opened_from_the_phone_menu_shows_its_list(logged_in_page, inbo
     page.click(f"#folder-pane li.mail-folder[data-folder-id='{sent.pk}'] > a")
     page.wait_for_url(f"**/mail/folders/{sent.pk}/")
     assert page.is_hidden("#folder-pane")
+
+
+def test_without_scripts_a_phone_still_shows_the_links_and_the_folders(
+    browser, live_server, alice, inbox
+):  # noqa: F811
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.set_viewport_size(PHONE)
+        page.goto("/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "alice-portal-pw")
+        page.click("button[type=submit]")
+        page.goto(f"/mail/folders/{inbox.pk}/")
+        assert page.is_visible("#topbar-nav a[href='/accounts/preferences/']")
+        assert page.is_visible("#folder-pane") and page.is_hidden("#folders-toggle")
+        assert page.is_hidden("#nav-toggle")
+    finally:
+        context.close()
