@@ -195,8 +195,11 @@ def test_a_folder_opened_from_the_phone_menu_shows_its_list(logged_in_page, inbo
 
 
 def test_without_scripts_a_phone_still_shows_the_links_and_the_folders(
-    browser, live_server, alice, inbox
-):  # noqa: F811
+    browser,
+    live_server,
+    alice,
+    inbox,  # noqa: F811
+):
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     page = context.new_page()
     try:
