@@ -1,6 +1,7 @@
 import hashlib
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -245,6 +246,7 @@ class MarkRead(models.IntegerChoices):
     NEVER = -1, _("Never: I mark mail read myself")
 
 
+LIST_WIDTH_MIN, LIST_WIDTH_MAX = 240, 2400  # CSS pixels; the screen narrows it further
 UNDO_SEND_CHOICES = [
     (0, _("None: send at once")),
     (5, _("5 seconds")),
@@ -271,6 +273,15 @@ class Preferences(models.Model):
     # off by default: the browser asks its own permission too, once the user turns it on
     notify_new_mail = models.BooleanField(
         _("show a desktop notification for new mail in the Inbox"), default=False
+    )
+
+    # the width of the mail screen's message list in CSS pixels, as the user dragged it; None: the
+    # screen's own default (templates/mailbox/mail.html, static/js/panes.js)
+    list_width = models.PositiveSmallIntegerField(
+        _("width of the message list"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(LIST_WIDTH_MIN), MaxValueValidator(LIST_WIDTH_MAX)],
     )
 
     def __str__(self):

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -34,7 +34,15 @@ from .forms import (
     ThrottledPasswordChangeForm,
 )
 from .identities import default_identity, get_identity_for_user
-from .models import DEFAULT_PORTS, Identity, MailAccount, Theme, get_preferences
+from .models import (
+    DEFAULT_PORTS,
+    LIST_WIDTH_MAX,
+    LIST_WIDTH_MIN,
+    Identity,
+    MailAccount,
+    Theme,
+    get_preferences,
+)
 from .otp import two_factor_is_on
 
 
@@ -152,6 +160,44 @@ def theme(request):
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = "/"
     return redirect(back)
+
+
+@login_required
+@require_POST
+def list_width(request):
+    """Where the user dragged the split between the message list and the reading pane.
+
+    POST ``width``: CSS pixels, an integer from LIST_WIDTH_MIN to LIST_WIDTH_MAX, or empty for the
+    screen's default. Answers JSON ``{"ok": true, "width": n}``, or 400 with ``ok`` false for
+    anything else. Only ever the requesting user's own preferences."""
+    raw = request.POST.get("width", "").strip()
+    width = _list_width(raw)
+    if raw and width is None:
+        return JsonResponse({"ok": False, "error": _("That is not a width in pixels.")}, status=400)
+    do_save_preferences(request.user, list_width=width)
+    return JsonResponse({"ok": True, "width": width})
+
+
+@require_GET
+def list_width_css(request):
+    """The stylesheet that sets the message list's width before the first paint. The page's
+    Content-Security-Policy refuses style attributes and inline styles, so mail.html links this
+    one. ``w``: CSS pixels, in range, else 404. It depends on nothing but its URL, so browsers
+    keep it for good."""
+    width = _list_width(request.GET.get("w", ""))
+    if width is None:
+        raise Http404
+    response = HttpResponse(f":root {{ --list-width: {width}px; }}\n", content_type="text/css")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def _list_width(raw):
+    """``raw`` as a list width in pixels: ASCII digits within the limits, else None."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5):
+        return None
+    width = int(raw)
+    return width if LIST_WIDTH_MIN <= width <= LIST_WIDTH_MAX else None
 
 
 @login_required

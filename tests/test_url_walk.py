@@ -154,6 +154,8 @@ WALK = {
                                       post=lambda own: {}, order=7),
     "accounts:preferences": Visit(post=lambda own: {"theme": "dark", "mark_read_after": "-1"}),
     "accounts:theme": Visit(get=False, post=lambda own: {"theme": "light"}),
+    "accounts:list_width": Visit(get=False, post=lambda own: {"width": "600"}),
+    "accounts:list_width_css": Visit(query={"w": "600"}),
     "accounts:forget_sender": Visit(get=False, args=lambda own: {"sender_id": own.sender.pk},
                                     post=lambda own: {}, order=5),
     # two-factor login (accounts/twofactor.py); Alice has it off, so most of these send her on

@@ -17,6 +17,8 @@ def theme(request):
     return {
         "theme": SimpleLazyObject(lambda: preferences.theme),
         "notify_new_mail": SimpleLazyObject(lambda: preferences.notify_new_mail),
+        # the mail screen's split (templates/mailbox/mail.html), None for the default
+        "list_width": SimpleLazyObject(lambda: preferences.list_width),
     }
 
 

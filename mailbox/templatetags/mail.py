@@ -11,6 +11,7 @@ from django import template
 from django.template.defaultfilters import date as format_date
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -29,18 +30,20 @@ def bidi_safe(text):
 
 @register.filter
 def list_date(value, now=None):
-    """A date as a mail list shows it: the time today, day and month this year, else the date.
-
-    In the user's time zone (the one activated for the request)."""
+    """A date as a mail list shows it, in one style per language: the time today ("2:05 p.m.",
+    "14:05"), the day and month this year ("November 29", "29 novembre"), the numeric short date
+    before ("06/14/2025", "14/06/2025"). Django's formats of the active language (TIME_FORMAT,
+    MONTH_DAY_FORMAT, SHORT_DATE_FORMAT: every locale has them), in the user's time zone (the one
+    activated for the request). A date ahead of ``now`` (a wrong clock) gets the full date."""
     if value is None:
         return ""
     local = timezone.localtime(value)
     today = timezone.localtime(now or timezone.now()).date()
     if local.date() == today:
-        return format_date(local, "TIME_FORMAT")
-    if local.year == today.year and local.date() <= today:
-        return format_date(local, _("N j"))
-    return format_date(local, "SHORT_DATE_FORMAT")
+        return date_format(local, "TIME_FORMAT")
+    if local.year == today.year and local.date() < today:
+        return date_format(local, "MONTH_DAY_FORMAT")
+    return date_format(local, "SHORT_DATE_FORMAT")
 
 
 SPECIAL_USE_LABELS = (Role.INBOX, Role.DRAFTS, Role.SENT, Role.ARCHIVE, Role.JUNK, Role.TRASH)
@@ -166,8 +169,8 @@ def _row(row, current_id, whole_account, words, url, now, role=None):
     if whole_account:
         folder = f'<span class="in-folder"><bdi>{escape(folder_label(row.folder))}</bdi></span>'
     draggable = ' draggable="true"' if confirmed else ""
-    preview = (f'<span class="preview"><bdi>{_shown(row.preview)}</bdi></span>' if row.preview
-               else "")  # fmt: skip
+    # every row has its preview line, empty when there is no text yet, so rows are of one height
+    preview = f'<span class="preview"><bdi>{_shown(row.preview or "")}</bdi></span>'
     subject = f"<bdi>{_shown(row.subject)}</bdi>" if row.subject else words["no_subject"]
     full_date = escape(format_date(timezone.localtime(row.date), "DATETIME_FORMAT"))
     if (row.folder.role if whole_account else role) in RECIPIENT_ROLES:
