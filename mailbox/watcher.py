@@ -24,10 +24,14 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from accounts.models import MailAccount, Protocol
-from mailbox.protocols.base import ConnectionProblem
+from mailbox.protocols.base import ConnectionProblem, Problem
 
 logger = logging.getLogger(__name__)
 NEWS = {"EXISTS", "EXPUNGE", "FETCH", "VANISHED"}
+# Failures that no retry mends, only a change: of the account by its owner (which restarts its
+# watcher at once, see Watchers.follow) or of the operator's settings (a restart). A private
+# host is the usual one: the accounts `make demo` leaves behind, under `make run`.
+NEEDS_A_CHANGE = frozenset({Problem.PRIVATE_HOST, Problem.PASSWORD_NEEDED, Problem.BAD_INPUT})
 
 
 class AccountWatcher(threading.Thread):
@@ -37,7 +41,10 @@ class AccountWatcher(threading.Thread):
     A connection that fails or is lost is tried again after ``first_backoff`` seconds, then
     twice as long each time up to ``max_backoff``; each wait is shortened by up to ``jitter`` of
     itself at random, so that the watchers of a server that restarted do not all come back in
-    the same second. A connection that got as far as SELECT starts the count again."""
+    the same second. A connection that got as far as SELECT starts the count again.
+
+    A failure in NEEDS_A_CHANGE is recorded on the account, for its owner to read, and tried
+    again only after ``max_backoff``: every second or two would change nothing but the log."""
 
     def __init__(self, account_id, on_news, *, idle_seconds=60.0, first_backoff=1.0,
                  max_backoff=300.0, jitter=0.5):  # fmt: skip
@@ -69,12 +76,7 @@ class AccountWatcher(threading.Thread):
             try:
                 self._watch()
             except (ConnectionProblem, OSError) as problem:
-                wait = self.backoff * (1 - self.jitter * random.random())  # noqa: S311
-                logger.info(
-                    "watcher of account %s: %s; retry in %.1fs", self.account_id, problem, wait
-                )
-                self.stopping.wait(wait)
-                self.backoff = min(self.backoff * 2, self.max_backoff)
+                self.stopping.wait(self._wait_after(problem))
             except MailAccount.DoesNotExist:
                 return
             except Exception:  # a broken queue, a bug: logged, and tried again like the rest
@@ -83,6 +85,32 @@ class AccountWatcher(threading.Thread):
                 self.backoff = min(self.backoff * 2, self.max_backoff)
             finally:
                 close_old_connections()
+
+    def _wait_after(self, problem):
+        """Seconds to wait before the next try, after ``problem``; logged, one line."""
+        spread = 1 - self.jitter * random.random()  # noqa: S311
+        if getattr(problem, "problem", None) in NEEDS_A_CHANGE:
+            self._record(problem)
+            wait = self.max_backoff * spread
+            logger.warning(
+                "watcher of account %s: %s; waits for a change of the account or the settings, "
+                "tried again in %.0fs", self.account_id, problem, wait,
+            )  # fmt: skip
+            return wait
+        wait = self.backoff * spread
+        logger.info("watcher of account %s: %s; retry in %.1fs", self.account_id, problem, wait)
+        self.backoff = min(self.backoff * 2, self.max_backoff)
+        return wait
+
+    def _record(self, problem):
+        """The problem on the account, in its owner's words, as a failed sync records it."""
+        from accounts.connection import describe_error
+        from mailbox.sync import record_result
+
+        account = MailAccount.objects.filter(pk=self.account_id).first()
+        if account is not None:
+            record_result(account, describe_error(account, problem))
+        connection.close()  # as in _watch: no database connection held through the long wait
 
     def _watch(self):
         from mailbox.sync import imap_session

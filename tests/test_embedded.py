@@ -113,6 +113,7 @@ def test_make_run_serves_a_working_webmail_on_sqlite(launched):
     output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output[-3000:]
     assert "Created the administrator 'admin'" in output
+    assert f"[webmail] open {base.replace('127.0.0.1', 'localhost')}/" in output  # once it answered
     with pytest.raises(OSError):
         urllib.request.urlopen(base + "/login/", timeout=2)
     assert (var / "redis" / "dump.rdb").exists()  # saved as the private Redis stopped

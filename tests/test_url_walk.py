@@ -129,6 +129,7 @@ COMPOSE_IDS = (
 WALK = {
     "home": Visit(),
     "healthz": Visit(),
+    "favicon": Visit(),
     "login": Visit(post=lambda own: {"username": "alice", "password": PASSWORDS["alice"]}),
     "logout": Visit(get=False, post=lambda own: {}, order=9),
     "password_change": Visit(post=lambda own: {

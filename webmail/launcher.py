@@ -12,14 +12,20 @@
 3. If no Redis answers at REDIS_URL, a private redis-server is started with its data under var/.
 4. Migrations, static files, a first administrator.
 5. Every process runs in the foreground; one Ctrl-C (or any process dying) stops them all.
+6. The web port is tried first: taken, the launcher says so and exits with 1 before starting
+   anything (not the next free port: bookmarks, a proxy in front and PORT itself name this one,
+   and what holds it is often an earlier `make run` on the same var/). "open http://..." is said
+   only once the web server answers there.
 """
 
 import argparse
 import contextlib
+import http.client
 import os
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -136,11 +142,45 @@ def manage(*args, env):
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
-def start_processes(env, port, processes):
+def check_port_free(host, port):
+    """Exit (code 1, saying why) if something already listens on ``host``:``port``. Bound with
+    SO_REUSEADDR, as daphne binds: connections of an earlier run in TIME_WAIT do not count."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sys.exit(
+                f"[webmail] port {port} on {host} is not free ({exc.strerror}): is another "
+                f"`make run` still running? Stop it, or choose another port: PORT={port + 1} "
+                "make run"
+            )
+
+
+def web_answers(host, port, web, timeout=60.0):
+    """Wait until the web server answers HTTP on ``port``: True. False if its process ``web``
+    exited first (daphne could not listen: the port was taken after check_port_free), or after
+    ``timeout`` seconds. A connection alone proves nothing: whatever took the port accepts it."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    deadline = time.monotonic() + timeout
+    while web.poll() is None and time.monotonic() < deadline:
+        connection = http.client.HTTPConnection(host, port, timeout=2)
+        try:
+            connection.request("GET", "/healthz", headers={"Host": "localhost"})
+            connection.getresponse()
+            return True
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    return False
+
+
+def start_processes(env, host, port, processes):
     python = sys.executable
     commands = {
-        "web": [python, "-m", "daphne", "-b", os.environ.get("BIND", "127.0.0.1"), "-p", str(port),
-                "webmail.asgi:application"],
+        "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "webmail.asgi:application"],
         "worker": [python, "-m", "celery", "-q", "-A", "webmail", "worker", "-l", "warning",
                    "--concurrency", "2", "-n", f"worker-{os.getpid()}@%h"],
         "beat": [python, "-m", "celery", "-q", "-A", "webmail", "beat", "-l", "warning",
@@ -149,6 +189,10 @@ def start_processes(env, port, processes):
     }  # fmt: skip
     for name, command in commands.items():
         processes.append((name, subprocess.Popen(command, cwd=BASE_DIR, env=env)))
+
+
+def processes_named(processes, name):
+    return next(process for each, process in processes if each == name)
 
 
 def supervise(processes, cleanups=()):
@@ -189,6 +233,8 @@ def main(argv=None):
     parser.add_argument("mode", choices=["run", "demo"])
     args = parser.parse_args(argv)
     os.chdir(BASE_DIR)
+    host, port = os.environ.get("BIND", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+    check_port_free(host, port)  # before anything is started: a taken port fails at once
     shared_umask = os.umask(PRIVATE_UMASK)  # inherited by every process started below
     var = var_dir()
     ensure_env_file(var)
@@ -212,9 +258,12 @@ def main(argv=None):
             # the demo's Dovecot (in a temp dir) drops to its own users, who must read its files
             with umask(shared_umask):
                 cleanups.append(start_demo(var, env))
-        port = int(env.get("PORT", "8000"))
-        start_processes(env, port, processes)
-        say(f"open http://localhost:{port}/ (Ctrl-C stops everything)")
+        start_processes(env, host, port, processes)
+        web = processes_named(processes, "web")
+        if web_answers(host, port, web):
+            say(f"open http://localhost:{port}/ (Ctrl-C stops everything)")
+        elif web.poll() is None:
+            say(f"the web server does not answer on port {port} yet (Ctrl-C stops everything)")
         return supervise(processes, cleanups)
     except BaseException:
         for _name, process in processes:

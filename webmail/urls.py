@@ -12,6 +12,7 @@ register_converter(converters.IdConverter, "id")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", twofactor.LoginView.as_view(), name="login"),
     path("login/code/", twofactor.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -2,14 +2,25 @@ import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
-from django.views.decorators.cache import never_cache
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_safe
 
 
 @login_required
 def home(request):
     return redirect("mailbox:home")
+
+
+@require_safe
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    """/favicon.ico, which browsers and tools ask for whatever the page's <link rel="icon">
+    says: a temporary redirect to the SVG icon. Not permanent: the target's name carries a hash
+    of its content (whitenoise's manifest storage), and a new icon gets a new name."""
+    return HttpResponseRedirect(static("favicon.svg"))
 
 
 def _database_problem():

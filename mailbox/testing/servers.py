@@ -7,6 +7,7 @@ configuration follows ``shared/reference/dovecot.conf``; see there for why each 
 """
 
 import datetime
+import logging
 import os
 import shutil
 import smtplib
@@ -19,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import AuthResult, TLSSetupException
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+logger = logging.getLogger(__name__)
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 MAIL_UID = 8  # Debian's 'mail' user: Dovecot stores the mail as that user when started as root
 MISMATCH_HOST = "127.0.0.2"  # loopback, but not in the certificate: a hostname mismatch
@@ -351,6 +353,7 @@ class _DeliverOverLMTP:
     def __init__(self, dovecot):
         self.dovecot = dovecot
         self.received = []  # (sender, recipients) of everything accepted, for tests
+        self.ca_file = dovecot.state / "certs" / "ca.crt"  # named in the log: trust this CA
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local, _, domain = address.rpartition("@")
@@ -382,6 +385,21 @@ class _DeliverOverLMTP:
             return lmtp_reply(exc)
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK delivered"
+
+    async def handle_exception(self, error):
+        """aiosmtpd's hook for an exception in a session; returns the reply. A client that broke
+        off the STARTTLS handshake (most often: it does not trust our CA) is one line in the log,
+        not aiosmtpd's traceback: a mail client pointed at the demo without its CA does that on
+        every try. Anything else is logged with its traceback, as aiosmtpd does: a bug shows."""
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__
+            reason = getattr(cause, "reason", None) or str(cause or "") or "the client hung up"
+            logger.warning("SMTP: a client broke off the TLS handshake (%s); the server's "
+                           "certificate is signed by the CA in %s",
+                           reason, self.ca_file)  # fmt: skip
+            return "454 4.7.0 TLS not available"  # not sent: aiosmtpd closes the connection
+        logger.exception("SMTP: session failed")
+        return f"500 Error: ({error.__class__.__name__}) {error}"
 
 
 def lmtp_reply(exc):

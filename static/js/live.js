@@ -43,7 +43,9 @@
     if (!toggle) return;
     const order = ["system", "dark", "light"];
     toggle.value = order[(order.indexOf(theme) + 1) % order.length];
-    toggle.textContent = toggle.dataset[theme] || theme;
+    const name = document.getElementById("theme-name");
+    (name || toggle).textContent = toggle.dataset[theme] || theme;
+    toggle.title = toggle.dataset[theme + "Title"] || "";
   }
 
   // Desktop notifications: the browser's permission is asked when the user turns them on.
