@@ -135,6 +135,7 @@ def parse_query(text):
     for match in _TOKEN.finditer(text):
         quoted = match["quoted"] if match["quoted"] is not None else match["phrase"]
         value = _ESCAPE.sub(r"\1", quoted) if quoted is not None else match["value"] or ""
+        _check_not_bare(match["name"], value, match["word"])
         if match["name"] is None:
             reader.read(match["word"], value, match.start(), match.end())
         else:
@@ -149,6 +150,22 @@ def parse_query(text):
             _("The search has too many words: at most %(count)d.") % {"count": MAX_TERMS}
         )
     return SearchQuery(**{name: _as_field(value) for name, value in fields.items()})
+
+
+def _check_not_bare(name, value, word):
+    """SearchError for ``from:`` (``to:``, ``subject:``) with nothing after it, or only an
+    empty ``""``: read as text, the word "from" would match nearly every message."""
+    if name is None and word and word.endswith(":"):
+        name, value = word[:-1], ""
+    if name is None or name.lower() not in _TERM_FIELDS or value.strip():
+        return
+    operator = name.lower() + ":"
+    if operator == "subject:":
+        raise SearchError(_("subject: needs a word after it, as in subject:invoice."))
+    raise SearchError(
+        _("%(operator)s needs a word or address after it, as in %(operator)szoe@example.org.")
+        % {"operator": operator}
+    )
 
 
 def _as_field(value):

@@ -131,7 +131,8 @@ def search(request, folder_id):
     try:
         query = search_module.parse_query(text)
     except search_module.SearchError as error:
-        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error))
+        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error),
+                       search_failed=True)  # fmt: skip
     else:
         whole = query.scope == "all" or (query.scope is None and scope == "account")
         where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
@@ -142,6 +143,7 @@ def search(request, folder_id):
             )
         except search_module.SearchError as error:  # in:name of no folder
             result = search_module.SearchResult([], False, str(error), False, whole)
+            context["search_failed"] = True
         context.update(
             page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
             search_problem=" ".join([*_search_notes(result), *query.notes]),
