@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -173,7 +174,28 @@ class MailAccountForm(forms.ModelForm):
         if self.instance.pk and not self.errors:
             self._keep_pop3_mail(data)
             self._require_password_for_new_servers(data)
+        self._refuse_the_same_mailbox_twice(data)
         return data
+
+    def _refuse_the_same_mailbox_twice(self, data):
+        """One account per mailbox and user: the same user name on the same incoming server
+        (host, any case, with or without its final dot; port) would fetch the same mail twice
+        (and, by POP3 with deletion, race the other copy for it)."""
+        host = (data.get("incoming_host") or "").rstrip(".").lower()
+        port, username = data.get("incoming_port"), data.get("incoming_username")
+        if not (host and port and username) or self.instance.user_id is None:
+            return
+        same = MailAccount.objects.filter(
+            Q(incoming_host__iexact=host) | Q(incoming_host__iexact=host + "."),
+            user_id=self.instance.user_id, incoming_port=port, incoming_username__iexact=username,
+        ).exclude(pk=self.instance.pk).first()  # fmt: skip
+        if same is not None:
+            said = _(
+                "You already have this mailbox as %(email)s: the same user name (%(username)s) "
+                "on the same server (%(host)s, port %(port)d). Edit that account instead."
+            )
+            self.add_error(None, said % {"email": same.email, "username": username, "host": host,
+                                         "port": port})  # fmt: skip
 
     def _keep_pop3_mail(self, data):
         """Mail a POP3 account downloaded lives only here: it cannot become an IMAP account."""
