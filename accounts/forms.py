@@ -55,6 +55,19 @@ def _only_private_addresses(host):
     return not any(is_public_address(info[4][0]) for info in infos)
 
 
+def checked_pem(raw):
+    """``raw`` bytes as the PEM text of one or more certificates that TLS can load; a
+    ValidationError otherwise (bound the size first: the parser reads all of it)."""
+    try:
+        pem = raw.decode("ascii")
+        ssl.create_default_context(cadata=pem)
+    except (UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
+        raise forms.ValidationError(
+            _("This is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
+        ) from exc
+    return pem
+
+
 def no_line_breaks(value):
     if not FORBIDDEN_CHARACTERS.isdisjoint(value):
         raise forms.ValidationError(_("Line breaks and NUL characters are not allowed."))
@@ -139,17 +152,32 @@ class MailAccountForm(forms.ModelForm):
             return None
         if upload.size > settings.WEBMAIL_MAX_CA_FILE_BYTES:
             raise forms.ValidationError(_("A CA certificate file is a few kilobytes at most."))
+        return checked_pem(upload.read())
+
+    @property
+    def ca_to_keep(self):
+        """The PEM text of the CA uploaded at this try (or kept from an earlier one), checked:
+        the page carries it to the next try, as a browser cannot send a file again. "" if none."""
+        return (getattr(self, "cleaned_data", None) or {}).get("ca_file") or ""
+
+    def _take_kept_ca(self, data):
+        """A CA kept from an earlier try (``ca_kept``, text the browser sends back, so untrusted:
+        bounded and checked again like an upload) serves unless a new file replaces it."""
+        kept = self.data.get("ca_kept")
+        if not kept or data.get("ca_file") or "ca_file" in self.errors:
+            return
+        if len(kept) > settings.WEBMAIL_MAX_CA_FILE_BYTES:
+            self.add_error("ca_file", _("A CA certificate file is a few kilobytes at most."))
+            return
         try:
-            pem = upload.read().decode("ascii")
-            ssl.create_default_context(cadata=pem)
-        except (UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
-            raise forms.ValidationError(
-                _("This is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
-            ) from exc
-        return pem
+            # a form sends its line breaks as CRLF: the PEM is stored as it was uploaded
+            data["ca_file"] = checked_pem(kept.replace("\r\n", "\n").encode("utf-8", "replace"))
+        except forms.ValidationError as error:
+            self.add_error("ca_file", error)
 
     def clean(self):
         data = super().clean()
+        self._take_kept_ca(data)
         self._default_port("incoming_port", data.get("incoming_protocol"), "incoming_security")
         self._default_port("smtp_port", "smtp", "smtp_security")
         for name in ("incoming_port", "smtp_port"):
