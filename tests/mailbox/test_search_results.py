@@ -7,10 +7,10 @@ import re
 import pytest
 
 from mailbox import actions, search
-from mailbox.models import Message, Role
+from mailbox.models import Folder, Message, Role
 from mailbox.search import SearchError, parse_query
 from mailbox.sync import index as index_pass
-from mailbox.sync import store
+from mailbox.sync import run_account, store
 
 from .test_fulltext import inbox, keep, kept_account, mail
 
@@ -185,3 +185,28 @@ def test_a_cursor_that_is_not_one_gives_the_first_page(alice, as_alice, many):
     for bad in ["x", "eyJ9", "W10", "W1siZGF0ZSIsIjIwMjQiLDFdXQ", "%00" * 3, "9" * 3000]:
         odd = as_alice.get(url, {"q": "marmalade", "after": bad, "part": "rows"})
         assert odd.status_code == 200 and rows_of(odd.content.decode()) == first
+
+
+@pytest.mark.servers
+def test_text_not_indexed_yet_pages_to_the_end_on_the_server(alice, as_alice, imap_account,
+                                                              other_client):  # fmt: skip
+    """Alice's 230 notes are on her IMAP server, cached but not indexed yet: the server's search
+    answers, and More results still reaches every one, once; half of them get indexed between
+    two pages (the worker catching up) and nothing moves."""
+    for n in range(230):
+        raw = mail(f"Note {n:03}", "pomegranate\n", day=(2024, 1 + n // 28, 1 + n % 28))
+        status, data = other_client.imap.append("INBOX", "", None, raw)
+        assert status == "OK", data
+    assert run_account(imap_account.pk)
+    folder = Folder.objects.get(account=imap_account, name="INBOX")
+    url = f"/mail/folders/{folder.pk}/search/"
+    text = as_alice.get(url, {"q": "pomegranate"}).content.decode()
+    assert summary_of(text) == "230 messages match “pomegranate”."
+    assert "Searched on the server" in text
+    seen = rows_of(text)
+    index_pass.index_account(imap_account, limit=100)
+    while text:
+        text, more = follow(as_alice, text)
+        seen += more
+    assert len(seen) == len(set(seen)) == 230
+    assert seen == list(folder.messages.order_by("-date", "-id").values_list("pk", flat=True))
