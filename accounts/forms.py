@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -52,6 +53,19 @@ def _only_private_addresses(host):
     except (OSError, UnicodeError):
         return False  # the connection check reports an unknown host in its own words
     return not any(is_public_address(info[4][0]) for info in infos)
+
+
+def checked_pem(raw):
+    """``raw`` bytes as the PEM text of one or more certificates that TLS can load; a
+    ValidationError otherwise (bound the size first: the parser reads all of it)."""
+    try:
+        pem = raw.decode("ascii")
+        ssl.create_default_context(cadata=pem)
+    except (UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
+        raise forms.ValidationError(
+            _("This is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
+        ) from exc
+    return pem
 
 
 def no_line_breaks(value):
@@ -138,17 +152,32 @@ class MailAccountForm(forms.ModelForm):
             return None
         if upload.size > settings.WEBMAIL_MAX_CA_FILE_BYTES:
             raise forms.ValidationError(_("A CA certificate file is a few kilobytes at most."))
+        return checked_pem(upload.read())
+
+    @property
+    def ca_to_keep(self):
+        """The PEM text of the CA uploaded at this try (or kept from an earlier one), checked:
+        the page carries it to the next try, as a browser cannot send a file again. "" if none."""
+        return (getattr(self, "cleaned_data", None) or {}).get("ca_file") or ""
+
+    def _take_kept_ca(self, data):
+        """A CA kept from an earlier try (``ca_kept``, text the browser sends back, so untrusted:
+        bounded and checked again like an upload) serves unless a new file replaces it."""
+        kept = self.data.get("ca_kept")
+        if not kept or data.get("ca_file") or "ca_file" in self.errors:
+            return
+        if len(kept) > settings.WEBMAIL_MAX_CA_FILE_BYTES:
+            self.add_error("ca_file", _("A CA certificate file is a few kilobytes at most."))
+            return
         try:
-            pem = upload.read().decode("ascii")
-            ssl.create_default_context(cadata=pem)
-        except (UnicodeDecodeError, ssl.SSLError, ValueError) as exc:
-            raise forms.ValidationError(
-                _("This is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
-            ) from exc
-        return pem
+            # a form sends its line breaks as CRLF: the PEM is stored as it was uploaded
+            data["ca_file"] = checked_pem(kept.replace("\r\n", "\n").encode("utf-8", "replace"))
+        except forms.ValidationError as error:
+            self.add_error("ca_file", error)
 
     def clean(self):
         data = super().clean()
+        self._take_kept_ca(data)
         self._default_port("incoming_port", data.get("incoming_protocol"), "incoming_security")
         self._default_port("smtp_port", "smtp", "smtp_security")
         for name in ("incoming_port", "smtp_port"):
@@ -173,7 +202,28 @@ class MailAccountForm(forms.ModelForm):
         if self.instance.pk and not self.errors:
             self._keep_pop3_mail(data)
             self._require_password_for_new_servers(data)
+        self._refuse_the_same_mailbox_twice(data)
         return data
+
+    def _refuse_the_same_mailbox_twice(self, data):
+        """One account per mailbox and user: the same user name on the same incoming server
+        (host, any case, with or without its final dot; port) would fetch the same mail twice
+        (and, by POP3 with deletion, race the other copy for it)."""
+        host = (data.get("incoming_host") or "").rstrip(".").lower()
+        port, username = data.get("incoming_port"), data.get("incoming_username")
+        if not (host and port and username) or self.instance.user_id is None:
+            return
+        same = MailAccount.objects.filter(
+            Q(incoming_host__iexact=host) | Q(incoming_host__iexact=host + "."),
+            user_id=self.instance.user_id, incoming_port=port, incoming_username__iexact=username,
+        ).exclude(pk=self.instance.pk).first()  # fmt: skip
+        if same is not None:
+            said = _(
+                "You already have this mailbox as %(email)s: the same user name (%(username)s) "
+                "on the same server (%(host)s, port %(port)d). Edit that account instead."
+            )
+            self.add_error(None, said % {"email": same.email, "username": username, "host": host,
+                                         "port": port})  # fmt: skip
 
     def _keep_pop3_mail(self, data):
         """Mail a POP3 account downloaded lives only here: it cannot become an IMAP account."""

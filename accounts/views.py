@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mailbox.actions import do_trust_sender
 from mailbox.models import Message, TrustedSender
+from mailbox.protocols.base import Problem
 
 from .actions import (
     do_delete_identity,
@@ -85,11 +86,16 @@ def account_edit(request, account_id):
 
 def _account_form(request, account):
     """Saving tests both servers for real; nothing is saved on failure unless the user insists."""
-    problems = None
+    problems, certificate_problem, ca_stored = None, False, bool(account.pk and account.ca_pem)
     form = MailAccountForm(request.POST or None, request.FILES or None, instance=account)
     if request.method == "POST" and form.is_valid():
         candidate = form.save(commit=False)
-        problems = describe_check(candidate, check_mail_account(candidate))
+        result = check_mail_account(candidate)
+        problems = describe_check(candidate, result)
+        certificate_problem = any(
+            problem is not None and problem.problem == Problem.TLS_CERTIFICATE
+            for problem in result.values()
+        )
         failed = [text for text in problems.values() if text]
         if not failed or form.cleaned_data["save_anyway"]:
             do_save_mail_account(candidate, last_error=" ".join(failed))
@@ -105,6 +111,8 @@ def _account_form(request, account):
             "form": form,
             "account": account,
             "problems": problems,
+            "certificate_problem": certificate_problem,  # "Advanced" opens on the CA's field
+            "ca_stored": ca_stored,  # saved before this try (not one uploaded at this try)
             "explanations": PROTOCOL_EXPLANATIONS,
             "retention_explanations": RETENTION_EXPLANATIONS,
             "default_ports": DEFAULT_PORTS,

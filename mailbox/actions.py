@@ -348,6 +348,29 @@ def _check_free(account, name):
         )
 
 
+def is_special_use(folder):
+    """Inbox, Drafts, Sent, Archive, Junk, Trash (or another RFC 6154 role): a folder that the
+    account's other clients, and our own archive, delete and send, find by its role."""
+    return bool(folder.role) or folder.name.upper() == "INBOX"
+
+
+def check_change_folder(folder, *, rename):
+    """ValidationError if ``folder`` is special-use: it is neither renamed nor deleted from here
+    (a renamed Sent would leave the phone and the server's auto-created one disagreeing)."""
+    if not is_special_use(folder):
+        return
+    if folder.role in ("", Role.INBOX):
+        raise ValidationError(
+            _("The Inbox cannot be renamed.") if rename else _("The Inbox cannot be deleted.")
+        )
+    message = (
+        _("%(folder)s is one of this account's standard folders and cannot be renamed.")
+        if rename
+        else _("%(folder)s is one of this account's standard folders and cannot be deleted.")
+    )
+    raise ValidationError(message % {"folder": Role(folder.role).label})
+
+
 def do_create_folder(user, account_id, name, parent_id=None):
     account = get_account_for_user(user, account_id)
     delimiter = _account_delimiter(account)
@@ -363,11 +386,10 @@ def do_create_folder(user, account_id, name, parent_id=None):
 
 def do_rename_folder(user, folder_id, new_leaf_name):
     folder = get_folder_for_user(user, folder_id)
+    check_change_folder(folder, rename=True)
     new_leaf_name = check_folder_name(new_leaf_name, folder.delimiter or "/")
     new_name = new_leaf_name if folder.parent_name is None else (
         f"{folder.parent_name}{folder.delimiter}{new_leaf_name}")  # fmt: skip
-    if folder.role == Role.INBOX:
-        raise ValidationError(_("The Inbox cannot be renamed."))
     if new_name == folder.name:
         return folder
     _check_free(folder.account, new_name)
@@ -407,13 +429,7 @@ def _rename_locally(folder, old, new, folders=None):
 def do_delete_folder(user, folder_id):
     """Delete a folder with everything in it (a POP3 account's mail in it is gone for good)."""
     folder = get_folder_for_user(user, folder_id)
-    if folder.role == Role.INBOX:
-        raise ValidationError(_("The Inbox cannot be deleted."))
-    if folder.account.is_pop3 and folder.role:
-        raise ValidationError(
-            _("%(folder)s is one of this account's standard folders and cannot be deleted.")
-            % {"folder": Role(folder.role).label}
-        )
+    check_change_folder(folder, rename=False)
     _folder_command(folder.account, lambda session: session.delete(folder.name),
                     lambda: local.delete_folder(folder))  # fmt: skip
 

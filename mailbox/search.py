@@ -19,14 +19,14 @@ import datetime
 import re
 
 from django.conf import settings
-from django.db.models import Case, Exists, OuterRef, Q, Value, When
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.connection import describe_error
 
-from . import actions, fulltext
+from . import actions, fulltext, listing
 from .models import Message
 from .sources import TextSearch, source_for_account
 from .sync import index
@@ -88,10 +88,11 @@ class SearchResult:
     whole_account: bool  # the scope was the account, not one folder
     total: int = 0  # every match, across all pages (an estimate when ``estimated``)
     estimated: bool = False  # more than EXACT_TOTAL match: ``total`` is estimated ("about N")
-    offset: int = 0  # where ``messages`` starts among them
+    offset: int = 0  # where ``messages`` starts among them (0 for a page after a cursor)
     from_server: frozenset = frozenset()  # ids found by the server, not (yet) in the index:
-    # they come after the index's matches, each marked "searched on the server"
+    # in their place by date among the index's matches, each marked "searched on the server"
     progress: tuple[int, int] | None = None  # (text indexed, messages) in scope, when not all
+    next_cursor: str | None = None  # ``after`` for the next page; None: this is the last one
 
 
 # --- reading the query --------------------------------------------------------------------------
@@ -135,6 +136,7 @@ def parse_query(text):
     for match in _TOKEN.finditer(text):
         quoted = match["quoted"] if match["quoted"] is not None else match["phrase"]
         value = _ESCAPE.sub(r"\1", quoted) if quoted is not None else match["value"] or ""
+        _check_not_bare(match["name"], value, match["word"])
         if match["name"] is None:
             reader.read(match["word"], value, match.start(), match.end())
         else:
@@ -149,6 +151,22 @@ def parse_query(text):
             _("The search has too many words: at most %(count)d.") % {"count": MAX_TERMS}
         )
     return SearchQuery(**{name: _as_field(value) for name, value in fields.items()})
+
+
+def _check_not_bare(name, value, word):
+    """SearchError for ``from:`` (``to:``, ``subject:``) with nothing after it, or only an
+    empty ``""``: read as text, the word "from" would match nearly every message."""
+    if name is None and word and word.endswith(":"):
+        name, value = word[:-1], ""
+    if name is None or name.lower() not in _TERM_FIELDS or value.strip():
+        return
+    operator = name.lower() + ":"
+    if operator == "subject:":
+        raise SearchError(_("subject: needs a word after it, as in subject:invoice."))
+    raise SearchError(
+        _("%(operator)s needs a word or address after it, as in %(operator)szoe@example.org.")
+        % {"operator": operator}
+    )
 
 
 def _as_field(value):
@@ -260,10 +278,12 @@ def _parse_day(value):
 # --- running it ---------------------------------------------------------------------------------
 
 
-def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, offset=0):
+def search_messages(user, *, folder_id=None, account_id=None, query, limit=100, offset=0,
+                    after=None):  # fmt: skip
     """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed):
-    ``limit`` of them from ``offset``, with the total (counted up to EXACT_TOTAL, estimated
-    past it: ``estimated``).
+    ``limit`` of them, newest first, from ``offset`` or (better) just after the cursor ``after``
+    (a previous result's ``next_cursor``: mail moved or arrived since shifts no row to another
+    page), with the total (counted up to EXACT_TOTAL, estimated past it: ``estimated``).
 
     The scope is looked up from ids, through the lookups that 404 on another user's objects:
     the folder ``folder_id`` (or, with ``in:all``, its whole account; with ``in:Name``, that
@@ -272,7 +292,8 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
 
     Free text is answered by the local index (mailbox.fulltext). While messages in scope wait
     for their text to be indexed, or when the operator keeps text out of the index, the mail
-    server's search runs too, and what it alone found follows the index's matches."""
+    server's search runs too, and what it alone found takes its place by date among the index's
+    matches (a message indexed between two pages keeps its place)."""
     if isinstance(query, str):
         query = parse_query(query)
     folder, account = _scope(user, folder_id, account_id)
@@ -295,14 +316,9 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
         indexed |= Q(pk__in=from_server)
     matched = rows.filter(indexed)
     limit, offset = max(1, min(limit, MAX_LIMIT)), max(0, offset)
+    cursor = listing.decode_cursor(after, "date") if after else None
     with fulltext.get_index().planned():
-        if from_server:  # a few messages, the server's: counted
-            page = _ordered(matched, from_server).select_related("folder")
-            page = list(page[offset : offset + limit])
-            total = matched.count() if len(page) == limit or offset else len(page)
-            estimated = False
-        else:
-            page, total, estimated = _page_and_total(folders, matched, offset, limit)
+        page, more, total, estimated = _page_and_total(folders, matched, offset, limit, cursor)
     for row in page:
         row.from_server = row.pk in from_server  # the list marks them (templatetags.mail)
     complete = not found.unsearched and found.failure is None
@@ -310,29 +326,40 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
         messages=page,
         server_searched=bool(query.text) and bool(found.ids) and complete,
         problem=_problem(account, found.failure, found.unsearched),
-        truncated=offset + len(page) < total or found.truncated,
+        truncated=more,
         whole_account=whole_account,
         total=total,
         estimated=estimated,
-        offset=offset,
+        offset=0 if cursor else offset,
         from_server=frozenset(row.pk for row in page if row.from_server),
         progress=progress,
+        next_cursor=listing.encode_cursor(page[-1], "date") if more else None,
     )
 
 
-def _page_and_total(folders, matched, offset, limit):
-    """The page of ``matched`` (newest first) at ``offset``, the total, and whether the total
-    is an estimate. One query reads the ids and dates of the first EXACT_TOTAL + 1 matches (or
-    of as many as the page needs): fewer, and they are all, counted; that many, and the total is
-    estimated from them (:func:`_estimate`). ``matched`` are messages of ``folders``."""
-    wanted = max(EXACT_TOTAL, offset + limit) + 1
-    head = list(_ordered(matched, ()).values_list("pk", "date")[:wanted])
-    ids = [pk for pk, _date in head[offset : offset + limit]]
+def _page_and_total(folders, matched, offset, limit, cursor=None):
+    """The page of ``matched`` (newest first) at ``offset``, or just after ``cursor`` (date,
+    id), whether more follow it, the total, and whether the total is an estimate.
+
+    One query reads the ids and dates of the first EXACT_TOTAL + 1 matches (or of as many as an
+    offset's page needs): fewer, and they are all, counted; that many, and the total is
+    estimated from them (:func:`_estimate`); so every page of a search says the same total.
+    A page after a cursor is one more query, a walk of the date index from there.
+    ``matched`` are messages of ``folders``."""
+    wanted = (EXACT_TOTAL if cursor else max(EXACT_TOTAL, offset + limit)) + 1
+    head = list(_ordered(matched).values_list("pk", "date")[:wanted])
+    if cursor is None:
+        ids = [pk for pk, _date in head[offset : offset + limit + 1]]
+    else:
+        date, pk = cursor
+        later = matched.filter(Q(date__lte=date) & (Q(date__lt=date) | Q(pk__lt=pk)))
+        ids = list(_ordered(later).values_list("pk", flat=True)[: limit + 1])
+    more, ids = len(ids) > limit, ids[:limit]
     found = Message.objects.select_related("folder").in_bulk(ids)
     page = [found[pk] for pk in ids if pk in found]
     if len(head) < wanted:
-        return page, len(head), False
-    return page, _estimate(folders, head[-1], len(head)), True
+        return page, more, len(head), False
+    return page, more, _estimate(folders, head[-1], len(head)), True
 
 
 def _estimate(folders, last, found):
@@ -409,11 +436,8 @@ def _server_only(rows, query, hits, indexed):
     return frozenset(candidates.exclude(indexed).values_list("pk", flat=True))
 
 
-def _ordered(rows, from_server):
-    if not from_server:
-        return rows.order_by("-date", "-id")
-    later = Case(When(pk__in=from_server, then=Value(1)), default=Value(0))
-    return rows.order_by(later, "-date", "-id")
+def _ordered(rows):
+    return rows.order_by("-date", "-id")  # the list's own order (listing.SORTS["date"])
 
 
 def _scope(user, folder_id, account_id):

@@ -163,6 +163,11 @@ def folder_rename(request, folder_id):
 @require_http_methods(["GET", "POST"])
 def folder_delete(request, folder_id):
     folder = actions.get_folder_for_user(request.user, folder_id)
+    try:  # before asking to confirm: a standard folder is refused whatever the answer
+        actions.check_change_folder(folder, rename=False)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("mailbox:folders", folder.account_id)
     if request.method == "POST":
         _perform(
             request,

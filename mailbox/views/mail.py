@@ -131,28 +131,31 @@ def search(request, folder_id):
     try:
         query = search_module.parse_query(text)
     except search_module.SearchError as error:
-        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error))
+        context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error),
+                       search_failed=True)  # fmt: skip
     else:
         whole = query.scope == "all" or (query.scope is None and scope == "account")
         where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
-        offset = _offset(request.GET.get("offset"))
+        offset, after = _offset(request.GET.get("offset")), request.GET.get("after")
         try:
             result = search_module.search_messages(
-                request.user, query=query, offset=offset, limit=SEARCH_PAGE, **where
+                request.user, query=query, offset=offset, after=after, limit=SEARCH_PAGE, **where
             )
         except search_module.SearchError as error:  # in:name of no folder
             result = search_module.SearchResult([], False, str(error), False, whole)
+            context["search_failed"] = True
         context.update(
             page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
             search_problem=" ".join([*_search_notes(result), *query.notes]),
             whole_account=whole,
             total=result.total,
             total_estimated=result.estimated,
-            first_page=offset == 0,
-            next_offset=result.offset + len(result.messages) if result.truncated else None,
+            first_page=offset == 0 and not after,
+            next_cursor=result.next_cursor,
         )
-    if request.GET.get("part") == "rows":
-        return render(request, "mailbox/_message_rows.html", {"folder": folder, **context})
+    if request.GET.get("part") == "rows":  # with the summary, for the page to update its own
+        context.update(folder=folder, rows_part=True)
+        return render(request, "mailbox/_message_rows.html", context)
     context.update(screen_context(request, folder))
     return render(request, "mailbox/mail.html", context)
 

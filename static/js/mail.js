@@ -43,7 +43,8 @@
     selectAll.indeterminate = picked.length > 0 && picked.length < all.length;
     const banner = document.getElementById("select-all-folder");
     const moreThanPage = list.querySelector("li.more") !== null;
-    banner.hidden = !(selectAll.checked && moreThanPage);
+    // not in search results: "all in the folder" would take messages the search did not find
+    banner.hidden = !(selectAll.checked && moreThanPage) || screen.dataset.searching === "1";
     if (picked.length < all.length) folderSelected = false;
     banner.querySelector(".page-selected").textContent = folderSelected ? strings.folderSelected : strings.selected;
     banner.querySelector("[data-select-folder]").hidden = folderSelected;
@@ -107,6 +108,11 @@
         const item = link.closest("li");
         item.insertAdjacentHTML("afterend", html);
         item.remove();
+        const summary = list.querySelector("li[data-search-summary]"); // a search's total, as of now
+        if (summary) {
+          document.getElementById("search-summary").innerHTML = summary.innerHTML;
+          summary.remove();
+        }
         refreshSelection();
         watchEnd();
       })

@@ -36,10 +36,14 @@ def test_alice_adds_her_imap_account(logged_in_page, mail_world, tmp_path):
     assert "refused the user name or password" in page.inner_text("#problem-incoming")
     assert page.is_visible("input[name=save_anyway]")
 
+    assert page.is_checked("input[name=ca_kept]"), "the CA uploaded is kept for the next try"
+    assert "stored for this account" not in page.inner_text("#advanced")
+    page.uncheck("input[name=ca_kept]")
     fill_form(page, mail_world, PASSWORDS["alice"])  # no CA this time: the system's trust store
     page.click("button.primary")
     problem = page.inner_text("#problem-incoming")
     assert "TLS certificate" in problem and "unable to get local issuer certificate" in problem
+    assert page.is_visible("#id_ca_file"), "Advanced is open, where the CA goes"
     assert not MailAccount.objects.exists()
 
     fill_form(page, mail_world, PASSWORDS["alice"], ca_file)
@@ -50,6 +54,27 @@ def test_alice_adds_her_imap_account(logged_in_page, mail_world, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "accounts-list.png", full_page=True)
     assert MailAccount.objects.get().incoming_port == mail_world.dovecot.ports["imaps"]
+
+
+def test_a_certificate_error_opens_advanced_and_the_kept_ca_is_used(logged_in_page, mail_world,
+                                                                     tmp_path):  # fmt: skip
+    page = logged_in_page
+    page.goto("/accounts/add/")
+    assert not page.is_visible("#id_ca_file"), "Advanced starts closed"
+    fill_form(page, mail_world, PASSWORDS["alice"])
+    page.click("button.primary")
+    assert "TLS certificate" in page.inner_text("#problem-incoming")
+    assert page.is_visible("#id_ca_file") and page.get_attribute("#advanced", "open") is not None
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(mail_world.dovecot.ca_pem)
+    fill_form(page, mail_world, "not-her-password", ca_file)
+    page.click("button.primary")
+    assert "refused the user name or password" in page.inner_text("#problem-incoming")
+    assert page.is_visible("#ca-kept") and page.is_checked("input[name=ca_kept]")
+    fill_form(page, mail_world, PASSWORDS["alice"])  # the file input is empty again
+    page.click("button.primary")
+    page.wait_for_url("**/accounts/")
+    assert MailAccount.objects.get().ca_pem == mail_world.dovecot.ca_pem
 
 
 def test_ports_follow_the_security_choice(logged_in_page):
