@@ -152,7 +152,7 @@ class MoveLog:
     def as_moves(self):
         """[{"from": origin folder id, "to": target folder id, "ids": [...]}], as
         do_undo_moves takes them back."""
-        return [{"from": origin, "to": target, "ids": ids}
+        return [{"from": origin, "to": target, "ids": sorted(ids)}
                 for (origin, target), ids in self.groups.items()]  # fmt: skip
 
 
