@@ -51,7 +51,7 @@ def push(account):
     assert not PendingChange.objects.filter(account=account).exists()
 
 
-MESSAGE_ID = re.compile(rb"Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE)
+MESSAGE_ID = re.compile(rb"Message-ID:\s*<([^>\r\n]+)>", re.IGNORECASE)
 
 
 def message_ids_on_server(other_client, name):
