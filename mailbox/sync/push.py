@@ -137,8 +137,9 @@ def rollback(change, reason):
 
 
 def _restore_rows(change):
-    """Bring back the rows a move or an expunge took out of the source folder."""
-    rows = change.undo.get("rows", [])
+    """Bring back the rows a move or an expunge took out of the source folder; not a placeholder
+    whose UID never came (an undone move's, when that move was refused too): nothing would."""
+    rows = [row for row in change.undo.get("rows", []) if row.get("uid") is not None]
     Message.objects.bulk_create(
         [Message(**{**row, "bodystructure": bytes.fromhex(row["bodystructure"])}) for row in rows],
         ignore_conflicts=True,

@@ -118,6 +118,23 @@ def test_alice_undoes_a_move_and_her_server_is_as_before(
     assert_cache_equals_server(synced_account, other_client)
 
 
+def test_when_the_server_refuses_the_move_its_undo_leaves_the_server_as_it_was(
+    as_alice, synced_account, other_client
+):
+    before = server_folders(other_client)
+    projects = folder(synced_account, "Projects")
+    answer = act(as_alice, "move", some(synced_account, count=2), folder=projects.pk)
+    assert undo(as_alice, answer["undo"])[1]["count"] == 2  # both changes still queued
+    assert other_client.imap.delete('"Projects"')[0] == "OK"  # the phone, before the push
+
+    push(synced_account)  # the move refused, and so its undo: each rolled back
+    assert not Message.objects.filter(folder__account=synced_account, uid=None).exists()
+    assert run_account(synced_account.pk)
+    assert_cache_equals_server(synced_account, other_client)
+    del before["Projects"]
+    assert server_folders(other_client) == before
+
+
 def test_an_undo_replayed_changes_nothing_the_second_time(as_alice, synced_account, other_client):
     answer = act(as_alice, "archive", some(synced_account, count=2))
     assert undo(as_alice, answer["undo"])[1]["count"] == 2
