@@ -128,3 +128,32 @@ def test_the_shortcuts_list_z(mail_page):
     page = mail_page
     page.keyboard.press("?")
     assert page.is_visible("#shortcuts >> text=Undo the last archive, delete, junk or move")
+
+
+def test_a_drag_to_a_folder_and_the_reading_panes_delete_are_undone_too(
+    mail_page,
+    inbox,
+    other_client,  # noqa: F811
+):
+    page = mail_page
+    before_rows, before_server = listed(page), server_folders(other_client)
+    trash = Folder.objects.get(account=inbox.account, role="trash")
+    first = page.locator("#message-list li.row").first.get_attribute("data-message-id")
+    page.drag_and_drop(
+        f"li.row[data-message-id='{first}']", f"li.mail-folder[data-folder-id='{trash.pk}']"
+    )
+    page.wait_for_selector("#action-notice >> text=Moved to Trash.")
+    page.click("#undo-action")
+    page.wait_for_selector("#action-notice >> text=1 message put back.")
+    assert wait_until(lambda: listed(page) == before_rows, 10), listed(page)
+
+    page.locator("#message-list li.row a.open").nth(1).click()
+    page.wait_for_selector("#message")
+    page.click("#reading-pane [data-message-action=delete]")
+    page.wait_for_selector("#action-notice >> text=1 message moved to Trash.")
+    assert len(listed(page)) == 5
+    page.keyboard.press("z")
+    page.wait_for_selector("#action-notice >> text=1 message put back.")
+    assert wait_until(lambda: listed(page) == before_rows, 10), listed(page)
+    assert wait_until(lambda: settled(inbox.account), 60)
+    assert wait_until(lambda: server_folders(other_client) == before_server, 20)
