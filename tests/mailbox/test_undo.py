@@ -165,6 +165,19 @@ def test_a_message_moved_again_stays_where_alice_put_it_last(as_alice, synced_ac
     assert folder(synced_account, "Projects").messages.filter(message_id=second.message_id).exists()
 
 
+def test_a_whole_folder_archived_comes_back_whole(as_alice, synced_account, other_client):
+    before = server_folders(other_client)
+    inbox = folder(synced_account, "INBOX")
+    count = inbox.messages.count()
+    response = as_alice.post(ACTION, {"action": "archive", "in_folder": inbox.pk})
+    answer = response.json()
+    assert (answer["count"], len(answer["undo"][0]["ids"])) == (count, count)
+
+    assert undo(as_alice, answer["undo"])[1]["count"] == count
+    push(synced_account)
+    assert server_folders(other_client) == before
+
+
 def test_deleting_for_good_says_so_and_offers_no_undo(as_alice, synced_account):
     act(as_alice, "delete", some(synced_account, count=2))
     push(synced_account)
