@@ -33,21 +33,37 @@ def inbox(imap_account, other_client):  # noqa: F811
 
 
 @pytest.fixture
-def mail_page(browser, daphne, celery_worker, alice, inbox):
-    """Alice's Inbox at 1440 × 900, logged in, its socket connected."""
-    context = browser.new_context(base_url=daphne.url, viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto("/login/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "alice-portal-pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
-    page.goto(f"/mail/folders/{inbox.pk}/")
-    page.wait_for_function("() => document.body.dataset.live === 'connected'")
-    page.evaluate("() => { window.notReloaded = true; }")  # gone if the page ever reloads
-    yield page
-    close_quietly(context)
+def open_mail(browser, daphne, celery_worker, alice, inbox):
+    """``open_mail(width, height)``: Alice's Inbox in a window of that size, logged in, its
+    socket connected."""
+    contexts = []
+
+    def open_mail(width, height):
+        context = browser.new_context(
+            base_url=daphne.url, viewport={"width": width, "height": height}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto("/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "alice-portal-pw")
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login/" not in url)
+        page.goto(f"/mail/folders/{inbox.pk}/")
+        page.wait_for_function("() => document.body.dataset.live === 'connected'")
+        page.evaluate("() => { window.notReloaded = true; }")  # gone if the page ever reloads
+        return page
+
+    yield open_mail
+    for context in contexts:
+        close_quietly(context)
+
+
+@pytest.fixture
+def mail_page(open_mail):
+    """Alice's Inbox at 1440 × 900."""
+    return open_mail(1440, 900)
 
 
 def listed(page):
@@ -153,6 +169,30 @@ def test_a_drag_to_a_folder_and_the_reading_panes_delete_are_undone_too(
     page.wait_for_selector("#action-notice >> text=1 message moved to Trash.")
     assert len(listed(page)) == 5
     page.keyboard.press("z")
+    page.wait_for_selector("#action-notice >> text=1 message put back.")
+    assert wait_until(lambda: listed(page) == before_rows, 10), listed(page)
+    assert wait_until(lambda: settled(inbox.account), 60)
+    assert wait_until(lambda: server_folders(other_client) == before_server, 20)
+
+
+def test_on_a_phone_the_notice_fits_and_its_undo_works(open_mail, inbox, other_client):  # noqa: F811
+    page = open_mail(390, 800)
+    before_rows, before_server = listed(page), server_folders(other_client)
+    archive_third_row(page, inbox, "toolbar")
+    notice = page.locator("#action-notice .toast")
+    notice.wait_for()
+    box, undo_box = notice.bounding_box(), page.locator("#undo-action").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    fab = page.locator("#compose-fab")
+    if fab.is_visible():  # Compose floats bottom-right: the Undo stays clear of it
+        other = fab.bounding_box()
+        assert (
+            undo_box["x"] + undo_box["width"] <= other["x"]
+            or undo_box["y"] + undo_box["height"] <= other["y"]
+        ), (undo_box, other)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "undo-notice-390.png")
+    page.click("#undo-action")
     page.wait_for_selector("#action-notice >> text=1 message put back.")
     assert wait_until(lambda: listed(page) == before_rows, 10), listed(page)
     assert wait_until(lambda: settled(inbox.account), 60)
