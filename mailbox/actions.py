@@ -135,9 +135,31 @@ def _copy_rows(rows, target):
     return placeholders
 
 
+class MoveLog:
+    """What the moves of one request did, for its undo: where each message is now (its id in
+    the target: a placeholder's for an IMAP account, the same id for mail kept here) and the
+    folder it came from. The do_move_* actions given one fill it."""
+
+    def __init__(self):
+        self.groups = {}  # (origin folder id, target folder id) -> [message id in the target]
+
+    def add(self, origin, target, ids):
+        self.groups.setdefault((origin.pk, target.pk), []).extend(ids)
+
+    def __len__(self):
+        return sum(len(ids) for ids in self.groups.values())
+
+    def as_moves(self):
+        """[{"from": origin folder id, "to": target folder id, "ids": [...]}], as
+        do_undo_moves takes them back."""
+        return [{"from": origin, "to": target, "ids": sorted(ids)}
+                for (origin, target), ids in self.groups.items()]  # fmt: skip
+
+
 @transaction.atomic
-def do_move_messages(user, message_ids, target_folder_id, *, copy=False):
-    """Move (or copy) the user's messages to another folder of the same account."""
+def do_move_messages(user, message_ids, target_folder_id, *, copy=False, log=None):
+    """Move (or copy) the user's messages to another folder of the same account; ``log``
+    (a MoveLog), if given, records the moves for an undo."""
     target = get_folder_for_user(user, target_folder_id)
     if not target.selectable:
         raise ValidationError(_("Messages cannot be put in %(folder)s.") % {"folder": target.name})
@@ -147,23 +169,63 @@ def do_move_messages(user, message_ids, target_folder_id, *, copy=False):
         .select_for_update(of=("self",))
     )
     groups = {f: rows for f, rows in _by_folder(messages).items() if f != target or copy}
+    return _move_groups(user, groups, target, copy=copy, log=log)
+
+
+def _move_groups(user, groups, target, *, copy=False, log=None):
+    """Move (or copy) ``groups`` ({folder: [locked Message]}) to ``target``. A row without a
+    UID (a move's placeholder, put back by an undo before the push confirmed it) is named in
+    its change's ``undo["awaiting"]``: the push gives it its UID once the first move is done."""
     for folder, rows in groups.items():
         if folder.account_id != target.account_id:
             raise ValidationError(_("Messages can only be moved within one mail account."))
         if not copy:
             announce_removed(user.pk, folder, [row.pk for row in rows], to_folder=target)
         if target.account.is_pop3:
-            announce_added(user.pk, target, _move_kept(rows, target, copy))
-            continue
-        undo = {"rows": [_serialize(row) for row in rows], "placeholders": _copy_rows(rows, target)}
-        announce_added(user.pk, target, undo["placeholders"].values())
-        if not copy:
-            Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        kind = ChangeKind.COPY if copy else ChangeKind.MOVE
-        _queue_change(folder, kind, rows, target=target, undo=undo)
+            moved = _move_kept(rows, target, copy)
+        else:
+            undo = {"rows": [_serialize(r) for r in rows], "placeholders": _copy_rows(rows, target)}
+            if awaiting := [row.pk for row in rows if row.uid is None]:
+                undo["awaiting"] = awaiting
+            moved = list(undo["placeholders"].values())
+            if not copy:
+                Message.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            kind = ChangeKind.COPY if copy else ChangeKind.MOVE
+            _queue_change(folder, kind, rows, target=target, undo=undo)
+        announce_added(user.pk, target, moved)
+        if log is not None:
+            log.add(folder, target, moved)
     _recount([*groups, target])
     _push_on_commit([target.account])
     return sum(len(rows) for rows in groups.values())
+
+
+@transaction.atomic
+def do_undo_moves(user, moves, *, log=None):
+    """Put back what moves took away: ``moves`` as MoveLog.as_moves gave them. Each message
+    goes back to its origin folder through the same path as any move (for an IMAP account a
+    MOVE queued after the first one, first-in, first-out, even if that one is not pushed yet).
+
+    Only the user's messages still in the folder the move put them in are moved: one moved
+    again, deleted or already put back is skipped, as is one whose origin is not the user's
+    (or no longer exists). Returns (put back, skipped); ``log`` records where they are now.
+    """
+    back = skipped = 0
+    for move in moves:
+        ids = set(move["ids"])
+        origin = Folder.objects.filter(pk=move["from"], account__user=user, selectable=True)
+        origin = origin.select_related("account").first()
+        rows = list(
+            get_messages_for_user(user, ids)
+            .filter(folder_id=move["to"], folder__account_id=getattr(origin, "account_id", None))
+            .exclude(folder_id=move["from"])
+            .select_related("folder__account")
+            .select_for_update(of=("self",))
+        )
+        if rows:
+            back += _move_groups(user, _by_folder(rows), origin, log=log)
+        skipped += len(ids) - len(rows)
+    return back, skipped
 
 
 def _move_kept(rows, target, copy):
@@ -186,8 +248,9 @@ def _role_folder(account, role):
 
 
 @transaction.atomic
-def do_move_to_role(user, message_ids, role):
-    """Archive, junk, or delete to Trash: a move to the account's folder with that role."""
+def do_move_to_role(user, message_ids, role, *, log=None):
+    """Archive, junk, or delete to Trash: a move to the account's folder with that role
+    (``log``: as do_move_messages)."""
     messages = list(
         get_confirmed_messages_for_user(user, message_ids).select_related("folder__account")
     )
@@ -199,13 +262,14 @@ def do_move_to_role(user, message_ids, role):
             raise ValidationError(_("%(account)s has no %(folder)s folder.") % {
                 "account": account.email, "folder": label})  # fmt: skip
         ids = [m.pk for m in messages if m.folder.account_id == account.pk]
-        moved += do_move_messages(user, ids, target.pk)
+        moved += do_move_messages(user, ids, target.pk, log=log)
     return moved
 
 
 @transaction.atomic
-def do_delete_messages(user, message_ids):
-    """Delete: to Trash, and for good from Trash (or where there is no Trash)."""
+def do_delete_messages(user, message_ids, *, log=None):
+    """Delete: to Trash, and for good from Trash (or where there is no Trash); ``log`` records
+    only the moves to Trash (what is gone for good has no undo)."""
     messages = list(
         get_confirmed_messages_for_user(user, message_ids).select_related("folder__account")
     )
@@ -216,7 +280,7 @@ def do_delete_messages(user, message_ids):
     ]
     to_trash = [m.pk for m in messages if m.pk not in for_good]
     if to_trash:
-        do_move_to_role(user, to_trash, Role.TRASH)
+        do_move_to_role(user, to_trash, Role.TRASH, log=log)
     if for_good:
         do_expunge_messages(user, for_good)
     return len(messages)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import compose, contacts, download, folders, mail, message, outbox
+from .views import compose, contacts, download, folders, mail, message, outbox, undo
 
 app_name = "mailbox"
 urlpatterns = [
@@ -44,6 +44,7 @@ urlpatterns = [
         name="trust_sender",
     ),
     path("messages/action/", mail.message_action, name="message_action"),
+    path("messages/undo/", undo.undo_moves, name="undo_moves"),
     path("contacts/", contacts.contacts, name="contacts"),
     path(
         "messages/<id:message_id>/parts/<str:section>/",

@@ -106,6 +106,14 @@ ACTION_IDS = (
            lambda own, i: {"action": "move", "ids": [own.message.pk], "folder": i}),
     FormId("in_folder", lambda a: a.inbox.pk, lambda own, i: {"action": "read", "in_folder": i}),
 )  # fmt: skip
+
+
+# An undo names the messages a move put in a folder (JSON in one field: a non-number is a 400).
+def undo_form(own, message_id):
+    return {"moves": json.dumps([{"from": own.inbox.pk, "to": own.trash.pk, "ids": [message_id]}])}
+
+
+UNDO_IDS = (FormId("moves", lambda a: a.message.pk, undo_form),)
 # A folder form's problem is said on the folder page it returns to, like its other problems.
 PARENT_ID = FormId("parent", lambda a: a.projects.pk, lambda own, i: {"name": "Loot", "parent": i},
                    args=lambda own: {"account_id": own.account.pk}, refused=frozenset({302}),
@@ -214,6 +222,8 @@ WALK = {
                                   post=lambda own: {"trusted": "1"}),
     "mailbox:message_action": Visit(get=False, post=lambda own: {
         "action": "delete", "ids": [own.message.pk]}, form_ids=ACTION_IDS),
+    "mailbox:undo_moves": Visit(get=False, post=lambda own: undo_form(own, own.message.pk),
+                                form_ids=UNDO_IDS),
     "mailbox:contacts": Visit(query={"q": "zo"}),
     "mailbox:part_download": Visit(args=lambda own: {"message_id": own.rich.pk,
                                                      "section": own.section}),

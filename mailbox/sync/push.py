@@ -23,6 +23,8 @@ def push_pending(account, session):
     """Send every queued change of ``account``. Returns the number sent (or rolled back)."""
     count = 0
     for change in PendingChange.objects.filter(account=account).select_related("folder", "target"):
+        if change.undo.get("awaiting"):
+            change.refresh_from_db()  # an earlier change of this run may have named its UIDs
         try:
             _send(change, session)
         except ImapCommandError as refused:
@@ -57,7 +59,7 @@ def _confirm_placeholders(change, mapping):
     """
     placeholders = change.undo.get("placeholders", {})  # source message id -> placeholder id
     uidvalidity = change.target.uidvalidity
-    dropped, confirmed, gone = 0, [], []
+    dropped, confirmed, gone, known = 0, [], [], {}
     with transaction.atomic():
         for message_id, uid in zip(change.message_ids, change.uids, strict=True):
             new_uid = (mapping or {}).get(uid)
@@ -65,11 +67,13 @@ def _confirm_placeholders(change, mapping):
                 pk=placeholders.get(str(message_id)), uid__isnull=True
             )
             if new_uid and uidvalidity is not None:
+                known[placeholders.get(str(message_id))] = new_uid
                 if placeholder.update(uid=new_uid, uidvalidity=uidvalidity):
                     confirmed.append(placeholders[str(message_id)])
             else:
                 dropped += placeholder.delete()[0]
                 gone.append(placeholders.get(str(message_id)))
+        _name_awaited(change, known, uidvalidity)
         # the rows shown for them: confirmed ones fetched again (now they open), dropped ones out
         user_id = change.account.user_id
         announce_added(user_id, change.target, confirmed)
@@ -78,6 +82,27 @@ def _confirm_placeholders(change, mapping):
             # The target's total counted them; its next sync adds the real messages, if any,
             # and moves the total by what it adds, so it must start from the truth.
             store.refresh_counts(Folder.objects.get(pk=change.target_id))
+
+
+def _name_awaited(change, known, uidvalidity):
+    """An undo that moved this change's placeholders back before they had UIDs queued a
+    change naming them by id only (``undo["awaiting"]``, mailbox.actions.do_undo_moves): give
+    it the UIDs just learnt (``known``: placeholder id -> UID in the target), so that it moves
+    those very messages back. It comes later in the queue, so it is sent after this one."""
+    if not known:
+        return
+    waiting = PendingChange.objects.filter(account_id=change.account_id, undo__has_key="awaiting")
+    for later in waiting.select_for_update():
+        uids = [known.get(pk, uid) if uid is None else uid
+                for pk, uid in zip(later.message_ids, later.uids, strict=True)]  # fmt: skip
+        for row, uid in zip(later.undo.get("rows", []), uids, strict=False):
+            if row.get("uid") is None and uid is not None:  # a refusal restores it confirmed
+                row["uid"], row["uidvalidity"] = uid, uidvalidity
+        later.uids = uids
+        later.undo["awaiting"] = [pk for pk in later.undo["awaiting"] if pk not in known]
+        if not later.undo["awaiting"]:
+            del later.undo["awaiting"]
+        later.save(update_fields=["uids", "undo"])
 
 
 def rollback(change, reason):
@@ -112,8 +137,9 @@ def rollback(change, reason):
 
 
 def _restore_rows(change):
-    """Bring back the rows a move or an expunge took out of the source folder."""
-    rows = change.undo.get("rows", [])
+    """Bring back the rows a move or an expunge took out of the source folder; not a placeholder
+    whose UID never came (an undone move's, when that move was refused too): nothing would."""
+    rows = [row for row in change.undo.get("rows", []) if row.get("uid") is not None]
     Message.objects.bulk_create(
         [Message(**{**row, "bodystructure": bytes.fromhex(row["bodystructure"])}) for row in rows],
         ignore_conflicts=True,

@@ -23,6 +23,7 @@ from mailbox.forms import MAX_ID, MAX_IDS, MessageActionForm
 from mailbox.models import Folder, Role
 
 from .folders import folder_tree
+from .undo import action_notice
 
 # --- the screen ---------------------------------------------------------------------------------
 
@@ -199,45 +200,50 @@ ROLE_ACTIONS = {"archive": Role.ARCHIVE, "junk": Role.JUNK}
 @login_required
 @require_POST
 def message_action(request):
-    """JSON: {"ok": true, "count": n}, or {"ok": false, "error": "..."} with a 4xx status.
+    """JSON: {"ok": true, "count": n}, with "notice" and "undo" (views.undo) after a move, or
+    {"ok": false, "error": "..."} with a 4xx status.
 
     Ids that are not the user's are not found by the actions, so they change nothing."""
     form = MessageActionForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"ok": False, "error": form.first_error()}, status=400)
-    data = form.cleaned_data
+    data, log = form.cleaned_data, actions.MoveLog()
     try:
         if data["in_folder"]:
             count = _apply_to_folder(
-                request.user, data["action"], data["in_folder"], data["folder"]
+                request.user, data["action"], data["in_folder"], data["folder"], log
             )
         else:
-            count = _apply(request.user, data["action"], data["ids"], data["folder"])
+            count = _apply(request.user, data["action"], data["ids"], data["folder"], log)
     except ValidationError as error:
         return JsonResponse({"ok": False, "error": " ".join(error.messages)}, status=400)
     except (Folder.DoesNotExist, Http404):
         return JsonResponse({"ok": False, "error": _("That folder does not exist.")}, status=404)
-    return JsonResponse({"ok": True, "count": count})
+    notice = action_notice(data["action"], count, log, data["folder"], user=request.user)
+    return JsonResponse({"ok": True, "count": count, **notice})
 
 
-def _apply_to_folder(user, action, source_id, folder_id):
+def _apply_to_folder(user, action, source_id, folder_id, log=None):
     """The action on every message of a folder, MAX_IDS at a time (each its own change)."""
     source = actions.get_folder_for_user(user, source_id)
     ids = list(
         source.messages.filter(uid__isnull=False).order_by("id").values_list("id", flat=True)
     )
     return sum(
-        _apply(user, action, ids[start : start + MAX_IDS], folder_id)
+        _apply(user, action, ids[start : start + MAX_IDS], folder_id, log)
         for start in range(0, len(ids), MAX_IDS)
     )
 
 
-def _apply(user, action, ids, folder_id):
+def _apply(user, action, ids, folder_id, log=None):
+    """``log`` (an actions.MoveLog) records the moves, for their undo."""
     if action in FLAG_CHANGES:
         add, remove = FLAG_CHANGES[action]
         return actions.do_set_flags(user, ids, add=add, remove=remove)
-    if action in ("move", "copy"):
-        return actions.do_move_messages(user, ids, folder_id, copy=action == "copy")
+    if action == "copy":
+        return actions.do_move_messages(user, ids, folder_id, copy=True)
+    if action == "move":
+        return actions.do_move_messages(user, ids, folder_id, log=log)
     if action == "delete":
-        return actions.do_delete_messages(user, ids)
-    return actions.do_move_to_role(user, ids, ROLE_ACTIONS[action])
+        return actions.do_delete_messages(user, ids, log=log)
+    return actions.do_move_to_role(user, ids, ROLE_ACTIONS[action], log=log)

@@ -212,8 +212,11 @@
       .then((response) => response.json().then((data) => ({ response, data })))
       .then(({ response, data }) => {
         if (!response.ok || !data.ok) { toast(`${strings.failed} ${data.error || response.status}`); return; }
-        if (body.has("in_folder")) { window.location.reload(); return; }
-        applyLocally(action, touched);
+        const reloading = body.has("in_folder");
+        if (!reloading) applyLocally(action, touched);
+        // its notice, with Undo after a move (undo.js)
+        document.dispatchEvent(new CustomEvent("webmail:acted", { detail: { ...data, action, reloading } }));
+        if (reloading) window.location.reload();
       })
       .catch(() => toast(strings.offline));
   }
@@ -358,6 +361,7 @@
     a: () => compose("reply_all"),
     f: () => compose("forward"),
     "/": () => document.getElementById("search-q").focus(),
+    z: () => document.dispatchEvent(new CustomEvent("webmail:undo")), // undo.js
     "?": () => { help.hidden = false; help.querySelector("[data-close]").focus(); },
   };
   // Reply, reply all, forward: the open message, else the one under the cursor (or selected).
