@@ -43,12 +43,16 @@ def mail_home(request):
 
 def screen_context(request, folder):
     """What the three panes need around the list: accounts, the folder tree, preferences."""
+    from .unified import links  # (views.unified imports this module)
+
     account = folder.account
     folders = list(Folder.objects.filter(account=account).exclude(subscribed=False, role=""))
+    accounts = list(MailAccount.objects.filter(user=request.user).order_by("email"))
     return {
         "folder": folder,
         "account": account,
-        "accounts": MailAccount.objects.filter(user=request.user).order_by("email"),
+        "accounts": accounts,
+        "unified_links": links(request.user, accounts),
         "tree": folder_tree(folders),
         "move_targets": [f for f in folders if f.selectable and f.pk != folder.pk],
         "preferences": get_preferences(request.user),
