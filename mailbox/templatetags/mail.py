@@ -167,9 +167,10 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
     folder = ""
     if whole_account:
         folder = f'<span class="in-folder"><bdi>{escape(folder_label(row.folder))}</bdi></span>'
-    if accounts:  # the account's address: the user's own words, escaped all the same
+    if accounts:  # the account's address (the user's own words, escaped all the same), and
+        # its folder when the list spans folders: one line under the subject
         label = _shown(row.folder.account.email)
-        folder = f'<span class="in-account"><bdi>{label}</bdi></span>{folder}'
+        folder = f'<span class="in-account"><bdi>{label}</bdi>{folder}</span>'
     draggable = ' draggable="true"' if confirmed else ""
     preview = (f'<span class="preview"><bdi>{_shown(row.preview)}</bdi></span>' if row.preview
                else "")  # fmt: skip

@@ -34,7 +34,8 @@ class Unified:
     label: str
     url: str
     unread: int
-    folder_ids: str  # space-separated: the folders whose events the list follows
+    folder_ids: str  # the folders whose events the list follows: "id:unread id:unread ..."
+    counted: bool  # the title counts unread mail (not for Starred)
 
 
 def links(user, accounts):
@@ -93,10 +94,11 @@ def unified_list(request, view):
 
 
 def _describe(view, folders):
-    unread = sum(folder.unread for folder in folders) if view != "starred" else 0
+    counted = view != "starred"
     return Unified(
         view=view, label=str(TITLES[view]), url=reverse("mailbox:unified", args=[view]),
-        unread=unread, folder_ids=" ".join(str(folder.pk) for folder in folders),
+        unread=sum(folder.unread for folder in folders) if counted else 0, counted=counted,
+        folder_ids=" ".join(f"{folder.pk}:{folder.unread}" for folder in folders),
     )  # fmt: skip
 
 

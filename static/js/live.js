@@ -62,6 +62,12 @@
   const path = body.dataset.liveUrl;
   if (!path || !window.WebSocket) return;
   const screen = document.getElementById("mail"); // the mail screen, or null
+  // A list across accounts (All inboxes, Unread): its folders, and the unread count of each,
+  // whose sum is the title's (views/unified.py).
+  const spanned = new Map(screen && screen.dataset.folderIds ? screen.dataset.folderIds.split(" ")
+    .map((pair) => pair.split(":")).map(([id, unread]) => [id, Number(unread || 0)]) : []);
+  const shows = (folderId) => Boolean(screen) && (String(folderId) === screen.dataset.folderId
+    || spanned.has(String(folderId)));
 
   // --- the title: "Inbox (16) – subject of the open message" --------------------------------------
   function updateTitle() {
@@ -79,6 +85,10 @@
   function setCount(folderId, unread) {
     if (screen && String(folderId) === screen.dataset.folderId) {
       screen.dataset.unread = unread;
+      updateTitle();
+    } else if (spanned.has(String(folderId)) && screen.dataset.unread !== undefined) {
+      spanned.set(String(folderId), unread);
+      screen.dataset.unread = Array.from(spanned.values()).reduce((a, b) => a + b, 0);
       updateTitle();
     }
     const tree = document.getElementById("folders");
@@ -99,6 +109,7 @@
         const tree = document.getElementById("folders");
         if (!tree || tree.contains(document.activeElement)) return;
         tree.innerHTML = html; // our own escaped fragment
+        if (spanned.size) return; // a list across accounts counts its folders' events
         const badge = tree.querySelector(`li.mail-folder[data-folder-id="${screen.dataset.folderId}"] > .folder-link > .badge`);
         screen.dataset.unread = badge ? badge.textContent.trim() : "0";
         updateTitle();
@@ -160,7 +171,7 @@
     // only mail that came in: not a message moved, copied or put back from a page
     if (event.role !== "inbox" || !event.delivered || body.dataset.notify !== "1") return;
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    if (screen && String(event.folder_id) === screen.dataset.folderId && document.hasFocus()) {
+    if (shows(event.folder_id) && document.hasFocus()) {
       for (const id of event.ids) claim(id); // seen here
       return;
     }
