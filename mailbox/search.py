@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.connection import describe_error
+from accounts.models import MailAccount
 
 from . import actions, fulltext
 from .models import Message
@@ -260,35 +261,41 @@ def _parse_day(value):
 # --- running it ---------------------------------------------------------------------------------
 
 
-def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, offset=0):
+def search_messages(
+    user, *, folder_id=None, account_id=None, everywhere=False, query, limit=200, offset=0
+):
     """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed):
     ``limit`` of them from ``offset``, with the total (counted up to EXACT_TOTAL, estimated
     past it: ``estimated``).
 
     The scope is looked up from ids, through the lookups that 404 on another user's objects:
     the folder ``folder_id`` (or, with ``in:all``, its whole account; with ``in:Name``, that
-    folder of its account), or the account ``account_id``. Every query below is also filtered
-    by ``user``. An empty query finds nothing (the view shows the folder as usual).
+    folder of its account), or the account ``account_id``, or (``everywhere``) every account of
+    the user (with ``in:Name``, that folder of each account that has one). Every query below is
+    also filtered by ``user``. An empty query finds nothing (the view shows the folder as usual).
 
     Free text is answered by the local index (mailbox.fulltext). While messages in scope wait
     for their text to be indexed, or when the operator keeps text out of the index, the mail
     server's search runs too, and what it alone found follows the index's matches."""
     if isinstance(query, str):
         query = parse_query(query)
-    folder, account = _scope(user, folder_id, account_id)
-    if query.folder_name is not None:
-        folder = _named_folder(account, query.folder_name)
-    whole_account = folder is None or (query.scope == "all" and query.folder_name is None)
-    folders = _folders_in_scope(account, None if whole_account else folder)
+    if everywhere:
+        whole_account, folders = True, _folders_everywhere(user, query.folder_name)
+    else:
+        folder, account = _scope(user, folder_id, account_id)
+        if query.folder_name is not None:
+            folder = _named_folder(account, query.folder_name)
+        whole_account = folder is None or (query.scope == "all" and query.folder_name is None)
+        folders = _folders_in_scope(account, None if whole_account else folder)
     if query.is_empty or not folders:
         return SearchResult([], False, None, False, whole_account)
     rows = Message.objects.filter(folder__in=folders, folder__account__user=user)
     rows = rows.filter(uid__isnull=False).filter(_header_filter(query))
     indexed = _index_filter(query)
-    found, from_server, progress = TextSearch({}, []), frozenset(), None
+    found, from_server, progress, failed = TextSearch({}, []), frozenset(), None, None
     folder_ids = [f.pk for f in folders]
     if query.text and _server_needed(folder_ids):
-        found = source_for_account(account).search_text(account, folders, query.text)
+        found, failed = _search_text(folders, query.text)
         from_server = _server_only(rows, query, found.ids, indexed)
         progress = index.progress(folder_ids)
     if from_server:  # (Q() | Q(pk__in=...) would drop the empty Q: no text, no server)
@@ -297,7 +304,7 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
     limit, offset = max(1, min(limit, MAX_LIMIT)), max(0, offset)
     with fulltext.get_index().planned():
         if from_server:  # a few messages, the server's: counted
-            page = _ordered(matched, from_server).select_related("folder")
+            page = _ordered(matched, from_server).select_related("folder__account")
             page = list(page[offset : offset + limit])
             total = matched.count() if len(page) == limit or offset else len(page)
             estimated = False
@@ -309,7 +316,7 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=200, 
     return SearchResult(
         messages=page,
         server_searched=bool(query.text) and bool(found.ids) and complete,
-        problem=_problem(account, found.failure, found.unsearched),
+        problem=_problem(failed, found.failure, found.unsearched),
         truncated=offset + len(page) < total or found.truncated,
         whole_account=whole_account,
         total=total,
@@ -328,7 +335,7 @@ def _page_and_total(folders, matched, offset, limit):
     wanted = max(EXACT_TOTAL, offset + limit) + 1
     head = list(_ordered(matched, ()).values_list("pk", "date")[:wanted])
     ids = [pk for pk, _date in head[offset : offset + limit]]
-    found = Message.objects.select_related("folder").in_bulk(ids)
+    found = Message.objects.select_related("folder__account").in_bulk(ids)
     page = [found[pk] for pk in ids if pk in found]
     if len(head) < wanted:
         return page, len(head), False
@@ -414,6 +421,44 @@ def _ordered(rows, from_server):
         return rows.order_by("-date", "-id")
     later = Case(When(pk__in=from_server, then=Value(1)), default=Value(0))
     return rows.order_by(later, "-date", "-id")
+
+
+def _search_text(folders, terms):
+    """Each account's source searched for the text in its folders: (one TextSearch of them
+    all, the account whose failure it holds or None). One account failing never stops the
+    others: its folders count as unsearched, and the banner names its failure."""
+    by_account = {}
+    for folder in folders:
+        by_account.setdefault(folder.account_id, (folder.account, []))[1].append(folder)
+    ids, unsearched, truncated, failure, failed = {}, [], False, None, None
+    for account, mine in by_account.values():
+        found = source_for_account(account).search_text(account, mine, terms)
+        ids.update(found.ids)
+        unsearched += found.unsearched
+        truncated = truncated or found.truncated
+        if found.failure is not None and failure is None:
+            failure, failed = found.failure, account
+    return TextSearch(ids, unsearched, failure, truncated), failed
+
+
+def _folders_everywhere(user, folder_name):
+    """Every account's folders in scope; with ``in:Name``, that folder of each account that
+    has one (SearchError when none has)."""
+    folders, named, missing = [], 0, None
+    for account in MailAccount.objects.filter(user=user).order_by("email", "pk"):
+        if folder_name is None:
+            folders += _folders_in_scope(account, None)
+            continue
+        try:
+            folder = _named_folder(account, folder_name)
+        except SearchError as error:
+            missing = error
+            continue
+        named += 1
+        folders += _folders_in_scope(account, folder)
+    if missing is not None and not named:
+        raise missing
+    return folders
 
 
 def _scope(user, folder_id, account_id):

@@ -124,12 +124,13 @@ def _rows_by_id(request, folder):
 @login_required
 @require_GET
 def search(request, folder_id):
-    """Search results in the list pane: this folder, or (``in=account``) the whole account."""
+    """Search results in the list pane: this folder, or (``in=account``) the whole account, or
+    (``in=all``) every account of the user, each row naming its account."""
     folder = actions.get_folder_for_user(request.user, folder_id)
     text = request.GET.get("q", "").strip()
     if not text:
         return redirect("mailbox:folder_messages", folder.pk)
-    scope = "account" if request.GET.get("in") == "account" else "folder"
+    scope = request.GET.get("in") if request.GET.get("in") in ("account", "all") else "folder"
     context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT,
                "total": 0}  # fmt: skip
     try:
@@ -137,8 +138,10 @@ def search(request, folder_id):
     except search_module.SearchError as error:
         context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error))
     else:
+        everywhere = scope == "all" and query.scope != "folder"  # in:folder: this one
         whole = query.scope == "all" or (query.scope is None and scope == "account")
         where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
+        where = {"everywhere": True} if everywhere else where
         offset = _offset(request.GET.get("offset"))
         try:
             result = search_module.search_messages(
@@ -149,7 +152,8 @@ def search(request, folder_id):
         context.update(
             page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
             search_problem=" ".join([*_search_notes(result), *query.notes]),
-            whole_account=whole,
+            whole_account=whole or everywhere,
+            show_accounts=everywhere,
             total=result.total,
             total_estimated=result.estimated,
             first_page=offset == 0,

@@ -296,3 +296,53 @@ def _ids(html):
     import re
 
     return re.findall(r'data-message-id="(\d+)"', html)
+
+
+# --- search in all accounts ---------------------------------------------------------------------
+
+
+def test_alice_searches_all_her_accounts_at_once(alice_client, world):
+    inbox = world["inboxes"][0]
+    response = alice_client.get(
+        f"/mail/folders/{inbox.pk}/search/", {"q": "subject:plans", "in": "all"}
+    )
+    page = response.content.decode()
+    shown = Message.objects.filter(pk__in=[int(pk) for pk in _ids(page)])
+    assert {m.folder.account.email for m in shown} == {
+        "alice@work.example", "alice@home.example", "alice@pop.example"}  # fmt: skip
+    assert all("plans" in m.subject.lower() for m in shown)
+    assert '<span class="in-account"><bdi>alice@pop.example</bdi>' in page
+    assert '<option value="all" selected>' in page
+    # in one account, as before: only its own
+    page = alice_client.get(
+        f"/mail/folders/{inbox.pk}/search/", {"q": "subject:plans", "in": "account"}
+    ).content.decode()
+    accounts = {m.folder.account_id for m in Message.objects.filter(pk__in=_ids(page))}
+    assert accounts == {inbox.account_id} and "in-account" not in page
+
+
+def test_in_name_searches_that_folder_of_each_account_that_has_one(alice, world):
+    from mailbox import search
+
+    result = search.search_messages(alice, everywhere=True, query="in:archive subject:plans")
+    folders = {m.folder_id for m in result.messages}
+    assert folders and folders <= {world["work_archive"].pk, world["pop_archive"].pk}
+    with pytest.raises(search.SearchError):
+        search.search_messages(alice, everywhere=True, query="in:nowhere plans")
+
+
+def test_bobs_search_in_all_accounts_finds_none_of_alices(bob, client, world):
+    from mailbox import search
+
+    assert search.search_messages(bob, everywhere=True, query="subject:plans").messages == []
+    account_of(bob, "bob@example.org")
+    inbox = Folder.objects.create(
+        account=MailAccount.objects.get(user=bob), name="INBOX", role="inbox"
+    )
+    client.force_login(bob)
+    page = client.get(f"/mail/folders/{inbox.pk}/search/", {"q": "subject:plans", "in": "all"})
+    assert page.status_code == 200 and not _ids(page.content.decode())
+    alices = world["inboxes"][0]
+    assert (
+        client.get(f"/mail/folders/{alices.pk}/search/", {"q": "x", "in": "all"}).status_code == 404
+    )
