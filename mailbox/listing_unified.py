@@ -31,6 +31,9 @@ from .listing import PAGE_SIZE, SORTS, Page, _after, clean_sort, decode_cursor, 
 from .models import Folder, Message, Role
 
 VIRTUAL = (Role.ALL, Role.FLAGGED)
+# the largest columns, which no row shows: left in the database (each list reads up to
+# folders x (page + 1) rows, most of them not shown)
+UNSHOWN = ("bodystructure", "references")
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def _previous_id(folders, view, sort, message):
 def _per_folder(folder, where, sort, limit):
     key, descending = SORTS[sort]
     prefix = "-" if descending else ""
-    rows = Message.objects.filter(folder=folder).filter(where)
+    rows = Message.objects.filter(folder=folder).filter(where).defer(*UNSHOWN)
     return rows.order_by(prefix + key, prefix + "id")[:limit]
 
 
