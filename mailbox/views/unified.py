@@ -3,7 +3,8 @@
 The mail screen of a folder (templates/mailbox/mail.html, with ``unified`` set), with the same
 parts for the page's scripts: ``?part=rows`` (a page of the list), ``?part=rows&ids=1,2`` (those
 rows, for live updates), ``?part=folders`` and ``?part=status`` (of the account whose folder tree
-the pane shows: the user's first, as mail_home picks it). Actions post to message_action, as
+the pane shows: the user's first, as mail_home picks it), and ``?part=links`` (the links to
+these lists with their counts, shown on every mail page). Actions post to message_action, as
 from a folder: each one finds every message's own account (archive goes to its Archive).
 """
 
@@ -67,11 +68,13 @@ def _anchor(user):
 def unified_list(request, view):
     if view not in unified.VIEWS:
         raise Http404
+    part = request.GET.get("part")
+    if part == "links":  # their counts, for live.js (``current``: the one to mark)
+        return _links(request)
     anchor = _anchor(request.user)
     if anchor is None:
         return redirect("accounts:list")
     folders = unified.folders_for(request.user, view)
-    part = request.GET.get("part")
     sort = listing.clean_sort(request.GET.get("sort"))
     if part == "rows" and "ids" in request.GET:
         return _rows_by_id(request, view, sort, folders)
@@ -91,6 +94,13 @@ def unified_list(request, view):
         return render(request, "mailbox/_message_rows.html", {"folder": anchor, **context})
     context.update(screen_context(request, anchor))
     return render(request, "mailbox/mail.html", context)
+
+
+def _links(request):
+    accounts = list(MailAccount.objects.filter(user=request.user))
+    current = {"view": request.GET.get("current")}
+    context = {"unified_links": links(request.user, accounts), "unified": current}
+    return render(request, "mailbox/_unified_links.html", context)
 
 
 def _describe(view, folders):

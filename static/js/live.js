@@ -83,6 +83,7 @@
   // --- the folder tree and its counts ----------------------------------------------------------------
   const folderUrl = (id) => body.dataset.folderUrl.replace(/0\/$/, `${id}/`);
   function setCount(folderId, unread) {
+    refreshLinks();
     if (screen && String(folderId) === screen.dataset.folderId) {
       screen.dataset.unread = unread;
       updateTitle();
@@ -99,6 +100,26 @@
       badge.textContent = String(unread);
       badge.title = badge.title.replace(/\d+/, String(unread));
     } else if (badge || unread > 0) refreshTree(); // a badge comes or goes: its words are the server's
+  }
+  // The links to the lists across accounts, with their counts (views/unified.py): re-fetched
+  // a moment after counts change, once for a burst of them.
+  let linksPending = null;
+  function refreshLinks() {
+    const links = document.getElementById("unified-links");
+    if (!links || linksPending) return;
+    linksPending = setTimeout(() => {
+      const url = new URL(links.dataset.src, window.location.href);
+      const current = links.querySelector("a[aria-current]");
+      if (current) url.searchParams.set("current", current.dataset.unified);
+      fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+        .then((html) => {
+          const now = document.getElementById("unified-links");
+          if (now && !now.contains(document.activeElement)) now.outerHTML = html; // our own escaped fragment
+        })
+        .catch(() => {})
+        .finally(() => { linksPending = null; });
+    }, 300);
   }
   let treePending = null;
   function refreshTree() {
@@ -236,6 +257,7 @@
   // After a reconnect, or events missed while the page loaded: re-fetch what the page shows.
   function catchUp() {
     refreshTree();
+    refreshLinks();
     if (screen) refreshStatus();
     refreshParts();
     document.dispatchEvent(new CustomEvent("webmail:reconnected"));

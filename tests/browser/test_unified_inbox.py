@@ -9,8 +9,9 @@ import pytest
 from mailbox.models import Folder, Message, PendingChange, Role
 from mailbox.sync import run_account
 from mailbox.sync.fetch import fetch_account
+from tests.browser.conftest import close_quietly
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
-from tests.mailbox.pop3_world import deliver, new_mailbox, pop3_account
+from tests.mailbox.pop3_world import deliver, message, new_mailbox, pop3_account
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(transaction=True)]
@@ -68,11 +69,11 @@ def test_alice_reads_and_archives_from_both_accounts_in_one_list(
         Message.objects.filter(folder__account=imap, folder__role=Role.INBOX).first(),
         Message.objects.get(folder__account=pop, subject="Allotment meeting"),
     ]
-    for message in picked:
-        page.check(f"li.row[data-message-id='{message.pk}'] .pick")
+    for one in picked:
+        page.check(f"li.row[data-message-id='{one.pk}'] .pick")
     page.click("#toolbar button[data-action=archive]")
-    for message in picked:
-        page.wait_for_selector(f"li.row[data-message-id='{message.pk}']", state="detached")
+    for one in picked:
+        page.wait_for_selector(f"li.row[data-message-id='{one.pk}']", state="detached")
     assert rows_of(page).count() == 4
     page.screenshot(path=str(ARTIFACTS / "unified-inbox.png"))
 
@@ -88,3 +89,50 @@ def test_alice_reads_and_archives_from_both_accounts_in_one_list(
 
     page.goto("/mail/all/inbox/")  # the list as the server has it now
     assert rows_of(page).count() == 4
+
+
+@pytest.fixture
+def live_page(browser, daphne, alice):
+    """Alice's tab on the webmail as daphne serves it (HTTP and its WebSocket), logged in."""
+    context = browser.new_context(base_url=daphne.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto("/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "alice-portal-pw")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    yield page
+    close_quietly(context)
+
+
+@pytest.mark.slow
+def test_new_mail_of_either_account_shows_in_all_inboxes_live(
+    live_page,
+    two_accounts,
+    mail_world,
+    other_client,  # noqa: F811
+):
+    imap, pop = two_accounts
+    page = live_page
+    page.goto("/mail/all/inbox/")
+    page.wait_for_function("() => document.body.dataset.live === 'connected'")
+    page.evaluate("() => { window.notReloaded = true; }")
+    unread = int(page.get_attribute("#mail", "data-unread"))
+
+    status, data = other_client.imap.append("INBOX", None, None, message("Fresh figs"))
+    assert status == "OK", data
+    assert run_account(imap.pk, folder_names=["INBOX"])  # what the watcher's sync does
+    page.wait_for_selector("#message-list li.row >> text=Fresh figs")
+    assert rows_of(page).first.inner_text().count(imap.email) == 1  # newest: at the top
+
+    deliver(mail_world, (pop.incoming_username, ""), "Pears ripe")
+    fetch_account(pop.pk)
+    page.wait_for_selector("#message-list li.row >> text=Pears ripe")
+    assert rows_of(page).filter(has_text="Pears ripe").inner_text().count(pop.email) == 1
+    page.wait_for_function(f"() => document.title.startsWith('All inboxes ({unread + 2})')")
+    page.wait_for_function(
+        f"() => document.querySelector('#unified-links [data-unified=inbox] .badge').textContent === '{unread + 2}'"
+    )
+    assert rows_of(page).count() == 8
+    assert page.evaluate("() => window.notReloaded === true")

@@ -346,3 +346,14 @@ def test_bobs_search_in_all_accounts_finds_none_of_alices(bob, client, world):
     assert (
         client.get(f"/mail/folders/{alices.pk}/search/", {"q": "x", "in": "all"}).status_code == 404
     )
+
+
+def test_the_links_come_again_with_fresh_counts(alice_client, world):
+    inbox = world["inboxes"][1]
+    inbox.unread = 12
+    inbox.save()
+    html = alice_client.get("/mail/all/inbox/", {"part": "links", "current": "unread"}).content
+    html = html.decode()
+    assert 'data-unified="unread" aria-current="page"' in html
+    assert '<span class="badge"' in html and ">12</span>" in html
+    assert 'data-src="/mail/all/inbox/?part=links"' in html
