@@ -4,6 +4,11 @@ the All inboxes list, and by date in Unread and Starred on the indexes of unread
 mail. Alice has three accounts of 8,000 messages each, loaded and analyzed as a first sync
 leaves them."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connection
 
@@ -13,7 +18,9 @@ from mailbox.models import Folder, Message
 from mailbox.sync import store
 
 from .test_query_plans import (
+    CHILD,
     MESSAGES,
+    ROOT,
     SORT_INDEXES,
     _named,
     cache_only_account,
@@ -84,3 +91,20 @@ def test_every_order_of_all_inboxes_walks_each_folders_index(alice, three_inboxe
 def test_unread_and_starred_walk_their_partial_indexes(alice, three_inboxes, view, index, at):
     for cursor in (None, deep_cursor(three_inboxes, view, "date", at)):
         assert_each_folder_walks(reads(alice, view, "date", cursor), index, len(three_inboxes))
+
+
+def test_the_lists_and_their_plans_hold_on_sqlite_too(tmp_path):
+    """The listing tests and this file again, in a child pytest on a SQLite database (the
+    embedded mode's): there the pages are merged here, not by the database (no LIMIT inside a
+    UNION ALL)."""
+    if connection.vendor == "sqlite" or os.environ.get(CHILD):
+        pytest.skip("this run is on SQLite already")
+    env = {**os.environ, CHILD: "1", "TEST_DATABASE_URL": f"sqlite:///{tmp_path}/lists.sqlite3"}
+    files = [str(Path(__file__).with_name("test_unified.py")), __file__]
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *files],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    report = child.stdout[-4000:] + child.stderr[-2000:]
+    assert child.returncode == 0, report
+    assert " passed" in child.stdout and "1 skipped" in child.stdout, report
