@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q, Sum
 
-from .listing import PAGE_SIZE, SORTS, Page, _after, clean_sort, decode_cursor, encode_cursor
+from .listing import (
+    PAGE_SIZE,
+    SORTS,
+    Page,
+    _after,
+    clean_sort,
+    decode_cursor,
+    encode_cursor,
+    ordered,
+)
 from .models import Folder, Message, Role
 
 VIRTUAL = (Role.ALL, Role.FLAGGED)
@@ -94,8 +103,8 @@ def rows_by_id(user, view, ids, sort=None, folders=None):
     messages, or of folders outside the view, are left out."""
     sort = clean_sort(sort)
     folders = folders_for(user, view) if folders is None else folders
-    rows = list(Message.objects.filter(pk__in=ids, folder__in=folders).filter(VIEWS[view].where))
-    rows.sort(key=lambda row: _key(row, sort), reverse=SORTS[sort][1])  # a few rows at most
+    rows = Message.objects.filter(pk__in=ids, folder__in=folders).filter(VIEWS[view].where)
+    rows = list(ordered(rows, sort))  # by the database: in its collation, as the pages are
     for row in rows:
         row.live_after = _previous_id(folders, view, sort, row) or ""
     _attach_folders(rows, folders)
