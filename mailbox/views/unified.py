@@ -54,13 +54,12 @@ def links(user, accounts):
 
 
 def _anchor(user):
-    """The folder whose account's tree the pane shows: the first account's Inbox (or its first
-    folder); None before any account has a folder."""
-    account = MailAccount.objects.filter(user=user).order_by("email", "pk").first()
-    if account is None:
-        return None
-    folders = Folder.objects.filter(account=account).select_related("account")
-    return folders.filter(role=Role.INBOX).first() or folders.order_by("name").first()
+    """The folder whose account's tree the pane shows: the Inbox of the user's first account
+    (by address) that has one, else the first folder; None before any account has a folder.
+    One query, in the usual case."""
+    folders = Folder.objects.filter(account__user=user).select_related("account")
+    folders = folders.order_by("account__email", "account_id", "name")
+    return folders.filter(role=Role.INBOX).first() or folders.first()
 
 
 @login_required

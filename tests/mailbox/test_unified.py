@@ -357,3 +357,9 @@ def test_the_links_come_again_with_fresh_counts(alice_client, world):
     assert 'data-unified="unread" aria-current="page"' in html
     assert '<span class="badge"' in html and ">12</span>" in html
     assert 'data-src="/mail/all/inbox/?part=links"' in html
+
+
+def test_before_any_folder_the_lists_lead_to_the_accounts_page(alice, alice_client):
+    assert alice_client.get("/mail/all/unread/").url == "/accounts/"
+    account_of(alice, "alice@new.example")  # not synced yet: no folder
+    assert alice_client.get("/mail/all/inbox/").url == "/accounts/"
