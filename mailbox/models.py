@@ -135,6 +135,17 @@ class Message(models.Model):
             models.Index(
                 fields=["folder"], condition=models.Q(seen=False), name="message_folder_unseen"
             ),
+            # the lists across accounts (mailbox.listing_unified): Unread and Starred by date
+            models.Index(
+                fields=["folder", "-date", "-id"],
+                condition=models.Q(seen=False),
+                name="message_unseen_date",
+            ),
+            models.Index(
+                fields=["folder", "-date", "-id"],
+                condition=models.Q(flagged=True),
+                name="message_flagged_date",
+            ),
             models.Index(fields=["message_id"], name="message_message_id"),
             # The list's other sort orders (mailbox.listing: the same expressions)
             models.Index(fields=["folder", "sender_key", "id"], name="message_folder_sender"),

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.connection import describe_error
+from accounts.models import MailAccount
 
 from . import actions, fulltext, listing
 from .models import Message
@@ -278,8 +279,8 @@ def _parse_day(value):
 # --- running it ---------------------------------------------------------------------------------
 
 
-def search_messages(user, *, folder_id=None, account_id=None, query, limit=100, offset=0,
-                    after=None):  # fmt: skip
+def search_messages(user, *, folder_id=None, account_id=None, everywhere=False, query,
+                    limit=100, offset=0, after=None):  # fmt: skip
     """The user's cached messages matching ``query`` (a :class:`SearchQuery` or the text typed):
     ``limit`` of them, newest first, from ``offset`` or (better) just after the cursor ``after``
     (a previous result's ``next_cursor``: mail moved or arrived since shifts no row to another
@@ -287,8 +288,9 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=100, 
 
     The scope is looked up from ids, through the lookups that 404 on another user's objects:
     the folder ``folder_id`` (or, with ``in:all``, its whole account; with ``in:Name``, that
-    folder of its account), or the account ``account_id``. Every query below is also filtered
-    by ``user``. An empty query finds nothing (the view shows the folder as usual).
+    folder of its account), or the account ``account_id``, or (``everywhere``) every account of
+    the user (with ``in:Name``, that folder of each account that has one). Every query below is
+    also filtered by ``user``. An empty query finds nothing (the view shows the folder as usual).
 
     Free text is answered by the local index (mailbox.fulltext). While messages in scope wait
     for their text to be indexed, or when the operator keeps text out of the index, the mail
@@ -296,20 +298,23 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=100, 
     matches (a message indexed between two pages keeps its place)."""
     if isinstance(query, str):
         query = parse_query(query)
-    folder, account = _scope(user, folder_id, account_id)
-    if query.folder_name is not None:
-        folder = _named_folder(account, query.folder_name)
-    whole_account = folder is None or (query.scope == "all" and query.folder_name is None)
-    folders = _folders_in_scope(account, None if whole_account else folder)
+    if everywhere:
+        whole_account, folders = True, _folders_everywhere(user, query.folder_name)
+    else:
+        folder, account = _scope(user, folder_id, account_id)
+        if query.folder_name is not None:
+            folder = _named_folder(account, query.folder_name)
+        whole_account = folder is None or (query.scope == "all" and query.folder_name is None)
+        folders = _folders_in_scope(account, None if whole_account else folder)
     if query.is_empty or not folders:
         return SearchResult([], False, None, False, whole_account)
     rows = Message.objects.filter(folder__in=folders, folder__account__user=user)
     rows = rows.filter(uid__isnull=False).filter(_header_filter(query))
     indexed = _index_filter(query)
-    found, from_server, progress = TextSearch({}, []), frozenset(), None
+    found, from_server, progress, failed = TextSearch({}, []), frozenset(), None, None
     folder_ids = [f.pk for f in folders]
     if query.text and _server_needed(folder_ids):
-        found = source_for_account(account).search_text(account, folders, query.text)
+        found, failed = _search_text(folders, query.text)
         from_server = _server_only(rows, query, found.ids, indexed)
         progress = index.progress(folder_ids)
     if from_server:  # (Q() | Q(pk__in=...) would drop the empty Q: no text, no server)
@@ -325,7 +330,7 @@ def search_messages(user, *, folder_id=None, account_id=None, query, limit=100, 
     return SearchResult(
         messages=page,
         server_searched=bool(query.text) and bool(found.ids) and complete,
-        problem=_problem(account, found.failure, found.unsearched),
+        problem=_problem(failed, found.failure, found.unsearched),
         truncated=more,
         whole_account=whole_account,
         total=total,
@@ -355,7 +360,7 @@ def _page_and_total(folders, matched, offset, limit, cursor=None):
         later = matched.filter(Q(date__lte=date) & (Q(date__lt=date) | Q(pk__lt=pk)))
         ids = list(_ordered(later).values_list("pk", flat=True)[: limit + 1])
     more, ids = len(ids) > limit, ids[:limit]
-    found = Message.objects.select_related("folder").in_bulk(ids)
+    found = Message.objects.select_related("folder__account").in_bulk(ids)
     page = [found[pk] for pk in ids if pk in found]
     if len(head) < wanted:
         return page, more, len(head), False
@@ -438,6 +443,44 @@ def _server_only(rows, query, hits, indexed):
 
 def _ordered(rows):
     return rows.order_by("-date", "-id")  # the list's own order (listing.SORTS["date"])
+
+
+def _search_text(folders, terms):
+    """Each account's source searched for the text in its folders: (one TextSearch of them
+    all, the account whose failure it holds or None). One account failing never stops the
+    others: its folders count as unsearched, and the banner names its failure."""
+    by_account = {}
+    for folder in folders:
+        by_account.setdefault(folder.account_id, (folder.account, []))[1].append(folder)
+    ids, unsearched, truncated, failure, failed = {}, [], False, None, None
+    for account, mine in by_account.values():
+        found = source_for_account(account).search_text(account, mine, terms)
+        ids.update(found.ids)
+        unsearched += found.unsearched
+        truncated = truncated or found.truncated
+        if found.failure is not None and failure is None:
+            failure, failed = found.failure, account
+    return TextSearch(ids, unsearched, failure, truncated), failed
+
+
+def _folders_everywhere(user, folder_name):
+    """Every account's folders in scope; with ``in:Name``, that folder of each account that
+    has one (SearchError when none has)."""
+    folders, named, missing = [], 0, None
+    for account in MailAccount.objects.filter(user=user).order_by("email", "pk"):
+        if folder_name is None:
+            folders += _folders_in_scope(account, None)
+            continue
+        try:
+            folder = _named_folder(account, folder_name)
+        except SearchError as error:
+            missing = error
+            continue
+        named += 1
+        folders += _folders_in_scope(account, folder)
+    if missing is not None and not named:
+        raise missing
+    return folders
 
 
 def _scope(user, folder_id, account_id):

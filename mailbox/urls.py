@@ -1,10 +1,12 @@
 from django.urls import path
 
-from .views import compose, contacts, download, folders, mail, message, outbox, undo
+from .views import compose, contacts, download, folders, mail, message, outbox, undo, unified
 
 app_name = "mailbox"
 urlpatterns = [
     path("", mail.mail_home, name="home"),
+    # the lists across accounts: all/inbox/, all/unread/, all/starred/ (views/unified.py)
+    path("all/<slug:view>/", unified.unified_list, name="unified"),
     # the compose screen and its drafts (views/compose.py)
     path("compose/", compose.compose_new, name="compose"),
     path("compose/save/", compose.draft_save, name="draft_save"),

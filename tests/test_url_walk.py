@@ -213,6 +213,7 @@ WALK = {
                                   post=lambda own: {}, order=5),
     "mailbox:account_inbox": Visit(args=lambda own: {"account_id": own.account.pk}),
     "mailbox:folder_messages": Visit(args=lambda own: {"folder_id": own.inbox.pk}),
+    "mailbox:unified": Visit(args=lambda own: {"view": "inbox"}),
     "mailbox:search": Visit(args=lambda own: {"folder_id": own.inbox.pk},
                             query={"q": "garden", "in": "account"}),
     "mailbox:message": Visit(args=lambda own: {"message_id": own.rich.pk}, query={"part": "pane"}),

@@ -44,12 +44,16 @@ def mail_home(request):
 
 def screen_context(request, folder):
     """What the three panes need around the list: accounts, the folder tree, preferences."""
+    from .unified import links  # (views.unified imports this module)
+
     account = folder.account
     folders = list(Folder.objects.filter(account=account).exclude(subscribed=False, role=""))
+    accounts = list(MailAccount.objects.filter(user=request.user).order_by("email"))
     return {
         "folder": folder,
         "account": account,
-        "accounts": MailAccount.objects.filter(user=request.user).order_by("email"),
+        "accounts": accounts,
+        "unified_links": links(request.user, accounts),
         "tree": folder_tree(folders),
         "move_targets": [f for f in folders if f.selectable and f.pk != folder.pk],
         "preferences": get_preferences(request.user),
@@ -121,12 +125,13 @@ def _rows_by_id(request, folder):
 @login_required
 @require_GET
 def search(request, folder_id):
-    """Search results in the list pane: this folder, or (``in=account``) the whole account."""
+    """Search results in the list pane: this folder, or (``in=account``) the whole account, or
+    (``in=all``) every account of the user, each row naming its account."""
     folder = actions.get_folder_for_user(request.user, folder_id)
     text = request.GET.get("q", "").strip()
     if not text:
         return redirect("mailbox:folder_messages", folder.pk)
-    scope = "account" if request.GET.get("in") == "account" else "folder"
+    scope = request.GET.get("in") if request.GET.get("in") in ("account", "all") else "folder"
     context = {"query": text, "scope": scope, "first_page": True, "sort": listing.DEFAULT_SORT,
                "total": 0}  # fmt: skip
     try:
@@ -135,8 +140,10 @@ def search(request, folder_id):
         context.update(page=listing.Page([], listing.DEFAULT_SORT, None), search_problem=str(error),
                        search_failed=True)  # fmt: skip
     else:
+        everywhere = scope == "all" and query.scope != "folder"  # in:folder: this one
         whole = query.scope == "all" or (query.scope is None and scope == "account")
         where = {"account_id": folder.account_id} if whole else {"folder_id": folder.pk}
+        where = {"everywhere": True} if everywhere else where
         offset, after = _offset(request.GET.get("offset")), request.GET.get("after")
         try:
             result = search_module.search_messages(
@@ -148,7 +155,8 @@ def search(request, folder_id):
         context.update(
             page=listing.Page(result.messages, listing.DEFAULT_SORT, None),
             search_problem=" ".join([*_search_notes(result), *query.notes]),
-            whole_account=whole,
+            whole_account=whole or everywhere,
+            show_accounts=everywhere,
             total=result.total,
             total_estimated=result.estimated,
             first_page=offset == 0 and not after,

@@ -64,6 +64,12 @@
   const path = body.dataset.liveUrl;
   if (!path || !window.WebSocket) return;
   const screen = document.getElementById("mail"); // the mail screen, or null
+  // A list across accounts (All inboxes, Unread): its folders, and the unread count of each,
+  // whose sum is the title's (views/unified.py).
+  const spanned = new Map(screen && screen.dataset.folderIds ? screen.dataset.folderIds.split(" ")
+    .map((pair) => pair.split(":")).map(([id, unread]) => [id, Number(unread || 0)]) : []);
+  const shows = (folderId) => Boolean(screen) && (String(folderId) === screen.dataset.folderId
+    || spanned.has(String(folderId)));
 
   // --- the title: "Inbox (16) – subject of the open message" --------------------------------------
   function updateTitle() {
@@ -79,8 +85,13 @@
   // --- the folder tree and its counts ----------------------------------------------------------------
   const folderUrl = (id) => body.dataset.folderUrl.replace(/0\/$/, `${id}/`);
   function setCount(folderId, unread) {
+    refreshLinks();
     if (screen && String(folderId) === screen.dataset.folderId) {
       screen.dataset.unread = unread;
+      updateTitle();
+    } else if (spanned.has(String(folderId)) && screen.dataset.unread !== undefined) {
+      spanned.set(String(folderId), unread);
+      screen.dataset.unread = Array.from(spanned.values()).reduce((a, b) => a + b, 0);
       updateTitle();
     }
     const tree = document.getElementById("folders");
@@ -92,6 +103,26 @@
       badge.title = badge.title.replace(/\d+/, String(unread));
     } else if (badge || unread > 0) refreshTree(); // a badge comes or goes: its words are the server's
   }
+  // The links to the lists across accounts, with their counts (views/unified.py): re-fetched
+  // a moment after counts change, once for a burst of them.
+  let linksPending = null;
+  function refreshLinks() {
+    const links = document.getElementById("unified-links");
+    if (!links || linksPending) return;
+    linksPending = setTimeout(() => {
+      const url = new URL(links.dataset.src, window.location.href);
+      const current = links.querySelector("a[aria-current]");
+      if (current) url.searchParams.set("current", current.dataset.unified);
+      fetch(url, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+        .then((html) => {
+          const now = document.getElementById("unified-links");
+          if (now && !now.contains(document.activeElement)) now.outerHTML = html; // our own escaped fragment
+        })
+        .catch(() => {})
+        .finally(() => { linksPending = null; });
+    }, 300);
+  }
   let treePending = null;
   function refreshTree() {
     if (!screen || treePending) return; // one re-fetch at a time; what arrives meanwhile folds into it
@@ -101,6 +132,7 @@
         const tree = document.getElementById("folders");
         if (!tree || tree.contains(document.activeElement)) return;
         tree.innerHTML = html; // our own escaped fragment
+        if (spanned.size) return; // a list across accounts counts its folders' events
         const badge = tree.querySelector(`li.mail-folder[data-folder-id="${screen.dataset.folderId}"] > .folder-link > .badge`);
         screen.dataset.unread = badge ? badge.textContent.trim() : "0";
         updateTitle();
@@ -162,7 +194,7 @@
     // only mail that came in: not a message moved, copied or put back from a page
     if (event.role !== "inbox" || !event.delivered || body.dataset.notify !== "1") return;
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    if (screen && String(event.folder_id) === screen.dataset.folderId && document.hasFocus()) {
+    if (shows(event.folder_id) && document.hasFocus()) {
       for (const id of event.ids) claim(id); // seen here
       return;
     }
@@ -227,6 +259,7 @@
   // After a reconnect, or events missed while the page loaded: re-fetch what the page shows.
   function catchUp() {
     refreshTree();
+    refreshLinks();
     if (screen) refreshStatus();
     refreshParts();
     document.dispatchEvent(new CustomEvent("webmail:reconnected"));

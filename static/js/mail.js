@@ -43,8 +43,10 @@
     selectAll.indeterminate = picked.length > 0 && picked.length < all.length;
     const banner = document.getElementById("select-all-folder");
     const moreThanPage = list.querySelector("li.more") !== null;
-    // not in search results: "all in the folder" would take messages the search did not find
-    banner.hidden = !(selectAll.checked && moreThanPage) || screen.dataset.searching === "1";
+    // not in search results (the folder's "all" would take messages the search did not find),
+    // nor in a list across folders
+    banner.hidden = !(selectAll.checked && moreThanPage) || screen.dataset.searching === "1"
+      || !screen.dataset.folderId;
     if (picked.length < all.length) folderSelected = false;
     banner.querySelector(".page-selected").textContent = folderSelected ? strings.folderSelected : strings.selected;
     banner.querySelector("[data-select-folder]").hidden = folderSelected;
@@ -398,7 +400,10 @@
   // the scroll position and the open message stay as they are. Nothing here fetches a message's
   // own view. A search's results take flags and removals, never new rows.
   const searching = screen.dataset.searching === "1";
-  const isHere = (detail) => String(detail.folder_id) === screen.dataset.folderId;
+  // a list across accounts (views/unified.py) follows each of its folders ("id:unread id:unread")
+  const spanned = new Set((screen.dataset.folderIds || "").split(" ").map((pair) => pair.split(":")[0]));
+  const isHere = (detail) => String(detail.folder_id) === screen.dataset.folderId
+    || spanned.has(String(detail.folder_id));
   function rowsById(ids) {
     const url = new URL(screen.dataset.folderUrl, window.location.href);
     url.searchParams.set("part", "rows");

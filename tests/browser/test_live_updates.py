@@ -119,9 +119,11 @@ def fetched_by(page):
 
 def only_parts(urls):
     """Whether every URL is a part of the mail screen that no event may do more than (rows by
-    id, the folder tree): no message view (which would mark it read), no whole page."""
+    id, the folder tree, the counts of the lists across accounts): no message view (which would
+    mark it read), no whole page."""
     return all(
         re.search(r"/mail/folders/\d+/\?part=(rows&sort=\w+&ids=[\d,]+|folders)$", url)
+        or re.search(r"/mail/all/inbox/\?part=links(&current=\w+)?$", url)
         for url in urls
     )
 
