@@ -283,7 +283,9 @@ def test_archive_from_the_unified_list_goes_to_each_accounts_own_archive(alice_c
     response = alice_client.post(
         "/mail/messages/action/", {"action": "archive", "ids": [m.pk for m in picked]}
     )
-    assert response.json() == {"ok": True, "count": 3}
+    answer = response.json()
+    assert (answer["ok"], answer["count"]) == (True, 3)
+    assert len(answer["undo"]) == 3  # one move back per account's Archive (the undo notice)
     assert not Message.objects.filter(pk__in=[m.pk for m in picked[:2]]).exists()
     work_move, home_move = (
         PendingChange.objects.get(account=world[name]) for name in ("work", "home")
