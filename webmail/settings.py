@@ -198,6 +198,13 @@ CACHES = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A worker killed in the middle of a task: acks_late leaves its task unacknowledged, and Redis
+# hands it out again after the visibility timeout (an hour, kept: ETA tasks wait that long in a
+# worker's memory, see tasks.ETA_HORIZON_SECONDS). A killed prefork child's task is acknowledged
+# as failed (reject_on_worker_lost stays off: a task that kills its worker must not loop). No
+# work is lost either way: it is in the database too (PendingChange, OutboxMessage) and beat's
+# sweepers below run it again once the dead worker's lease on the account has run out
+# (tests/mailbox/test_faults_worker.py).
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
