@@ -157,7 +157,9 @@ ASGI_APPLICATION = "webmail.asgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'webmail.sqlite3'}"), conn_max_age=60
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'webmail.sqlite3'}"),
+        conn_max_age=60,
+        conn_health_checks=True,  # a connection kept across a database restart is replaced
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -176,6 +178,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer (a host gone, a firewall dropping packets) fails a request
+    # in seconds, with the 503 page (webmail.views.server_error), rather than hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
