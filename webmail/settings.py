@@ -217,7 +217,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 WEBMAIL_RESYNC_SECONDS = int(env("WEBMAIL_RESYNC_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
-    # the safety net under IDLE (the watcher): every folder whose STATUS changed is resynced
+    # the safety net under IDLE (the watcher): every folder whose STATUS changed is resynced;
+    # and, since a sync pushes first, under the queue: changes whose push task was lost (Redis
+    # down when they were made, a worker killed) reach the server (tests/mailbox/test_faults_*)
     "resync-all-imap-accounts": {
         "task": "mailbox.tasks.sync_all_accounts",
         "schedule": WEBMAIL_RESYNC_SECONDS,
