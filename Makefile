@@ -1,7 +1,7 @@
 # The commands README.md names. Each sets up what it needs first.
 PY := .venv/bin/python
 TEST_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd redis-server chromium docker-compose \
-	postgresql-client
+	postgresql-client postgresql
 DEMO_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd
 
 .PHONY: run demo test lint format messages clean

@@ -58,11 +58,16 @@ def check_flags(flags):
 
 
 def _push_on_commit(accounts):
-    """Push the queued changes of these IMAP accounts to their servers, after the commit."""
+    """Push the queued changes of these IMAP accounts to their servers, after the commit.
+
+    Robust: with the queue (Redis) down the change is kept all the same, in the cache and as a
+    PendingChange, and the user hears no error; beat's resync (sync_all_accounts, which pushes
+    first) takes it to the server once the queue is back."""
     from .tasks import sync_account
 
     for account_id in {account.pk for account in accounts if not account.is_pop3}:
-        transaction.on_commit(lambda a=account_id: sync_account.delay(a, push_only=True))
+        push = lambda a=account_id: sync_account.delay(a, push_only=True)  # noqa: E731
+        transaction.on_commit(push, robust=True)
 
 
 def _locked_by_folder(user, message_ids):

@@ -24,15 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def process_env(**extra):
-    """The environment of a process of ours that uses this test's database."""
+    """The environment of a process of ours that uses this test's database (``extra`` may
+    name another, as TEST_DATABASE_URL)."""
     settings = connection.settings_dict
     if settings["ENGINE"].endswith("sqlite3"):
         url = f"sqlite:///{settings['NAME']}"
     else:
         url = (f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:"
                f"{settings['PORT']}/{settings['NAME']}")  # fmt: skip
-    return dict(os.environ, DJANGO_SETTINGS_MODULE="webmail.settings_test",
-                TEST_DATABASE_URL=url, PYTHONPATH=str(ROOT), **extra)  # fmt: skip
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "webmail.settings_test",
+            "TEST_DATABASE_URL": url, "PYTHONPATH": str(ROOT), **extra}  # fmt: skip
 
 
 class Daphne:
@@ -123,3 +124,38 @@ def wait_until(condition, timeout=20.0, step=0.1):
             return False
         time.sleep(step)
     return True
+
+
+class Worker:
+    """A Celery worker (one process, solo pool) on this test's database; ``beat=True`` runs
+    beat's schedule in it too (its state file in a temp dir). ``env``: settings from the
+    environment, as for Daphne. ``kill()``: SIGKILL, as the OOM killer or a power cut would."""
+
+    def __init__(self, name, beat=False, **env):
+        self.state = tempfile.TemporaryDirectory(prefix="webmail-worker-")
+        command = [sys.executable, "-m", "celery", "-A", "webmail", "worker", "-l", "warning",
+                   "--concurrency", "1", "--pool", "solo", "-n", f"{name}-{os.getpid()}@%h"]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", os.path.join(self.state.name, "beat")]
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (a file, not a pipe: see Daphne)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=process_env(**env),
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)  # fmt: skip
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.state.cleanup()

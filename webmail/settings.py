@@ -157,7 +157,9 @@ ASGI_APPLICATION = "webmail.asgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'webmail.sqlite3'}"), conn_max_age=60
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'webmail.sqlite3'}"),
+        conn_max_age=60,
+        conn_health_checks=True,  # a connection kept across a database restart is replaced
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -176,6 +178,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         ),
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer (a host gone, a firewall dropping packets) fails a request
+    # in seconds, with the 503 page (webmail.views.server_error), rather than hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -198,13 +204,22 @@ CACHES = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A worker killed in the middle of a task: acks_late leaves its task unacknowledged, and Redis
+# hands it out again after the visibility timeout (an hour, kept: ETA tasks wait that long in a
+# worker's memory, see tasks.ETA_HORIZON_SECONDS). A killed prefork child's task is acknowledged
+# as failed (reject_on_worker_lost stays off: a task that kills its worker must not loop). No
+# work is lost either way: it is in the database too (PendingChange, OutboxMessage) and beat's
+# sweepers below run it again once the dead worker's lease on the account has run out
+# (tests/mailbox/test_faults_worker.py).
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 WEBMAIL_RESYNC_SECONDS = int(env("WEBMAIL_RESYNC_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
-    # the safety net under IDLE (the watcher): every folder whose STATUS changed is resynced
+    # the safety net under IDLE (the watcher): every folder whose STATUS changed is resynced;
+    # and, since a sync pushes first, under the queue: changes whose push task was lost (Redis
+    # down when they were made, a worker killed) reach the server (tests/mailbox/test_faults_*)
     "resync-all-imap-accounts": {
         "task": "mailbox.tasks.sync_all_accounts",
         "schedule": WEBMAIL_RESYNC_SECONDS,

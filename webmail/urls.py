@@ -8,6 +8,7 @@ from accounts import views as account_views
 from . import converters, views
 
 register_converter(converters.IdConverter, "id")
+handler500 = "webmail.views.server_error"  # 503 while the database does not answer
 
 urlpatterns = [
     path("", views.home, name="home"),

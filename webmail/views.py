@@ -2,11 +2,15 @@ import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
+from django.template import loader
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
+
+RETRY_AFTER_SECONDS = 30
 
 
 @login_required
@@ -50,3 +54,20 @@ def healthz(request):
     if problems:
         return JsonResponse({"status": "unavailable", "problems": problems}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def server_error(request):
+    """The 500 handler: 503.html (with Retry-After) when the database does not answer now, as
+    while PostgreSQL restarts; else Django's 500.html. Both with an empty context.
+
+    The database is asked again rather than the exception looked at: under ASGI the handler
+    runs in another thread than the one that failed, without the exception, and a request can
+    fail on the database in a middleware as well as in its view. A refused connection answers
+    at once, and the connect timeout bounds the rest (settings.DATABASES)."""
+    problem = _database_problem()
+    connection.close()  # a broken one is not kept; under ASGI, this thread's own is not left
+    if problem is None:
+        return defaults.server_error(request)
+    response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -6,10 +6,12 @@ CA made here: clients trust ``ca_pem`` explicitly, verification is never turned 
 configuration follows ``shared/reference/dovecot.conf``; see there for why each setting is there.
 """
 
+import contextlib
 import datetime
 import logging
 import os
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -278,10 +280,14 @@ class Dovecot:
                 **self.ports,
             )
         )
+        self._launch()
+        return self
+
+    def _launch(self):
         self.process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(config)],
+            [DOVECOT, "-F", "-c", str(self.state / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.state / "log" / "stderr.log", "wb"),  # noqa: SIM115
+            stderr=open(self.state / "log" / "stderr.log", "ab"),  # noqa: SIM115
         )
         try:
             for port in self.ports.values():
@@ -290,7 +296,17 @@ class Dovecot:
             self.stop()
             log = (self.state / "log" / "stderr.log").read_text()[-2000:]
             raise RuntimeError(f"Dovecot did not start: {log}") from exc
-        return self
+
+    def restart(self):
+        """Stop the server and start it again on the same ports with the same mail, as an
+        administrator's restart does: every open connection is closed (its processes too: a
+        logged-in imap process outlives the master stopped alone)."""
+        for pid in _children(self.process.pid):  # first, so that connections go at once
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.terminate()
+        self.process.wait(10)
+        self._launch()
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -331,6 +347,19 @@ class Dovecot:
         """Deliver one message over LMTP, as a real MTA would."""
         with smtplib.LMTP(self.host, self.ports["lmtp"], timeout=30) as lmtp:
             lmtp.sendmail(sender, [recipient], message_bytes)
+
+
+def _children(pid):
+    """The ids of the processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 # --- SMTP ---------------------------------------------------------------------------------------

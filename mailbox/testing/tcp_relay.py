@@ -1,6 +1,7 @@
 """A TCP relay for tests that must lose a connection: it sits between a client and a server
-port, notes when each connection came, and on request cuts them or refuses new ones (a server
-that went away). No Django; threads only (two per connection)."""
+port, notes when each connection came, and on request cuts them, refuses new ones (a server
+that went away) or lets one go silent in the middle of a command (a peer that hangs). No
+Django; threads only (two per connection)."""
 
 import contextlib
 import socket
@@ -13,14 +14,17 @@ class TcpRelay:
 
     ``arrivals``: the time.monotonic() of each connection accepted, refused ones included.
     ``refuse``: while true, a new connection is closed at once. ``cut()``: every open
-    connection is closed now, as by a server that restarted."""
+    connection is closed now, as by a server that restarted. ``hold_at()``: one connection goes
+    silent after a given command. ``upstream_bytes``: bytes relayed from the server so far."""
 
     def __init__(self, upstream_port, upstream_host="127.0.0.1"):
         self.upstream = (upstream_host, upstream_port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.arrivals, self.refuse = [], False
+        self.upstream_bytes = 0
         self._open, self._lock = set(), threading.Lock()
+        self._hold, self._silent = None, set()
         threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
 
     def _accept(self):
@@ -41,12 +45,40 @@ class TcpRelay:
             server.settimeout(None)
             with self._lock:
                 self._open.update((client, server))
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+            for source, target, from_client in ((client, server, True), (server, client, False)):
+                args = (source, target, from_client)
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
 
-    def _pipe(self, source, target):
+    def hold_at(self, pattern, forward=True):
+        """The next connection whose client sends ``pattern`` (bytes, within one read) goes
+        silent there: that read is passed on to the server (``forward``) or dropped, then
+        nothing more passes either way until ``cut()``, as with a peer that hangs in the middle
+        of a command. Returns a threading.Event set at that moment."""
+        held = threading.Event()
+        self._hold = (pattern, forward, held)
+        return held
+
+    def _holds(self, data, source, target):
+        hold = self._hold
+        if hold is None or hold[0] not in data:
+            return False
+        self._hold = None
+        pattern, forward, held = hold
+        if forward:
+            target.sendall(data)
+        self._silent.update((source, target))
+        held.set()
+        return True
+
+    def _pipe(self, source, target, from_client):
         try:
             while data := source.recv(65536):
+                if from_client and self._holds(data, source, target):
+                    continue
+                if source in self._silent:
+                    continue  # a silent connection: what comes is dropped
+                if not from_client:
+                    self.upstream_bytes += len(data)
                 target.sendall(data)
         except OSError:
             pass
@@ -57,6 +89,7 @@ class TcpRelay:
         with self._lock:
             for sock in sockets:
                 self._open.discard(sock)
+                self._silent.discard(sock)
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
