@@ -623,7 +623,7 @@ def main():
     parser.add_argument("--redis-restart", action="store_true")
     parser.add_argument("--down", type=float, default=5, help="seconds Redis stays down")
     parser.add_argument("--settle", type=float, default=120,
-                        help="seconds to wait for the outbox and flag changes afterwards")  # fmt: skip
+                        help="seconds to wait for the outbox and flags afterwards")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--logs", help="a directory to keep daphne's, the worker's, beat's logs")
     args = parser.parse_args()
