@@ -114,11 +114,15 @@ class Processes:
         self.env = process_env(WEBMAIL_TEST_CONN_MAX_AGE="60")
         self.env.update(DJANGO_SETTINGS_MODULE="load_settings",
                         PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}")  # fmt: skip
-        self.logs, self.running = {}, {}
+        self.logs, self.running, self.commands = {}, {}, {}
         self.dir = tempfile.mkdtemp(prefix="bench-load-")
 
     def start(self, name, command):
-        self.logs[name] = log = tempfile.TemporaryFile()  # noqa: SIM115 (read in output())
+        """Start ``command``; a restart appends to the same log."""
+        self.commands[name] = command
+        if name not in self.logs:
+            self.logs[name] = tempfile.TemporaryFile()  # noqa: SIM115 (read in output())
+        log = self.logs[name]
         self.running[name] = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -141,6 +145,20 @@ class Processes:
     def output(self, name):
         self.logs[name].seek(0)
         return self.logs[name].read().decode(errors="replace")
+
+    def supervise(self, until, started):
+        """Until ``until`` (time.monotonic()), start again the worker or beat when it exits, as
+        the compose file's ``restart: unless-stopped`` does; [(name, seconds into the run, exit
+        code)] of each exit."""
+        exits = []
+        while time.monotonic() < until:
+            for name in ("worker", "beat"):
+                code = self.running[name].poll()
+                if code is not None:
+                    exits.append((name, round(time.monotonic() - started, 1), code))
+                    self.start(name, self.commands[name])
+            time.sleep(0.5)
+        return exits
 
     def stop(self):
         for process in self.running.values():
@@ -219,8 +237,9 @@ class Record:
         self.lock = threading.Lock()
         self.timings = []  # (kind, started at, seconds, error or None)
         self.errors = []  # (kind, started at, url, what)
-        self.stars = {}  # (user index, message id) -> (flagged wanted, acknowledged, at)
-        self.sends = []  # (token, recipient address, acknowledged, at)
+        # (user index, message id) -> (flagged wanted, acknowledged, started at, seconds)
+        self.stars = {}
+        self.sends = []  # (subject, recipient address, acknowledged, started at, seconds)
         self.outage = None  # (stopped at, started again at), time.monotonic()
 
     def note(self, kind, started, seconds, url, error):
@@ -324,7 +343,12 @@ class LoadUser:
         started = time.monotonic()
         answer = self.call("flag", "POST", "/mail/messages/action/", data, headers=FETCH)
         with self.record.lock:
-            self.record.stars[key] = (wanted, answer is not None, started)
+            self.record.stars[key] = (
+                wanted,
+                answer is not None,
+                started,
+                time.monotonic() - started,
+            )
         self.pause()
 
     def send(self):
@@ -350,7 +374,10 @@ class LoadUser:
         started = time.monotonic()
         sent = self.call("send", "POST", "/mail/compose/send/", fields, headers=FETCH)
         with self.record.lock:
-            self.record.sends.append((f"Load {token}", fields["to"], sent is not None, started))
+            seconds = time.monotonic() - started
+            self.record.sends.append(
+                (f"Load {token}", fields["to"], sent is not None, started, seconds)
+            )
         self.pause()
 
 
@@ -363,7 +390,7 @@ def restart_redis(redis_server, record, at, down):
     record.outage = (stopped, time.monotonic())
 
 
-def drive(args, base, addresses, redis_server):
+def drive(args, base, addresses, redis_server, processes):
     """Run the users for ``args.seconds``; the Record."""
     record = Record()
     start = time.monotonic()
@@ -376,6 +403,8 @@ def drive(args, base, addresses, redis_server):
                                         args=(redis_server, record, at, args.down)))  # fmt: skip
     for thread in threads:
         thread.start()
+    # the worker and beat kept running through the run, as compose would
+    record.exits = processes.supervise(deadline + 5, start)
     for thread in threads:
         thread.join()
     record.started, record.ended = start, time.monotonic()
@@ -431,9 +460,9 @@ def check_stars(world, addresses, record, phase_of):
 
     rows = Message.objects.in_bulk([message_id for _user, message_id in record.stars])
     by_user = defaultdict(list)
-    for (user, message_id), (wanted, acknowledged, at) in record.stars.items():
+    for (user, message_id), (wanted, acknowledged, at, seconds) in record.stars.items():
         if acknowledged and message_id in rows:
-            by_user[user].append((rows[message_id].uid, wanted, phase_of(at)))
+            by_user[user].append((rows[message_id].uid, wanted, phase_of(at, seconds)))
     counts, wrong = defaultdict(lambda: [0, 0]), []
     for user, stars in by_user.items():
         flagged = server_flagged(world, addresses[user], [uid for uid, _w, _p in stars])
@@ -449,9 +478,9 @@ def check_sends(world, record, phase_of):
     """Each acknowledged send in its recipient's Inbox, once; {phase: [checked, missing]}."""
     counts, missing = defaultdict(lambda: [0, 0]), []
     by_recipient = defaultdict(list)
-    for subject, recipient, acknowledged, at in record.sends:
+    for subject, recipient, acknowledged, at, seconds in record.sends:
         if acknowledged:
-            by_recipient[recipient].append((subject, phase_of(at)))
+            by_recipient[recipient].append((subject, phase_of(at, seconds)))
     for recipient, sends in by_recipient.items():
         client = imap_login(world, recipient)
         try:
@@ -479,10 +508,18 @@ def summary(seconds):
 
 
 def phase_function(record):
+    """phase(started at, seconds): "run" without an outage, else "before", "during" (the
+    request was in flight at some moment Redis was down) or "after"."""
     if record.outage is None:
-        return lambda at: "run"
+        return lambda at, seconds=0: "run"
     stopped, back = record.outage
-    return lambda at: "before" if at < stopped else ("during" if at < back else "after")
+
+    def phase(at, seconds=0):
+        if at + seconds < stopped:
+            return "before"
+        return "during" if at < back else "after"
+
+    return phase
 
 
 def tracebacks(log, limit=3):
@@ -497,12 +534,11 @@ def figures(record, processes):
     span = record.ended - record.started
     phase_of = phase_function(record)
     per_kind = {kind: summary([s for k, _at, s, _e in timings if k == kind]) for kind in KINDS}
-    errors_by_phase = defaultdict(int)
-    for _kind, at, _url, _what in record.errors:
-        errors_by_phase[phase_of(at)] += 1
-    requests_by_phase = defaultdict(int)
-    for _kind, at, _s, _e in timings:
-        requests_by_phase[phase_of(at)] += 1
+    errors_by_phase, requests_by_phase = defaultdict(int), defaultdict(int)
+    for _kind, at, seconds, error in timings:
+        requests_by_phase[phase_of(at, seconds)] += 1
+        if error is not None:
+            errors_by_phase[phase_of(at, seconds)] += 1
     result = {
         "seconds": span, "requests": len(timings), "requests_per_second": len(timings) / span,
         "kinds": per_kind, "errors": len(record.errors),
@@ -511,6 +547,7 @@ def figures(record, processes):
             {"kind": k, "at_s": round(at - record.started, 2), "url": url, "what": what}
             for k, at, url, what in record.errors[:10]
         ],
+        "process_exits": record.exits,
         "stars": len(record.stars), "sends": len(record.sends),
         "daphne_tracebacks": tracebacks(processes.output("daphne")),
         "worker_tracebacks": tracebacks(processes.output("worker")),
@@ -530,7 +567,11 @@ def setup_django(redis_url):
     import django
 
     django.setup()
+    import logging
+
     from django.test.utils import setup_databases
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per command
 
     return setup_databases(verbosity=0, interactive=False)
 
@@ -548,7 +589,7 @@ def run(args, redis_server):
         processes = Processes()
         try:
             base = processes.start_all()
-            record = drive(args, base, addresses, redis_server)
+            record = drive(args, base, addresses, redis_server, processes)
             phase_of = phase_function(record)
             results.update(figures(record, processes))
             waited, waiting, queued = settle(args.settle)
@@ -593,6 +634,8 @@ def report(r):
                 f"  {phase:<7} requests {r['requests_by_phase'].get(phase, 0):>6}, "
                 f"errors {r['errors_by_phase'].get(phase, 0)}"
             )
+    for name, at, code in r["process_exits"]:
+        print(f"the {name} exited at {at} s (code {code}); started again, as compose would")
     print(
         f"afterwards: waited {r['settle_s']:.0f} s; outbox rows still waiting "
         f"{r['outbox_waiting']}, flag changes still queued {r['changes_queued']}"
