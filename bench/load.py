@@ -53,6 +53,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -213,9 +214,16 @@ def make_user(world, index, count):
 
 
 def make_users(world, users, messages):
-    """[address] of the users, made four at a time."""
+    """[address] of the users, made four at a time; then the planner's statistics, as
+    autovacuum leaves them on a database in use (fresh tables have none: a search over 300
+    messages then took 300 ms of PostgreSQL, 70 ms after ANALYZE)."""
+    from django.db import connection
+
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(lambda i: make_user(world, i, messages), range(users)))
+        addresses = list(pool.map(lambda i: make_user(world, i, messages), range(users)))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return addresses
 
 
 # --- one simulated user -------------------------------------------------------------------------
@@ -522,11 +530,45 @@ def phase_function(record):
     return phase
 
 
-def tracebacks(log, limit=3):
-    """The first few tracebacks of a process's log, each cut to its last 1,500 characters."""
-    found = re.findall(r"Traceback \(most recent call last\):.*?(?=\n\S[^\n]*\n(?:\S|$)|\Z)",
-                       log, flags=re.S)  # fmt: skip
-    return [text[-1500:] for text in found[:limit]]
+def server_errors(log):
+    """daphne's 500s (Django's "Internal Server Error: <path>" and its traceback): {"<path>:
+    <the exception's last line>": count}, and the first traceback of each (_our_frames)."""
+    counts, first = defaultdict(int), {}
+    for block in re.split(r"\n(?=Internal Server Error: )", log)[1:]:
+        path = block.split("\n", 1)[0].removeprefix("Internal Server Error: ")
+        path = re.sub(r"/\d+/", "/<id>/", path)
+        lines = list(_traceback_lines(block.splitlines()))
+        block = "\n".join(lines)
+        raised = [line for line in lines if re.match(r"[\w.]+(Error|Exception)\b", line)]
+        key = f"{path}: {raised[-1] if raised else '?'}"
+        counts[key] += 1
+        first.setdefault(key, _our_frames(lines))
+    return dict(counts), first
+
+
+def _traceback_lines(lines):
+    """The first line and the traceback after it, up to the log's next line."""
+    yield lines[0]
+    for line in lines[1:]:
+        traceback = line.startswith((" ", "Traceback", "During handling", "The above exception"))
+        if not (traceback or not line or re.match(r"[\w.]+(Error|Exception)\b", line)):
+            return
+        yield line
+
+
+def _our_frames(lines):
+    """A traceback shortened to its first line, the frames in this project's code (not the
+    virtualenv's) with their source line, and the exception raised last."""
+    kept = [lines[0]]
+    for index, line in enumerate(lines):
+        if line.startswith("  File ") and str(ROOT) in line and ".venv" not in line:
+            kept += lines[index : index + 2]
+    return "\n".join(kept + [line for line in lines if re.match(r"[\w.]+Error\b", line)][-1:])
+
+
+def exits_of(log):
+    """The lines of a Celery process's log that say it stopped on an error."""
+    return [line for line in log.splitlines() if "Unrecoverable error" in line][:3]
 
 
 def figures(record, processes):
@@ -549,8 +591,9 @@ def figures(record, processes):
         ],
         "process_exits": record.exits,
         "stars": len(record.stars), "sends": len(record.sends),
-        "daphne_tracebacks": tracebacks(processes.output("daphne")),
-        "worker_tracebacks": tracebacks(processes.output("worker")),
+        "server_errors": server_errors(processes.output("daphne"))[0],
+        "server_tracebacks": list(server_errors(processes.output("daphne"))[1].values()),
+        "worker_failures": exits_of(processes.output("worker")),
     }  # fmt: skip
     if record.outage:
         result["redis_down"] = [round(t - record.started, 2) for t in record.outage]
@@ -572,6 +615,7 @@ def setup_django(redis_url):
     from django.test.utils import setup_databases
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per command
+    warnings.filterwarnings("ignore", "Session.login_data is deprecated")  # aiosmtpd's own
 
     return setup_databases(verbosity=0, interactive=False)
 
@@ -649,10 +693,12 @@ def report(r):
         print(f"  lost: {line}")
     for error in r["first_errors"]:
         print(f"  error at {error['at_s']} s: {error['kind']} {error['url']}: {error['what']}")
-    for text in r["daphne_tracebacks"]:
-        print("daphne:", text, sep="\n")
-    for text in r["worker_tracebacks"]:
-        print("worker:", text, sep="\n")
+    for key, count in r["server_errors"].items():
+        print(f"  daphne answered 500 {count} times: {key}")
+    for line in r["worker_failures"]:
+        print(f"  worker: {line}")
+    if r["server_tracebacks"] and r["errors"]:
+        print("the first traceback of each:", *r["server_tracebacks"], sep="\n")
 
 
 def main():
