@@ -53,7 +53,6 @@ import tempfile
 import threading
 import time
 import uuid
-import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -614,8 +613,8 @@ def setup_django(redis_url):
 
     from django.test.utils import setup_databases
 
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per command
-    warnings.filterwarnings("ignore", "Session.login_data is deprecated")  # aiosmtpd's own
+    # aiosmtpd's line per command, and its warning of its own deprecated API at each login
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
 
     return setup_databases(verbosity=0, interactive=False)
 
