@@ -111,6 +111,7 @@ class Processes:
     def __init__(self):
         from tests.running_app import process_env
 
+        # the worker and beat keep their connections as in production (daphne keeps none there)
         self.env = process_env(WEBMAIL_TEST_CONN_MAX_AGE="60")
         self.env.update(DJANGO_SETTINGS_MODULE="load_settings",
                         PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}")  # fmt: skip
@@ -123,8 +124,9 @@ class Processes:
         if name not in self.logs:
             self.logs[name] = tempfile.TemporaryFile()  # noqa: SIM115 (read in output())
         log = self.logs[name]
+        env = {**self.env, "PGAPPNAME": f"load-{name}"}  # its connections, named (Sampler)
         self.running[name] = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
 
@@ -388,6 +390,39 @@ class LoadUser:
         self.pause()
 
 
+class Sampler(threading.Thread):
+    """PostgreSQL's connections, twice a second: the most each process of ours held at once
+    (by application_name, PGAPPNAME), the most on the whole server, and its limit."""
+
+    QUERY = """SELECT application_name, count(*) FILTER (WHERE datname = current_database()),
+                      (SELECT count(*) FROM pg_stat_activity),
+                      current_setting('max_connections')::int
+               FROM pg_stat_activity GROUP BY 1"""
+
+    def __init__(self, until):
+        super().__init__(daemon=True)
+        self.until, self.peaks, self.server_peak, self.limit = until, defaultdict(int), 0, None
+
+    def run(self):
+        from django.db import connection
+
+        try:
+            while time.monotonic() < self.until:
+                with connection.cursor() as cursor:
+                    cursor.execute(self.QUERY)
+                    for name, ours, everyone, limit in cursor.fetchall():
+                        if name.startswith("load-"):
+                            self.peaks[name] = max(self.peaks[name], ours)
+                        self.server_peak, self.limit = max(self.server_peak, everyone), limit
+                time.sleep(0.5)
+        finally:
+            connection.close()
+
+    def figures(self):
+        return {"peaks": dict(self.peaks), "server_peak": self.server_peak,
+                "max_connections": self.limit}  # fmt: skip
+
+
 def restart_redis(redis_server, record, at, down):
     time.sleep(max(0, at - time.monotonic()))
     stopped = time.monotonic()
@@ -408,6 +443,8 @@ def drive(args, base, addresses, redis_server, processes):
         at = start + args.seconds / 3
         threads.append(threading.Thread(target=restart_redis,
                                         args=(redis_server, record, at, args.down)))  # fmt: skip
+    sampler = Sampler(deadline + 5)
+    sampler.start()
     for thread in threads:
         thread.start()
     # the worker and beat kept running through the run, as compose would
@@ -415,6 +452,8 @@ def drive(args, base, addresses, redis_server, processes):
     for thread in threads:
         thread.join()
     record.started, record.ended = start, time.monotonic()
+    sampler.join()
+    record.connections = sampler.figures()
     return record
 
 
@@ -589,6 +628,7 @@ def figures(record, processes):
             for k, at, url, what in record.errors[:10]
         ],
         "process_exits": record.exits,
+        "database_connections": record.connections,
         "stars": len(record.stars), "sends": len(record.sends),
         "server_errors": server_errors(processes.output("daphne"))[0],
         "server_tracebacks": list(server_errors(processes.output("daphne"))[1].values()),
@@ -677,6 +717,10 @@ def report(r):
                 f"  {phase:<7} requests {r['requests_by_phase'].get(phase, 0):>6}, "
                 f"errors {r['errors_by_phase'].get(phase, 0)}"
             )
+    pg = r["database_connections"]
+    held = ", ".join(f"{name} {count}" for name, count in sorted(pg["peaks"].items()))
+    print(f"PostgreSQL connections, most at once: {held}; the whole server "
+          f"{pg['server_peak']} of max_connections {pg['max_connections']}")  # fmt: skip
     for name, at, code in r["process_exits"]:
         print(f"the {name} exited at {at} s (code {code}); started again, as compose would")
     print(
