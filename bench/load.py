@@ -12,9 +12,9 @@ production (bench/load_settings.py); the fixture Dovecot (IMAP, LMTP) and SMTP s
 
 Each simulated user has its own portal user and IMAP account, seeded with ``--messages``
 generated messages (mailbox.testing.seed), synced, prefetched and indexed before the clock
-starts. Then each, in its own thread with an HTTP client of the standard library
-(tests.running_app.Client), logs in and loops, pausing up to ``--think`` seconds (uniform)
-between requests:
+starts (then ANALYZE, as autovacuum leaves a database in use). Then each, in its own thread
+with an HTTP client of the standard library (tests.running_app.Client), logs in and loops,
+pausing up to ``--think`` seconds (uniform) between requests:
 
 1. the Inbox (``list``), and half the time the next page through the "Older messages" cursor
    link, as the page's script asks for it when the list is scrolled (``?part=rows``: ``more``);
@@ -30,11 +30,16 @@ exception (a refused or broken connection, a timeout): the goal is none.
 
 With ``--redis-restart`` Redis is stopped (SIGTERM: it writes its AOF) a third of the way in
 and started again ``--down`` seconds later, while the users go on. Errors are counted before,
-during (a request started while it was down) and after. Then, when the run is over, the bench
+during (a request in flight at some moment while it was down) and after. A worker or beat that
+exits is started again at once, as the compose file's restart policy does, and the exit is
+reported. Then, with or without a restart, when the run is over, the bench
 waits (``--settle`` seconds at most) for the outbox and the queued flag changes to drain, and
 checks on the servers: each message a send was acknowledged for is in its recipient's Inbox
 (IMAP SEARCH for its unique subject), and each message's \\Flagged on Dovecot is the state its
 last acknowledged star asked for, those made while Redis was down counted apart.
+
+Also reported: daphne's 500s (by path and exception, with the frames in our code) and the most
+PostgreSQL connections each process held at once (by PGAPPNAME), against the server's limit.
 """
 
 import argparse
