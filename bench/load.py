@@ -288,7 +288,7 @@ class LoadUser:
             try:
                 answer = json.loads(text)
             except ValueError:
-                answer = {}
+                answer = {"error": "not JSON"}
             if answer.get("ok") is False or answer.get("error"):
                 error = f"JSON {text[:200]}"
         self.record.note(kind, started, time.monotonic() - started, url, error)
@@ -298,21 +298,29 @@ class LoadUser:
         time.sleep(self.rng.uniform(0, self.args.think))
 
     def run(self):
-        """Log in, then rounds until the deadline."""
+        """Log in (``login``: the form, its POST, /mail/'s redirect to the Inbox), then rounds
+        until the deadline. A mistake of this script's is an error too, not a lost thread."""
+        try:
+            self.log_in()
+            rounds = 0
+            while self.folder_url and time.monotonic() < self.deadline:
+                self.one_round(rounds)
+                rounds += 1
+        except Exception as error:  # noqa: BLE001
+            self.record.note("script", time.monotonic(), 0, "", repr(error))
+
+    def log_in(self):
         name = f"load{self.index}"
-        self.client.get("/login/")
-        if not self.call("login", "POST", "/login/", {"username": name, "password": PASSWORD},
-                         expect=302):  # fmt: skip
+        form = self.call("login", "GET", "/login/")
+        data = {"username": name, "password": PASSWORD}
+        if form is None or not self.call("login", "POST", "/login/", data, expect=302):
             return
-        answer = self.client.get("/mail/")
-        self.folder_url = answer[1].get("Location", "")
-        if answer[0] != 302 or "/mail/folders/" not in self.folder_url:
-            self.record.note("login", time.monotonic(), 0, "/mail/", f"no Inbox: {answer[0]}")
-            return
-        rounds = 0
-        while time.monotonic() < self.deadline:
-            self.one_round(rounds)
-            rounds += 1
+        answer = self.call("login", "GET", "/mail/", expect=302)
+        location = answer[1].get("Location", "") if answer else ""
+        if answer and "/mail/folders/" not in location:
+            self.record.note("login", time.monotonic(), 0, "/mail/", f"to {location}, no Inbox")
+        elif answer:
+            self.folder_url = location
 
     def one_round(self, number):
         answer = self.call("list", "GET", self.folder_url)
