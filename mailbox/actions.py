@@ -66,8 +66,12 @@ def _push_on_commit(accounts):
     from .tasks import sync_account
 
     for account_id in {account.pk for account in accounts if not account.is_pop3}:
-        push = lambda a=account_id: sync_account.delay(a, push_only=True)  # noqa: E731
-        transaction.on_commit(push, robust=True)
+        # robust: with the task queue down (Redis restarting) the change is made and stays
+        # queued in PendingChange; the account's next sync pushes it (the next change made
+        # here, or beat's resync). Raising would answer 500 for a change that was kept.
+        transaction.on_commit(
+            lambda a=account_id: sync_account.delay(a, push_only=True), robust=True
+        )
 
 
 def _locked_by_folder(user, message_ids):

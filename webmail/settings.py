@@ -155,10 +155,15 @@ TEMPLATES = [
 WSGI_APPLICATION = "webmail.wsgi.application"
 ASGI_APPLICATION = "webmail.asgi.application"
 
+# Persistent connections in the worker and beat, not in the web process (webmail/asgi.py sets
+# WEBMAIL_ASGI before the settings load): under ASGI each request runs in a thread of its own,
+# whose connection would be kept, never used again, until it ages out (Django's docs: disable
+# them under ASGI). With them, 10 users of bench/load.py had daphne hold 54 connections at once,
+# and 50 users exhausted PostgreSQL's 100 ("too many clients": 500s).
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'webmail.sqlite3'}"),
-        conn_max_age=60,
+        conn_max_age=0 if os.environ.get("WEBMAIL_ASGI") == "1" else 60,
         conn_health_checks=True,  # a connection kept across a database restart is replaced
     )
 }

@@ -28,9 +28,10 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # whitenoise serves static/ as it is (no collectstatic), so daphne started by a test has its scripts
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# A new connection per request, as the tests expect; a bench's daphne keeps them as production
-# does (its figures over HTTP would otherwise include a PostgreSQL login per request)
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("WEBMAIL_TEST_CONN_MAX_AGE", "0"))
+# A new connection per request, as the tests expect; a bench's worker keeps them as production
+# does (WEBMAIL_TEST_CONN_MAX_AGE). daphne never does, as in production (settings.py).
+if os.environ.get("WEBMAIL_ASGI") != "1":
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("WEBMAIL_TEST_CONN_MAX_AGE", "0"))
 # Redis as the cache, as in production. Database ids repeat from test to test and from run to
 # run, so each process has keys of its own (the process id and a random part in the prefix)
 # and each test a new generation of them (mailbox.testing.cache_keys).

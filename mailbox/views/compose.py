@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from accounts.identities import default_identity, get_identity_for_user, identities_for_user
 from accounts.models import MailAccount, get_preferences
@@ -429,7 +430,7 @@ def _draft_from_post(request):
     or None for a first save."""
     if not request.POST.get("draft", ""):
         key = _client_key(request)
-        draft_id = cache.get(key) if key else None
+        draft_id = _remembered_draft(key) if key else None
         if not draft_id:
             return None
     else:
@@ -438,6 +439,23 @@ def _draft_from_post(request):
     if not draft:
         raise Http404
     return draft
+
+
+def _remembered_draft(key):
+    """The draft a form's first save made (its id), or None; None too while Redis does not
+    answer: the save then makes a draft, as a first save does (a second one only when the first
+    save's answer was lost as well)."""
+    try:
+        return cache.get(key)
+    except RedisError:
+        return None
+
+
+def _remember_draft(key, draft_id):
+    try:
+        cache.set(key, draft_id, CLIENT_KEY_TTL)
+    except RedisError:  # the draft is saved; only a lost answer could make a second one
+        pass
 
 
 def _client_key(request):
@@ -453,7 +471,7 @@ def save(request):
         if draft is None:
             draft = drafts.do_save_draft(request.user, fields, start=posted_start(request))
             if _client_key(request):
-                cache.set(_client_key(request), draft.pk, CLIENT_KEY_TTL)
+                _remember_draft(_client_key(request), draft.pk)
         else:
             draft = drafts.do_save_draft(request.user, fields, draft=draft,
                                          seen_version=posted_id(request, "version"))  # fmt: skip
