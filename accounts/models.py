@@ -272,6 +272,7 @@ class Preferences(models.Model):
     notify_new_mail = models.BooleanField(
         _("show a desktop notification for new mail in the Inbox"), default=False
     )
+    conversations = models.BooleanField(_("group messages into conversations"), default=True)
 
     def __str__(self):
         return f"preferences of {self.user}"

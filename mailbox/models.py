@@ -122,6 +122,8 @@ class Message(models.Model):
     # kept here: its name in the storage ("" for a message on an IMAP server; the default in the
     # database too, since the IMAP sync COPYs rows without it)
     raw_name = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # its conversation, across the account's folders (mailbox.sync.threads): set as it is cached
+    thread = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -136,6 +138,9 @@ class Message(models.Model):
                 fields=["folder"], condition=models.Q(seen=False), name="message_folder_unseen"
             ),
             models.Index(fields=["message_id"], name="message_message_id"),
+            # conversations: a folder's list (its newest message per conversation) and opening one
+            models.Index(fields=["folder", "thread", "-date", "-id"], name="message_folder_thread"),
+            models.Index(fields=["thread"], name="message_thread"),
             # The list's other sort orders (mailbox.listing: the same expressions)
             models.Index(fields=["folder", "sender_key", "id"], name="message_folder_sender"),
             models.Index(fields=["folder", "subject_key", "id"], name="message_folder_subject"),
@@ -154,6 +159,26 @@ class Message(models.Model):
         """Every flag and keyword as the server spells them."""
         system = [f"\\{attr.title()}" for attr in SYSTEM_FLAGS.values() if getattr(self, attr)]
         return tuple(system + self.keywords.split())
+
+
+class ThreadKey(models.Model):
+    """What threading remembers of an account (mailbox.parsing.threading): a 64-bit key (of a
+    Message-ID, or of a normalized subject) -> the conversation it belongs to. ``date``: a
+    subject key's newest message, for the subject fallback's time window."""
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    key = models.BigIntegerField()
+    thread = models.BigIntegerField()
+    date = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="threadkey_unique_key")
+        ]
+        indexes = [models.Index(fields=["account", "thread"], name="threadkey_thread")]
+
+    def __str__(self):
+        return f"{self.key} -> {self.thread}"
 
 
 class BodyPart(models.Model):
