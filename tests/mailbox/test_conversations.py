@@ -1,5 +1,7 @@
 """Alice's mail falls into conversations as it is cached: across her folders, whoever wrote it."""
 
+import re
+
 import pytest
 
 from mailbox import actions
@@ -25,8 +27,8 @@ def raw(message_id, subject, *, sender="bob@example.net", to="alice@example.org"
     return ("\r\n".join([*lines, "", "Hello."]) + "\r\n").encode()
 
 
-def append(client, folder, data):
-    status, answer = client.imap.append(folder, None, None, data)
+def append(client, folder, data, flags=None):
+    status, answer = client.imap.append(folder, flags, None, data)
     assert status == "OK", answer
 
 
@@ -80,3 +82,34 @@ def test_a_sent_copy_kept_here_joins_the_conversation_it_answers(imap_account, o
     kept = local.keep_message(sent, raw("r5@alice", "Re: Tickets", sender="alice@example.org",
                                         in_reply_to="q5@bob"))  # fmt: skip
     assert kept.thread == cached(imap_account, "q5@bob").thread
+
+
+def test_opening_the_conversation_shows_its_messages_in_order_older_ones_collapsed(
+    imap_account, other_client, alice_client, client, bob
+):
+    append(other_client, "INBOX", raw("q6@bob", "Trip", date="Mon, 2 Nov 2026 09:00:00 +0000"),
+           "(\\Seen)")  # fmt: skip
+    append(other_client, "Sent", raw("r6@alice", "Re: Trip", sender="alice@example.org",
+           in_reply_to="q6@bob", date="Mon, 2 Nov 2026 10:00:00 +0000"), "(\\Seen)")  # fmt: skip
+    append(other_client, "INBOX", raw("s6@bob", "Re: Trip", references="q6@bob r6@alice",
+           date="Mon, 2 Nov 2026 11:00:00 +0000"))  # fmt: skip
+    append(other_client, "Trash", raw("t6@bob", "Re: Trip", in_reply_to="q6@bob",
+           date="Mon, 2 Nov 2026 12:00:00 +0000"))  # fmt: skip
+    assert run_account(imap_account.pk)
+    newest = cached(imap_account, "s6@bob")
+    url = f"/mail/messages/{newest.pk}/"
+    html = alice_client.get(url, {"part": "pane"}).content.decode()
+    items = re.findall(r'<li class="thread-item([^"]*)" data-message-id="(\d+)"', html)
+    order = [cached(imap_account, m).pk for m in ("q6@bob", "r6@alice", "s6@bob")]
+    assert [int(pk) for _classes, pk in items] == order  # Trash left out
+    assert [" open" in classes for classes, _pk in items] == [False, False, True]
+    inbox_ids = sorted([order[0], order[2]])
+    assert re.search(
+        rf'data-ids="{inbox_ids[0]},{inbox_ids[1]}|{inbox_ids[1]},{inbox_ids[0]}"', html
+    )
+    single = alice_client.get(url, {"part": "pane", "single": "1"}).content.decode()
+    assert "thread-item" not in single
+    item = alice_client.get(f"/mail/messages/{order[0]}/", {"part": "thread-item"})
+    assert b"Hello." in item.content
+    client.force_login(bob)
+    assert client.get(f"/mail/messages/{order[0]}/", {"part": "thread-item"}).status_code == 404
