@@ -68,13 +68,24 @@ def attach(folder, messages):
         Message.objects.filter(thread__in=threads, folder__account_id=folder.account_id)
         .exclude(~Q(folder_id=folder.pk), folder__role__in=HIDDEN_ROLES)
         .order_by("date", "id")
-        .values_list("thread", "pk", "folder_id", "from_name", "from_address", "seen", "flagged")
+        .values_list(
+            "thread",
+            "pk",
+            "folder_id",
+            "folder__role",
+            "from_name",
+            "from_address",
+            "seen",
+            "flagged",
+        )
     )
     found = {}
-    for thread, pk, folder_id, name, address, seen, flagged in members if threads else []:
+    for thread, pk, folder_id, role, name, address, seen, flagged in members if threads else []:
         conversation = found.setdefault(thread, Conversation())
         conversation.count += 1
-        person = "" if address.lower() in mine else (name or address)
+        # the user: by address, or as the sender of what is in Sent (sent from anywhere)
+        mine_here = role == Role.SENT or address.lower() in mine
+        person = "" if mine_here else (name or address)
         if person not in conversation.people:
             conversation.people.append(person)
         if folder_id == folder.pk:
