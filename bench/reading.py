@@ -152,7 +152,7 @@ class Threads:
 
     def next(self, message_id, new_subject):
         """(subject, In-Reply-To, References) of the next message, ``message_id``."""
-        if self.open and self.rng.random() < 0.6:
+        if self.open and self.rng.random() < 0.45:
             thread = self.open[self.rng.randrange(len(self.open))]
             subject, ids = thread[0], thread[1]
             thread[1], thread[2] = [*ids, message_id][-20:], thread[2] - 1
