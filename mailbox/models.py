@@ -166,16 +166,16 @@ class ThreadKey(models.Model):
     Message-ID, or of a normalized subject) -> the conversation it belongs to. ``date``: a
     subject key's newest message, for the subject fallback's time window."""
 
-    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="+")
+    # One index, the key itself: a sync inserts thousands of keys a batch, and each index more
+    # is a write more for each. A merge (rare: two conversations linked) finds the keys of a
+    # conversation by scanning the account's keys instead.
+    pk = models.CompositePrimaryKey("account", "key")
+    account = models.ForeignKey(  # the primary key's first column serves its lookups
+        MailAccount, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.BigIntegerField()
     thread = models.BigIntegerField()
     date = models.DateTimeField(null=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["account", "key"], name="threadkey_unique_key")
-        ]
-        indexes = [models.Index(fields=["account", "thread"], name="threadkey_thread")]
 
     def __str__(self):
         return f"{self.key} -> {self.thread}"

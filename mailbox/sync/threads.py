@@ -15,6 +15,7 @@ A batch of N new rows of one account costs a fixed number of statements, whateve
 import secrets
 
 from django.db import connection
+from django.db.models import Case, Value, When
 
 from mailbox.models import Message, ThreadKey
 from mailbox.parsing.threading import Known, Mail, keys_of, plan, thread_id_for
@@ -54,6 +55,15 @@ def thread_mails(account_id, mails):
 
 def _lookup(account_id, keys):
     keys, found = list(keys), {}
+    if connection.vendor == "postgresql":  # one array parameter: no SQL of 20,000 placeholders
+        table = connection.ops.quote_name(ThreadKey._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT key, thread, date FROM {table} "  # noqa: S608
+                "WHERE account_id = %s AND key = ANY(%s::bigint[])",
+                [account_id, keys],
+            )
+            return {key: Known(thread, date) for key, thread, date in cursor.fetchall()}
     for start in range(0, len(keys), CHUNK):
         rows = ThreadKey.objects.filter(account_id=account_id, key__in=keys[start : start + CHUNK])
         for key, thread, date in rows.values_list("key", "thread", "date"):
@@ -62,13 +72,16 @@ def _lookup(account_id, keys):
 
 
 def _merge(account_id, merges):
-    """Conversations linked by this batch: their messages and keys take the surviving id."""
-    by_target = {}
-    for old, new in merges.items():
-        by_target.setdefault(new, []).append(old)
-    for new, olds in by_target.items():
-        Message.objects.filter(thread__in=olds, folder__account_id=account_id).update(thread=new)
-        ThreadKey.objects.filter(account_id=account_id, thread__in=olds).update(thread=new)
+    """Conversations linked by this batch: their messages and keys take the surviving id
+    (one UPDATE of each table, on their thread indexes)."""
+    if not merges:
+        return
+    olds = list(merges)
+    messages = Message.objects.filter(thread__in=olds, folder__account_id=account_id)
+    keys = ThreadKey.objects.filter(account_id=account_id, thread__in=olds)
+    survivor = Case(*(When(thread=old, then=Value(new)) for old, new in merges.items()))
+    messages.update(thread=survivor)
+    keys.update(thread=survivor)
 
 
 def _insert_keys(account_id, entries):

@@ -140,3 +140,22 @@ def test_bob_gets_none_of_alices_conversations(client, bob, inbox):
     url = reverse("mailbox:folder_messages", args=[inbox.pk])
     assert client.get(url).status_code == 404
     assert client.get(url, {"part": "rows", "ids": "1"}).status_code == 404
+
+
+def test_mail_cached_before_conversations_is_threaded_by_the_migration(inbox, sent):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("mailbox.migrations.0007_conversations")
+    question = message(inbox, None, 0, message_id="q@bob")
+    reply = message(sent, None, 1, message_id="r@alice", in_reply_to="q@bob", references="q@bob")
+    other = message(inbox, None, 2, message_id="x@carol", subject="Lunch")
+    late = message(inbox, None, 3, message_id="s@bob", subject="Re: Quick question")
+    migration.thread_cached_mail(apps, None)
+    threads = {m.message_id: m.thread for m in Message.objects.all()}
+    assert threads["q@bob"] == threads["r@alice"] == threads["s@bob"] is not None
+    assert threads["x@carol"] not in (None, threads["q@bob"])
+    assert {question.pk, reply.pk, other.pk, late.pk} == set(
+        Message.objects.values_list("pk", flat=True)
+    )
