@@ -54,6 +54,8 @@ def sees_one_row_and_opens_it_in_order(page, conversation, name):
     assert set(row.get_attribute("data-ids").split(",")) == {str(question.pk), str(answer.pk)}
     assert row.locator(".thread-count").inner_text() == "3"
     assert "me" in row.locator(".sender").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"conversation-{name}-list.png")
     row.locator("a.open").click()
     page.wait_for_selector("#message.conversation")
     items = page.locator(".thread-item")

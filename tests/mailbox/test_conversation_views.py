@@ -159,3 +159,12 @@ def test_mail_cached_before_conversations_is_threaded_by_the_migration(inbox, se
     assert {question.pk, reply.pk, other.pk, late.pk} == set(
         Message.objects.values_list("pk", flat=True)
     )
+
+
+def test_alice_turns_conversations_off_and_on_in_her_preferences(alice_client, alice):
+    form = {"theme": "system", "mark_read_after": "0"}
+    assert alice_client.get("/accounts/preferences/").content.count(b'name="conversations"') == 1
+    alice_client.post("/accounts/preferences/", form)
+    assert Preferences.objects.get(user=alice).conversations is False
+    alice_client.post("/accounts/preferences/", {**form, "conversations": "on"})
+    assert Preferences.objects.get(user=alice).conversations is True
