@@ -3,10 +3,11 @@
 The rules, after JWZ's threading algorithm (https://www.jwz.org/doc/threading.html), kept
 incremental so that a list never threads at reading time:
 
-1. Every Message-ID a message names (its own, its References, its In-Reply-To) is a *key*. All
-   keys of one message belong to its conversation; a key already known joins the message to the
-   conversation it points to. A reply cached before the message it answers has already put that
-   message's id among the keys, so the parent joins the child's conversation when it comes.
+1. The Message-IDs a message names (its own, its parent's, its References' first: the root)
+   are *keys*. All keys of one message belong to its conversation; a key already known joins
+   the message to the conversation it points to. A reply cached before the message it answers
+   has already put that message's id among the keys, so the parent joins the child's
+   conversation when it comes.
 2. When a message links conversations that were apart (two replies cached before their common
    parent), they merge: the existing conversation with the smallest id absorbs the others, and
    a new message never renames an existing conversation (fewer rows to rewrite).
@@ -116,10 +117,18 @@ class Mail:
         parents = tuple(references.split())
         if in_reply_to and in_reply_to not in parents:
             parents = (*parents, in_reply_to)
-        keys = tuple(id_key(item) for item in (message_id, *parents) if item)
+        keys = tuple(id_key(item) for item in _linking_ids(message_id, parents) if item)
         normalized, replied = normalize_subject(subject)
         key = subject_key(normalized) if normalized else None
         return cls(message_id, parents, subject, date, keys, key, replied)
+
+
+def _linking_ids(message_id, parents):
+    """The ids a message links by: its own, its parent's and its conversation's root (the
+    first of its References). Enough to join a chain cached in any order (each message of it
+    names the root, or a parent that names it), and a sync writes a few keys a message rather
+    than up to 50."""
+    return dict.fromkeys((message_id, *parents[:1], *parents[-1:]))
 
 
 @dataclass(frozen=True, slots=True)

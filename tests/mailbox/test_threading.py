@@ -128,3 +128,14 @@ def test_links_inside_one_batch_are_followed_whatever_the_order():
     assert result.threads[:4] == [1000] * 4
     assert result.threads[4] == 1004
     assert result.new_keys[subject_key("plan")] == Known(1000, T0 + 4 * DAY)
+
+
+def test_a_long_chain_cached_newest_first_stays_one_conversation():
+    store = Store()
+    ids = [f"{n}@x" for n in range(8)]
+    results = [
+        store.cache(mail(ids[n], "Re: Plan", refs=ids[:n], at=T0 + n * DAY))
+        for n in range(7, 0, -1)
+    ]
+    results.append(store.cache(mail(ids[0], "Plan")))
+    assert len({result.threads[0] for result in results}) == 1
