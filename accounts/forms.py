@@ -337,7 +337,7 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
 class PreferencesForm(forms.ModelForm):
     class Meta:
         model = Preferences
-        fields = ["theme", "mark_read_after", "notify_new_mail"]
+        fields = ["theme", "mark_read_after", "notify_new_mail", "conversations"]
         widgets = {"theme": forms.RadioSelect, "mark_read_after": forms.RadioSelect}
 
 

@@ -274,6 +274,7 @@ class Preferences(models.Model):
     notify_new_mail = models.BooleanField(
         _("show a desktop notification for new mail in the Inbox"), default=False
     )
+    conversations = models.BooleanField(_("group messages into conversations"), default=True)
 
     # the width of the mail screen's message list in CSS pixels, as the user dragged it; None: the
     # screen's own default (templates/mailbox/mail.html, static/js/panes.js)

@@ -148,6 +148,31 @@ def make_subject(rng):
     return subject
 
 
+class Threads:
+    """Conversations of 1 to 8 messages (a third alone), their replies spread over the next
+    messages to arrive (a few days at this folder's pace), as mail threads look."""
+
+    def __init__(self, rng):
+        self.rng, self.open = rng, []  # [subject, ids so far, replies still to come]
+
+    def next(self, message_id, new_subject):
+        """(subject, In-Reply-To, References) of the next message, ``message_id``."""
+        if self.open and self.rng.random() < 0.45:
+            thread = self.open[self.rng.randrange(len(self.open))]
+            subject, ids = thread[0], thread[1]
+            thread[1], thread[2] = [*ids, message_id][-20:], thread[2] - 1
+            if thread[2] <= 0:
+                self.open.remove(thread)
+            return "Re: " + subject, ids[-1], " ".join(ids)
+        size = 1 if self.rng.random() < 0.33 else self.rng.randint(2, 8)
+        subject = new_subject().removeprefix("Re: ").removeprefix("Fwd: ")
+        if size > 1:
+            self.open.append([subject, [message_id], size - 1])
+            if len(self.open) > 40:  # a conversation nobody answered any more
+                self.open.pop(0)
+        return subject, "", ""
+
+
 def list_rows(folder_id, uidvalidity, count, address, seed=1):
     """``count`` rows of the sync's COLUMNS, oldest first (UIDs grow with the arrival date):
     five years of mail, 30% unread, 5% flagged, 15% with attachments."""
@@ -160,17 +185,19 @@ def list_rows(folder_id, uidvalidity, count, address, seed=1):
     span = 5 * 365 * 86400
     ages = sorted((int(span * rng.random() ** 1.5) for _ in range(count)), reverse=True)
     structure = b'("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 4096 80 NIL NIL NIL NIL)'
+    threads = Threads(rng)
     for uid, age in enumerate(ages, 1):
         arrived = now - datetime.timedelta(seconds=age)
         name, sender = rng.choice(senders)
         words = rng.choices(WORDS, k=40)
+        message_id = f"{uid}.{rng.getrandbits(40):010x}@{sender.partition('@')[2]}"
+        subject, in_reply_to, references = threads.next(message_id, lambda: make_subject(rng))
         row = {
             "folder_id": folder_id, "uidvalidity": uidvalidity, "uid": uid,
             "date": arrived - datetime.timedelta(seconds=rng.randrange(5, 900)),
             "internaldate": arrived, "from_name": name, "from_address": sender, "to": address,
-            "cc": "", "subject": make_subject(rng),
-            "message_id": f"<{uid}.{rng.getrandbits(40):010x}@{sender.partition('@')[2]}>",
-            "in_reply_to": "", "references": "", "content_type": "text/plain",
+            "cc": "", "subject": subject, "message_id": message_id,
+            "in_reply_to": in_reply_to, "references": references, "content_type": "text/plain",
             "size": min(25_000_000, int(math.exp(rng.gauss(math.log(9000), 1.1)))),
             "has_attachments": rng.random() < 0.15, "bodystructure": structure,
             "preview": " ".join(words).capitalize()[:200], "seen": rng.random() >= 0.3,
@@ -299,6 +326,73 @@ def list_figures(client, folder, repeat, deep_pages):
         plan = explain(*page_query(folder, sort, cursor))
         plans[sort] = {"plan": plan, "problem": plan_problem(plan, sort)}
     return figures, plans
+
+
+# --- 1b. the conversation list ------------------------------------------------------------------
+
+
+def conversation_figures(client, user, folder, repeat, deep_pages):
+    """The list as conversations (the date order, the preference on), as list_figures times the
+    message list: page 1 and the page after ``deep_pages`` pages (fewer when the folder has
+    fewer conversations), the query alone, the whole page and the rows alone; and the plan of
+    the deep page, which must walk the date index and probe the thread index, not sort."""
+    from django.db import connection
+    from django.urls import reverse
+
+    from accounts.models import Preferences
+    from mailbox import conversations, listing
+
+    Preferences.objects.update_or_create(user=user, defaults={"conversations": True})
+    rows = folder.messages.filter(conversations._newest_of_thread())
+    total = rows.count()
+    deep = max(1, min(deep_pages, total // listing.PAGE_SIZE - 1))
+    row = listing.ordered(rows, "date")[deep * listing.PAGE_SIZE - 1]
+    cursor = listing.encode_cursor(row, "date")
+    url = reverse("mailbox:folder_messages", args=[folder.pk])
+    figures = {"conversations": total, "deep_page": deep + 1}
+    for depth, after in (("page1", None), ("deep", cursor)):
+        query = {"sort": "date", **({"after": after} if after else {})}
+
+        def request(extra=None, query=query):
+            response = client.get(url, {**query, **(extra or {})})
+            assert response.status_code == 200, response.status_code
+            assert b"data-thread" in response.content
+            return response
+
+        figures[depth] = {
+            "query": summary(timed(lambda a=after: conversations.conversation_page(folder, a),
+                                   repeat)),
+            "request": summary(timed(request, repeat)),
+            "rows": summary(timed(lambda r=request: r({"part": "rows"}), repeat)),
+        }  # fmt: skip
+    sent = []
+
+    def capture(execute, sql, params, many, context):
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        conversations.conversation_page(folder, cursor)
+    plan = explain(*next((q, p) for q, p in sent if "ORDER BY" in q.upper()))
+    problem = plan_problem(plan, "date")
+    if "message_folder_thread" not in plan:
+        problem = problem or "does not probe message_folder_thread"
+    figures["plan"] = {"plan": plan, "problem": problem}
+    Preferences.objects.filter(user=user).update(conversations=False)
+    return figures
+
+
+def conversation_rows_report(results):
+    c = results["conversations"]
+    rows = [(f"1b. conversation list ({c['conversations']:,} conversations, date order)", "", "",
+             None)]  # fmt: skip
+    labels = {"request": "whole page", "rows": "rows only", "query": "query only"}
+    for depth, label in (("page1", "page 1"), ("deep", f"page {c['deep_page']:,}")):
+        for kind in ("request", "rows", "query"):
+            figure = c[depth][kind]
+            text, met = goal(figure, 50) if kind != "query" else ("", None)
+            rows.append((f"   {label}, {labels[kind]}", ms(figure), text, met))
+    return rows
 
 
 # --- 7. the unified inbox ----------------------------------------------------------------------
@@ -882,6 +976,11 @@ def run(args):
     results["fill_s"] = time.perf_counter() - started
     deep = min(DEEP_PAGES, max(1, (args.messages - 1) // 50 - 1))
     results["deep_page"] = deep + 1
+    results["conversations"] = conversation_figures(client, user, folder, args.repeat, deep)
+    if args.conversations_only:
+        results["load_average_end"] = os.getloadavg()[0]
+        return results
+    # the message list's own figures: one row per message (the preference off)
     figures, plans = list_figures(client, folder, args.repeat, deep)
     results["list"] = {f"{sort}/{depth}": value for (sort, depth), value in figures.items()}
     results["plans"] = plans
@@ -981,6 +1080,15 @@ def print_rows(rows):
 
 
 def report(results):
+    if "list" not in results and "conversations" in results:  # --conversations-only
+        print(f"{'figure':<50} {'median / p95':>20}   goal")
+        for label, value, text, met in conversation_rows_report(results):
+            print(f"{label:<50} {value:>20}   {text}{'   MISSED' if met is False else ''}")
+        plan = results["conversations"]["plan"]
+        print(f"\n--- the deep conversation page: the database's plan ---\n{plan['plan']}")
+        if plan["problem"]:
+            print(f"WARNING: the deep conversation page {plan['problem']}")
+        return
     if "open" not in results and "unified" in results:  # --unified-only
         print_rows([
             ("messages in each account's Inbox", f"{results['messages']:,}", "", None),
@@ -1016,6 +1124,7 @@ def report(results):
         ("load average (1 min), at start / at end",
          f"{results['load_average_start']:.1f} / {results['load_average_end']:.1f}", "", None),
         *list_rows_report(results),
+        *conversation_rows_report(results),
         (f"2-3. open a message ({o['messages']} in Dovecot, {o['html_messages']} HTML)", "", "",
          None),
         *open_rows_report(o, "page", "   whole page"),
@@ -1064,6 +1173,8 @@ def main():
                         help="row 6: generated, half of them prefetched")  # fmt: skip
     parser.add_argument("--http-only", action="store_true", help="only row 6")
     parser.add_argument("--unified-only", action="store_true", help="only row 7")
+    parser.add_argument("--conversations-only", action="store_true",
+                        help="only row 1b (the conversation list)")  # fmt: skip
     args = parser.parse_args()
     old_config = setup_django(args.sqlite)
     from django.test.utils import teardown_databases

@@ -122,6 +122,8 @@ class Message(models.Model):
     # kept here: its name in the storage ("" for a message on an IMAP server; the default in the
     # database too, since the IMAP sync COPYs rows without it)
     raw_name = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # its conversation, across the account's folders (mailbox.sync.threads): set as it is cached
+    thread = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -147,6 +149,9 @@ class Message(models.Model):
                 name="message_flagged_date",
             ),
             models.Index(fields=["message_id"], name="message_message_id"),
+            # conversations: a folder's list (its newest message per conversation) and opening one
+            models.Index(fields=["folder", "thread", "-date", "-id"], name="message_folder_thread"),
+            models.Index(fields=["thread"], name="message_thread"),
             # The list's other sort orders (mailbox.listing: the same expressions)
             models.Index(fields=["folder", "sender_key", "id"], name="message_folder_sender"),
             models.Index(fields=["folder", "subject_key", "id"], name="message_folder_subject"),
@@ -165,6 +170,26 @@ class Message(models.Model):
         """Every flag and keyword as the server spells them."""
         system = [f"\\{attr.title()}" for attr in SYSTEM_FLAGS.values() if getattr(self, attr)]
         return tuple(system + self.keywords.split())
+
+
+class ThreadKey(models.Model):
+    """What threading remembers of an account (mailbox.parsing.threading): a 64-bit key (of a
+    Message-ID, or of a normalized subject) -> the conversation it belongs to. ``date``: a
+    subject key's newest message, for the subject fallback's time window."""
+
+    # One index, the key itself: a sync inserts thousands of keys a batch, and each index more
+    # is a write more for each. A merge (rare: two conversations linked) finds the keys of a
+    # conversation by scanning the account's keys instead.
+    pk = models.CompositePrimaryKey("account", "key")
+    account = models.ForeignKey(  # the primary key's first column serves its lookups
+        MailAccount, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.BigIntegerField()
+    thread = models.BigIntegerField()
+    date = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return f"{self.key} -> {self.thread}"
 
 
 class BodyPart(models.Model):

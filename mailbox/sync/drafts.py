@@ -285,7 +285,7 @@ def _replace_local_copy(draft, folder, raw):
         folder.pk, local.LOCAL_UIDVALIDITY, uid, header, len(raw), draft.attachments.exists(),
         kept, timezone.now(),
     )  # fmt: skip
-    store.insert_kept_rows([row])
+    store.insert_kept_rows(folder.account_id, [row])
     Message.objects.filter(folder=folder, uid=uid).update(seen=True, draft=True)
     _forget_local_copy(draft)
     _record_copy(draft, folder, local.LOCAL_UIDVALIDITY, uid)

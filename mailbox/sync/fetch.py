@@ -276,7 +276,7 @@ def _commit(account, inbox, batch, names, fields, now, trace):
             for item, uid, name, (header, attachments, preview) in zip(batch, uids, names,
                                                                        fields, strict=True)
         ]  # fmt: skip
-        store.insert_kept_rows(rows)
+        store.insert_kept_rows(account.pk, rows)
         store.insert_downloads([(account.pk, item.uidl, now) for item in batch])
         local.count_new_mail(inbox, len(batch))
         ids = store.ids_of_uids(inbox, local.LOCAL_UIDVALIDITY, uids)

@@ -20,7 +20,7 @@ from mailbox.parsing import find_parts, mime, tree_has_attachments
 from mailbox.parsing.preview import preview_line
 from mailbox.sources import rawstore
 
-from . import store
+from . import store, threads
 
 LOCAL_UIDVALIDITY = 1
 DELIMITER = "/"
@@ -91,7 +91,8 @@ def keep_message(folder, raw, *, seen=True):
         (uid,) = allocate_uids(folder.pk, 1)
         row = store.kept_message_values(folder.pk, LOCAL_UIDVALIDITY, uid, header, len(raw),
                                         attachments, name, timezone.now(), preview)  # fmt: skip
-        values = dict(zip(store.KEPT_COLUMNS, row, strict=True))
+        (row,) = threads.with_threads(folder.account_id, store.KEPT_COLUMNS, [row])
+        values = dict(zip((*store.KEPT_COLUMNS, "thread"), row, strict=True))
         message = Message.objects.create(**{**values, "seen": seen})
         get_index().index_headers_for_ids([message.pk])
         return message

@@ -12,6 +12,8 @@ from mailbox.fulltext import get_index
 from mailbox.models import SYSTEM_FLAGS, Folder, Message, PendingChange, Pop3Download
 from mailbox.parsing import has_attachments, parse_header_fields
 
+from . import threads
+
 FLAG_FIELDS = tuple(SYSTEM_FLAGS.values())  # seen, answered, flagged, deleted, draft
 
 
@@ -49,6 +51,7 @@ def message_values(folder_id, uidvalidity, meta):
 
 
 UID = COLUMNS.index("uid")
+THREADED = (*COLUMNS, "thread")  # what goes into the table: each row with its conversation
 
 
 def rows_from_metas(folder_id, uidvalidity, metas):
@@ -66,6 +69,7 @@ def insert_rows(folder, uidvalidity, rows):
     if not rows:
         return 0
     with transaction.atomic():
+        rows = threads.with_threads(folder.account_id, COLUMNS, rows)
         added = _insert_rows(folder, uidvalidity, rows)
         # the headers go into the search index with the rows (the text follows in the
         # background pass: mailbox.sync.index)
@@ -76,12 +80,12 @@ def insert_rows(folder, uidvalidity, rows):
 def _insert_rows(folder, uidvalidity, rows):
     with transaction.atomic():
         if connection.vendor != "postgresql":
-            return _insert_many(Message, COLUMNS, rows, skip_conflicts=True)
+            return _insert_many(Message, THREADED, rows, skip_conflicts=True)
         try:
             # The sync asks only for UIDs it has not cached, under the account's lease, so COPY
             # (which cannot skip conflicts) almost always goes straight in.
             with transaction.atomic():
-                _copy_rows(rows)
+                _copy_rows(rows, THREADED)
             return len(rows)
         except (IntegrityError, connection.Database.IntegrityError):  # raw COPY: the driver's own
             uids = [row[UID] for row in rows]
@@ -91,11 +95,11 @@ def _insert_rows(folder, uidvalidity, rows):
                 ).values_list("uid", flat=True)
             )
             rows = [row for row in rows if row[UID] not in known]
-            _copy_rows(rows)
+            _copy_rows(rows, THREADED)
             return len(rows)
 
 
-def _copy_rows(rows, names=COLUMNS, model=Message):
+def _copy_rows(rows, names, model=Message):
     """PostgreSQL's COPY: an order of magnitude faster than INSERT for a first sync. The rows
     cannot conflict: the account's lease keeps other writers out and known UIDs were dropped."""
     table = connection.ops.quote_name(model._meta.db_table)
@@ -125,12 +129,14 @@ def kept_message_values(folder_id, uidvalidity, uid, header, size, has_attachmen
     )  # fmt: skip
 
 
-def insert_kept_rows(rows):
-    """Insert rows of KEPT_COLUMNS whose UIDs were just allocated (they cannot conflict)."""
+def insert_kept_rows(account_id, rows):
+    """Insert rows of KEPT_COLUMNS (into ``account_id``'s folders) whose UIDs were just
+    allocated (they cannot conflict)."""
+    rows = threads.with_threads(account_id, KEPT_COLUMNS, rows)
     if connection.vendor == "postgresql":
-        _copy_rows(rows, KEPT_COLUMNS)
+        _copy_rows(rows, (*KEPT_COLUMNS, "thread"))
     else:
-        _insert_many(Message, KEPT_COLUMNS, rows)
+        _insert_many(Message, (*KEPT_COLUMNS, "thread"), rows)
     for (folder_id, uidvalidity), uids in _uids_by_folder(rows).items():
         get_index().index_headers_for_uids(folder_id, uidvalidity, uids)
 

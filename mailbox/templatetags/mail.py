@@ -135,6 +135,7 @@ def message_rows(messages, current=None, whole_account=False, folder=None, accou
             ("unread", _("Unread")), ("no_recipients", _("(no visible recipients)")),
             ("answered", _("Replied")), ("forwarded", _("Forwarded")),
             ("from_server", _("Searched on the server")),
+            ("me", _("me")), ("in_thread", _("Messages in this conversation")),
         )
     }  # fmt: skip
     # the names are put in after escaping, each in its own <bdi>
@@ -150,9 +151,11 @@ def message_rows(messages, current=None, whole_account=False, folder=None, accou
 
 def _row(row, current_id, whole_account, words, url, now, role=None, accounts=False):
     confirmed = row.uid is not None
+    conversation = getattr(row, "conversation", None)  # mailbox.conversations: a whole row
+    unread, flagged = _row_marks(row, conversation)
     classes = "row"
-    classes += "" if row.seen else " unread"
-    classes += " flagged" if row.flagged else ""
+    classes += " unread" if unread else ""
+    classes += " flagged" if flagged else ""
     classes += " current" if row.pk == current_id else ""
     classes += "" if confirmed else " pending"
     classes += " answered" if row.answered else ""
@@ -163,7 +166,7 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
         marks += (f'<span class="clip" title="{words["clip"]}">{CLIP_ICON}'
                   f'<span class="visually-hidden">{words["clip"]}</span></span>')  # fmt: skip
     marks += _reply_marks(row, words)
-    if not row.seen:
+    if unread:
         marks += f'<span class="visually-hidden">{words["unread"]}</span>'
     if getattr(row, "from_server", False):  # a search hit not from the local index (search.py)
         marks += f'<span class="from-server">{words["from_server"]}</span>'
@@ -183,6 +186,8 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
         who = _recipients_html(row, words)
     else:
         who = f"<bdi>{escape(sender(row))}</bdi>"
+    if conversation is not None and conversation.count > 1:  # alone: as a message's row
+        who = _participants_html(conversation, words) or who
     inner = (
         f'<span class="sender">{who}</span>{folder}'
         f'<span class="subject">{subject}</span>{preview}<span class="marks">{marks}</span>'
@@ -191,9 +196,11 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
     )
     opener = (f'<a class="open" href="{url}{row.pk}/">{inner}</a>' if confirmed
               else f'<span class="open">{inner}</span>')  # fmt: skip
-    flagged = row.flagged
     after = getattr(row, "live_after", None)  # rows fetched for a live update: their place
     after = "" if after is None else f' data-after="{after}"'
+    if conversation is not None:  # what the row's actions act on: its messages in the folder
+        ids = ",".join(str(pk) for pk in conversation.ids)
+        after += f' data-thread="{row.thread or ""}" data-ids="{ids}"'
     return (
         f'<li class="{classes}" data-message-id="{row.pk}"{after}{draggable}>'
         f'<input type="checkbox" class="pick" value="{row.pk}" aria-label="{words["select"]}"{off}>'
@@ -203,6 +210,30 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
         f'<span aria-hidden="true">★</span><span class="visually-hidden">{words["star"]}</span>'
         f"</button>{opener}</li>\n"
     )
+
+
+def _row_marks(row, conversation):
+    """(unread, starred) of a row: of its conversation's messages in the folder, if it is one."""
+    if conversation is None:
+        return not row.seen, row.flagged
+    return conversation.unread, conversation.flagged
+
+
+def _participants_html(conversation, words):
+    """ "Bob, Carol, me (3)": the senders, oldest first, each in a <bdi>; "" when the user is
+    the only one (a row in Sent then names the recipients, as before)."""
+    people = conversation.people[:MAX_PEOPLE_SHOWN]
+    if not any(people):
+        return ""
+    names = [f"<bdi>{_shown(person)}</bdi>" if person else words["me"] for person in people]
+    count = conversation.count
+    shown = ", ".join(names) + ("…" if len(conversation.people) > MAX_PEOPLE_SHOWN else "")
+    if count > 1:
+        shown += f' <span class="thread-count" title="{words["in_thread"]}">{count}</span>'
+    return shown
+
+
+MAX_PEOPLE_SHOWN = 3
 
 
 def _reply_marks(row, words):

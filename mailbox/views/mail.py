@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import MailAccount, get_preferences
-from mailbox import actions, listing
+from mailbox import actions, conversations, listing
 from mailbox import search as search_module
 from mailbox.forms import MAX_ID, MAX_IDS, MessageActionForm
 from mailbox.models import Folder, Role
@@ -63,8 +63,16 @@ def screen_context(request, folder):
 
 def list_context(request, folder):
     sort = listing.clean_sort(request.GET.get("sort"))
-    page = listing.message_page(folder, sort, request.GET.get("after"))
+    if threaded(request, sort):
+        page = conversations.conversation_page(folder, request.GET.get("after"))
+    else:
+        page = listing.message_page(folder, sort, request.GET.get("after"))
     return {"page": page, "sort": sort, "first_page": not request.GET.get("after")}
+
+
+def threaded(request, sort):
+    """Whether the list shows conversations: the user's choice, in the date order only."""
+    return sort == conversations.SORT and get_preferences(request.user).conversations
 
 
 @login_required
@@ -114,9 +122,11 @@ def _rows_by_id(request, folder):
     asked for and did not get as gone."""
     ids = [int(i) for i in request.GET["ids"].split(",")[:LIVE_ROWS] if i.isascii() and i.isdigit()]
     sort = listing.clean_sort(request.GET.get("sort"))
-    rows = list(
-        listing.ordered(folder.messages.filter(pk__in=[i for i in ids if i <= MAX_ID]), sort)
-    )
+    ids = [i for i in ids if i <= MAX_ID]
+    if threaded(request, sort):
+        rows = conversations.rows_for_ids(folder, ids)
+        return render(request, "mailbox/_live_rows.html", {"rows": rows, "folder": folder})
+    rows = list(listing.ordered(folder.messages.filter(pk__in=ids), sort))
     for row in rows:
         row.live_after = listing.previous_id(folder, sort, row) or ""
     return render(request, "mailbox/_live_rows.html", {"rows": rows, "folder": folder})

@@ -41,6 +41,8 @@ from mailbox.sanitize import sanitize_html, text_to_html
 from mailbox.sources import MessageGone, source_for
 from mailbox.sources.base import hidden_kind
 
+from .conversation import conversation_for, conversation_pane
+
 INLINE_IMAGE_TYPES = {"image/png", "image/gif", "image/jpeg", "image/webp"}
 INLINE_IMAGE_BYTES = 1024 * 1024  # a larger inline image is left out of the frame
 MAX_FORWARD_DEPTH = 5  # forwarded messages shown in place; deeper ones only as a .eml file
@@ -94,11 +96,20 @@ def message_view(request, message_id):
 
     message = get_message_or_404(request.user, message_id)
     first_open = not message.seen  # before the pane marks it read
-    pane = reading_pane(request, message)
+    in_place = request.GET.get("part") == "thread-item"  # a conversation's message, opened
+    thread = None if in_place else conversation_for(request, message)
+    if thread is None:
+        pane, template = reading_pane(request, message), "mailbox/_reading_pane.html"
+    else:
+        pane = conversation_pane(request, message, thread, reading_pane)
+        template = "mailbox/_conversation_pane.html"
     if first_open:  # the autocomplete's "heard from": once per message, not on every view
         do_note_opened_sender(request.user, message)
+    if in_place:
+        item = {"pane": pane, "message": message, "open": True}
+        return render(request, "mailbox/_thread_item.html", {"item": item})
     if request.GET.get("part") == "pane":
-        return render(request, "mailbox/_reading_pane.html", pane)
+        return render(request, template, pane)
     # opening it may just have marked it read: the title's count is the folder's as it is now
     message.folder.refresh_from_db(fields=["unread", "total"])
     context = {**screen_context(request, message.folder), **list_context(request, message.folder)}

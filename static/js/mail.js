@@ -18,6 +18,9 @@
   const rowOf = (id) => list.querySelector(`li.row[data-message-id="${id}"]`);
   const cursorRow = () => list.querySelector("li.row.cursor") || list.querySelector("li.row.current");
   const openMessage = () => pane.querySelector("#message");
+  // A conversation's row (or open pane) acts on its messages in this folder (data-ids).
+  const idsOf = (el) => (el.dataset.ids ? el.dataset.ids.split(",") : [el.dataset.messageId]);
+  const rowHolding = (id) => rowOf(id) || rows().find((row) => row.dataset.ids && row.dataset.ids.split(",").includes(String(id)));
 
   // --- notes ----------------------------------------------------------------------------------
   function toast(text) {
@@ -31,7 +34,7 @@
 
   // --- selection -------------------------------------------------------------------------------
   function selectedIds() {
-    return rows().filter((row) => row.querySelector(".pick:checked")).map((row) => row.dataset.messageId);
+    return rows().filter((row) => row.querySelector(".pick:checked")).flatMap(idsOf);
   }
   function refreshSelection() {
     const all = rows().filter((row) => !row.querySelector(".pick").disabled);
@@ -72,7 +75,7 @@
     const star = event.target.closest("button.star");
     if (star) {
       const row = star.closest("li.row");
-      act(row.classList.contains("flagged") ? "unflag" : "flag", [row.dataset.messageId]);
+      act(row.classList.contains("flagged") ? "unflag" : "flag", idsOf(row));
       return;
     }
     const link = event.target.closest("a.open");
@@ -160,7 +163,7 @@
     const delay = message.dataset.markReadAfter;
     if (delay === "0" && row) row.classList.remove("unread"); // the server marked it read
     else if (delay !== undefined) {
-      markReadTimer = setTimeout(() => act("read", [message.dataset.messageId]), Number(delay) * 1000);
+      markReadTimer = setTimeout(() => act("read", idsOf(message)), Number(delay) * 1000);
     }
     const details = message.querySelector("#message-details");
     if (details) details.addEventListener("toggle", () => loadHeaders(details), { once: true });
@@ -193,7 +196,7 @@
       return;
     }
     const button = event.target.closest("[data-message-action]");
-    if (button) act(button.dataset.messageAction, [openMessage().dataset.messageId]);
+    if (button) act(button.dataset.messageAction, idsOf(openMessage()));
   });
   window.addEventListener("popstate", () => { window.location.reload(); });
   afterPaneLoaded();
@@ -274,7 +277,7 @@
     const row = event.target.closest("li.row");
     if (!row) return;
     const picked = selectedIds();
-    const ids = picked.includes(row.dataset.messageId) ? picked : [row.dataset.messageId];
+    const ids = picked.includes(row.dataset.messageId) ? picked : idsOf(row);
     event.dataTransfer.setData("application/x-webmail-messages", JSON.stringify(ids));
     event.dataTransfer.effectAllowed = "move";
     row.classList.add("dragging");
@@ -335,9 +338,9 @@
     const picked = selectedIds();
     if (picked.length) return folderSelected ? null : picked;
     const open = openMessage();
-    if (open) return [open.dataset.messageId];
+    if (open) return idsOf(open);
     const row = cursorRow();
-    return row ? [row.dataset.messageId] : [];
+    return row ? idsOf(row) : [];
   }
   const keys = {
     j: () => moveCursor(1),
@@ -439,6 +442,10 @@
         const after = row.dataset.after;
         row.removeAttribute("data-after");
         const old = rowOf(row.dataset.messageId);
+        if (row.dataset.thread) { // a conversation's newer message takes its row's place
+          const stale = list.querySelectorAll(`li.row[data-thread="${CSS.escape(row.dataset.thread)}"]`);
+          for (const other of stale) if (other !== old) other.remove();
+        }
         if (old) { replaceRow(old, row); continue; }
         if (searching) continue;
         if (after === "") {
@@ -460,8 +467,10 @@
   }
   function setFlags(id, flags) {
     const has = (name) => flags.some((flag) => flag.toLowerCase() === name);
-    const row = rowOf(id);
-    if (row) {
+    const row = rowHolding(id);
+    if (row && (row.dataset.ids || "").includes(",")) { // a conversation's marks are its messages': the server says
+      rowsById([row.dataset.messageId]).then(placeRows).catch(() => {});
+    } else if (row) {
       const marksChanged = row.classList.contains("answered") !== has("\\answered")
         || row.classList.contains("forwarded") !== has("$forwarded");
       if (marksChanged) { rowsById([id]).then(placeRows).catch(() => {}); return; } // its marks are the server's words
@@ -488,6 +497,9 @@
     const cursor = cursorRow();
     const gone = ids.map(String);
     const next = cursor && gone.includes(cursor.dataset.messageId) ? neighbour(gone) : null;
+    const left = rows().flatMap((row) => (row.dataset.ids && gone.some((id) => idsOf(row).includes(id))
+      ? idsOf(row).filter((id) => !gone.includes(id)) : []));
+    if (left.length) rowsById(left).then(placeRows).catch(() => {}); // the rest of a conversation
     keepingScroll(() => { for (const id of gone) { const row = rowOf(id); if (row) row.remove(); } });
     if (next && !openMessage()) next.classList.add("cursor");
     refreshSelection();

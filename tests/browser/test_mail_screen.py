@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.models import get_preferences
+from accounts.models import Preferences, get_preferences
 from mailbox.models import Folder, Message, TrustedSender
 from mailbox.sync import run_account
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.servers, pytest.mark.django_db(tr
 
 @pytest.fixture
 def inbox(imap_account, other_client):  # noqa: F811
-    """Alice's Inbox with 12 generated messages and a newsletter with a tracker, all unread."""
+    """Alice's Inbox with 12 generated messages and a newsletter with a tracker, all unread;
+    she reads them a message at a time (conversations: tests/browser/test_conversations.py)."""
+    Preferences.objects.create(user_id=imap_account.user_id, conversations=False)
     other_client.seed(12, seed=5, folders=["INBOX"])
     status, data = other_client.imap.append(
         "INBOX", None, None, email("Newsletter", html=HOSTILE_HTML)
@@ -128,6 +130,7 @@ def test_alice_selects_a_range_and_marks_it_read(logged_in_page, inbox):
 
 
 def test_select_all_in_the_folder_reaches_past_the_page(logged_in_page, imap_account, other_client):  # noqa: F811
+    Preferences.objects.create(user_id=imap_account.user_id, conversations=False)  # a row each
     other_client.seed(60, seed=9, folders=["INBOX"])
     assert run_account(imap_account.pk)
     inbox = Folder.objects.get(account=imap_account, name="INBOX")
@@ -160,6 +163,7 @@ def test_alice_drags_a_message_to_a_folder(logged_in_page, inbox):
 
 
 def test_more_messages_load_as_the_list_scrolls(logged_in_page, imap_account, other_client):  # noqa: F811
+    Preferences.objects.create(user_id=imap_account.user_id, conversations=False)  # a row each
     other_client.seed(120, seed=4, folders=["INBOX"])
     assert run_account(imap_account.pk)
     inbox = Folder.objects.get(account=imap_account, name="INBOX")

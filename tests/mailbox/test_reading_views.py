@@ -12,6 +12,7 @@ from email.utils import format_datetime
 import pytest
 from django.utils import timezone
 
+from accounts.models import Preferences
 from mailbox.models import Message
 from mailbox.sync import run_account
 
@@ -72,6 +73,8 @@ def free_port():
 
 
 def test_alice_lists_her_inbox_newest_first_page_by_page(as_alice, imap_account, other_client):
+    # a row per message (conversations: tests/mailbox/test_conversation_views.py)
+    Preferences.objects.create(user_id=imap_account.user_id, conversations=False)
     other_client.seed(70, seed=3, folders=["INBOX"])
     assert run_account(imap_account.pk)
     inbox = folder(imap_account, "INBOX")
