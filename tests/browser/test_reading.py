@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts.models import Preferences
 from mailbox.sync import run_account
 from tests.mailbox.conftest import imap_account, mailbox_login, other_client  # noqa: F401
 from tests.mailbox.test_reading_views import HOSTILE_HTML, email
@@ -14,6 +15,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def test_alice_reads_an_html_message(logged_in_page, imap_account, other_client):  # noqa: F811
+    Preferences.objects.create(user_id=imap_account.user_id, conversations=False)  # a row each
     other_client.seed(8, seed=2, folders=["INBOX"])
     status, data = other_client.imap.append(
         "INBOX", None, None, email("Newsletter", html=HOSTILE_HTML)
