@@ -195,11 +195,28 @@ def processes_named(processes, name):
     return next(process for each, process in processes if each == name)
 
 
-def supervise(processes, cleanups=()):
-    """Wait until Ctrl-C, SIGTERM, one process exiting or our parent (make) going away; then
-    stop everything, newest first."""
+RESTARTED = ("worker", "beat", "watcher")  # started again when they exit, as compose does
+MAX_RESTARTS = 5  # of one process within RESTART_WINDOW: past that, something is wrong for good
+RESTART_WINDOW = 60.0  # seconds
+
+
+def restart_process(old, env):
+    """The same command again, as start_processes started it."""
+    return subprocess.Popen(old.args, cwd=BASE_DIR, env=env)
+
+
+def supervise(processes, cleanups=(), restart=None):
+    """Wait until Ctrl-C, SIGTERM, a process exiting for good or our parent (make) going away;
+    then stop everything, newest first.
+
+    A background process (RESTARTED) that exits is started again by ``restart(old_popen)``, as
+    compose's ``restart: unless-stopped`` does (a Celery worker can die when Redis goes away
+    under it; the work it held is in the database and runs again), unless it exited
+    MAX_RESTARTS times within RESTART_WINDOW seconds. The web server or Redis exiting stops
+    everything."""
     stop = {"signal": None}
     parent = os.getppid()
+    restarts = {}
 
     def on_signal(signum, _frame):
         stop["signal"] = signum
@@ -209,6 +226,11 @@ def supervise(processes, cleanups=()):
     exited = None
     while stop["signal"] is None and exited is None and os.getppid() == parent:
         exited = next(((n, p) for n, p in processes if p.poll() is not None), None)
+        if exited and restart is not None and _may_restart(exited[0], restarts):
+            name, old = exited
+            say(f"{name} exited with code {old.returncode}: starting it again")
+            processes[processes.index(exited)] = (name, restart(old))
+            exited = None
         time.sleep(0.2)
     if exited:
         say(f"{exited[0]} exited with code {exited[1].returncode}: stopping everything")
@@ -226,6 +248,16 @@ def supervise(processes, cleanups=()):
     for cleanup in cleanups:
         cleanup()
     return 1 if exited else 0
+
+
+def _may_restart(name, restarts):
+    """Whether ``name`` may start again now; notes the restart (``restarts``: name -> times)."""
+    if name not in RESTARTED:
+        return False
+    now = time.monotonic()
+    recent = [t for t in restarts.get(name, []) if now - t < RESTART_WINDOW]
+    restarts[name] = recent + [now]
+    return len(recent) < MAX_RESTARTS
 
 
 def main(argv=None):
@@ -264,7 +296,7 @@ def main(argv=None):
             say(f"open http://localhost:{port}/ (Ctrl-C stops everything)")
         elif web.poll() is None:
             say(f"the web server does not answer on port {port} yet (Ctrl-C stops everything)")
-        return supervise(processes, cleanups)
+        return supervise(processes, cleanups, restart=lambda old: restart_process(old, env))
     except BaseException:
         for _name, process in processes:
             process.terminate()
