@@ -173,10 +173,12 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
     folder = ""
     if whole_account:
         folder = f'<span class="in-folder"><bdi>{escape(folder_label(row.folder))}</bdi></span>'
+    account = ""
     if accounts:  # the account's address (the user's own words, escaped all the same), and
-        # its folder when the list spans folders: one line under the subject
+        # its folder when the list spans folders: after the sender, on its line (rows of one
+        # height, as in a folder)
         label = _shown(row.folder.account.email)
-        folder = f'<span class="in-account"><bdi>{label}</bdi>{folder}</span>'
+        account, folder = f'<span class="in-account"><bdi>{label}</bdi>{folder}</span>', ""
     draggable = ' draggable="true"' if confirmed else ""
     # every row has its preview line, empty when there is no text yet, so rows are of one height
     preview = f'<span class="preview"><bdi>{_shown(row.preview or "")}</bdi></span>'
@@ -189,7 +191,7 @@ def _row(row, current_id, whole_account, words, url, now, role=None, accounts=Fa
     if conversation is not None and conversation.count > 1:  # alone: as a message's row
         who = _participants_html(conversation, words) or who
     inner = (
-        f'<span class="sender">{who}</span>{folder}'
+        f'<span class="sender">{who}{account}</span>{folder}'
         f'<span class="subject">{subject}</span>{preview}<span class="marks">{marks}</span>'
         f'<time class="date" datetime="{row.date.isoformat()}" title="{full_date}">'
         f"{escape(list_date(row.date, now))}</time>"

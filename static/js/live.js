@@ -30,11 +30,12 @@
     toggle.form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = new URLSearchParams(new FormData(toggle.form));
-      body.set("theme", toggle.value);
+      const chosen = toggle.value; // kept: the socket's echo of the change may move the button on
+      body.set("theme", chosen);
       fetch(toggle.form.action, { method: "POST", body, credentials: "same-origin",
                                   headers: { "X-Requested-With": "fetch" } })
         .then((response) => response.json())
-        .then(() => applyTheme(toggle.value))
+        .then(() => applyTheme(chosen))
         .catch(() => toggle.form.submit());
     });
   }

@@ -210,6 +210,9 @@
     if (folder) body.set("folder", folder);
     if (!body.has("ids") && !body.has("in_folder")) return;
     const touched = body.getAll("ids");
+    // the row to go to next, found now: the live event of the change may remove the rows
+    // before the answer comes back, and then there would be no neighbour left to find
+    const next = LEAVES_FOLDER.has(action) ? neighbour(touched) : null;
     return fetch(screen.dataset.actionUrl, {
       method: "POST", credentials: "same-origin", body,
       headers: { "X-CSRFToken": csrf, "X-Requested-With": "fetch" },
@@ -218,17 +221,17 @@
       .then(({ response, data }) => {
         if (!response.ok || !data.ok) { toast(`${strings.failed} ${data.error || response.status}`); return; }
         const reloading = body.has("in_folder");
-        if (!reloading) applyLocally(action, touched);
+        if (!reloading) applyLocally(action, touched, next);
         // its notice, with Undo after a move (undo.js)
         document.dispatchEvent(new CustomEvent("webmail:acted", { detail: { ...data, action, reloading } }));
         if (reloading) window.location.reload();
       })
       .catch(() => toast(strings.offline));
   }
-  function applyLocally(action, ids) {
+  function applyLocally(action, ids, before) {
     const open = openMessage();
     if (LEAVES_FOLDER.has(action)) {
-      const next = neighbour(ids);
+      const next = before && before.isConnected ? before : neighbour(ids);
       for (const id of ids) { const row = rowOf(id); if (row) row.remove(); }
       if (open && ids.includes(open.dataset.messageId)) {
         if (next) show(next); else backToList();

@@ -18,7 +18,8 @@ DAY = "Mon, 2 Nov 2026"
 
 @pytest.fixture
 def conversation(imap_account, other_client):  # noqa: F811
-    """Three messages across Inbox and Sent, and one other mail; the two oldest read."""
+    """Three messages across Inbox and Sent, one older mail and one newer; the two oldest of
+    the conversation read."""
     append(other_client, "INBOX", raw("q@bob", "Quick question about the migration",
            date=f"{DAY} 09:00:00 +0000"), "(\\Seen)")  # fmt: skip
     append(other_client, "Sent", raw("r@alice", "Re: Quick question about the migration",
@@ -28,6 +29,8 @@ def conversation(imap_account, other_client):  # noqa: F811
            in_reply_to="r@alice", references="q@bob r@alice", date=f"{DAY} 11:00:00 +0000"))  # fmt: skip
     append(other_client, "INBOX", raw("lunch@carol", "Lunch on Friday?",
            sender="carol@example.net", date=f"{DAY} 08:00:00 +0000"))  # fmt: skip
+    append(other_client, "INBOX", raw("news@dave", "Garden news",
+           sender="dave@example.net", date=f"{DAY} 12:00:00 +0000"))  # fmt: skip
     assert run_account(imap_account.pk)
     found = Message.objects.filter(folder__account=imap_account)
     return [found.get(message_id=m) for m in ("q@bob", "r@alice", "s@bob")]
@@ -49,7 +52,7 @@ def log_in(browser, live_server, width, height):
 def sees_one_row_and_opens_it_in_order(page, conversation, name):
     question, reply, answer = conversation
     rows = page.locator("#message-list li.row")
-    assert rows.count() == 2  # the conversation, and Carol's lunch
+    assert rows.count() == 3  # Dave's news, the conversation, and Carol's lunch
     row = page.locator(f"li.row[data-message-id='{answer.pk}']")
     assert set(row.get_attribute("data-ids").split(",")) == {str(question.pk), str(answer.pk)}
     assert row.locator(".thread-count").inner_text() == "3"
@@ -79,8 +82,10 @@ def test_a_conversation_across_inbox_and_sent_is_one_row_at_1440_px(
     page.click("#message [data-message-action=archive]")
     question, reply, answer = conversation
     page.wait_for_selector(f"li.row[data-message-id='{answer.pk}']", state="detached")
+    # the next row below opens (Carol's lunch), not the list's first (Dave's news)
+    page.wait_for_selector("#message .message-subject:has-text('Lunch on Friday?')")
     inbox = Folder.objects.get(account=question.folder.account, name="INBOX")
-    assert list(inbox.messages.values_list("message_id", flat=True)) == ["lunch@carol"]
+    assert set(inbox.messages.values_list("message_id", flat=True)) == {"lunch@carol", "news@dave"}
     assert Message.objects.filter(pk=reply.pk).exists(), "her reply stays in Sent"
     context.close()
 
