@@ -238,6 +238,7 @@ def _replace_server_copy(draft, folder, raw):
             _expunge_in(session, *old)
     if old[0] is not None and old[2]:
         Message.objects.filter(folder=old[0], uidvalidity=old[1], uid=old[2]).delete()
+        store.refresh_counts(old[0])  # the folder page's count, not only the list
     # without UIDPLUS the copy is found by its Message-ID next time
     if not _record_copy(draft, folder, *(appended or (None, None))):
         # deleted (or sent) while we wrote: what we just put in Drafts goes too
@@ -323,3 +324,4 @@ def delete_copy(account, folder_id, uidvalidity, uid, message_id):
             _remove(session, doomed)
     if uid:  # (a row without a UID is another change's placeholder)
         Message.objects.filter(folder=folder, uidvalidity=uidvalidity, uid=uid).delete()
+        store.refresh_counts(folder)  # the folder page's count, not only the list

@@ -98,11 +98,16 @@ def test_deleting_a_draft_removes_its_copy_and_its_files(alice, synced, other_cl
     draft.refresh_from_db()
     copy = (draft.copy_folder_id, draft.copy_uidvalidity, draft.copy_uid, draft.message_id)
     assert len(server_drafts(other_client)) == 1
+    assert run_account(synced.pk)  # the copy is cached, and counted in Drafts
+    drafts_folder = Folder.objects.get(pk=draft.copy_folder_id)
+    assert drafts_folder.total == 1
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         do_delete_draft(draft)
     callbacks[0]()  # the files (the task that removes the copy is run by hand just below)
     delete_copy(synced, *copy)
     assert not Draft.objects.filter(pk=draft.pk).exists()
+    drafts_folder.refresh_from_db()
+    assert drafts_folder.total == 0 and not drafts_folder.messages.exists()
     assert server_drafts(other_client) == []
     with pytest.raises(FileNotFoundError):
         rawstore.open_raw(attachment.stored_name)
