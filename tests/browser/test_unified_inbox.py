@@ -91,6 +91,46 @@ def test_alice_reads_and_archives_from_both_accounts_in_one_list(
     assert rows_of(page).count() == 4
 
 
+def test_on_a_phone_alice_reads_and_archives_from_both_accounts(
+    logged_in_page,
+    two_accounts,
+    other_client,  # noqa: F811
+):
+    """At 390 px: the lists across accounts are behind the "Folders" button, the list first."""
+    imap, pop = two_accounts
+    page = logged_in_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/mail/folders/{Folder.objects.get(account=imap, role=Role.INBOX).pk}/")
+    assert not page.is_visible("#unified-links")
+    page.click("#folders-toggle")
+    page.click("#unified-links >> text=All inboxes")
+    page.wait_for_url("**/mail/all/inbox/")
+    assert page.inner_text(".phone-folder") == "All inboxes"
+    assert rows_of(page).count() == 6
+    for account in (imap, pop):
+        assert (
+            rows_of(page).filter(has_text=account.email).count()
+            == Message.objects.filter(folder__account=account, folder__role=Role.INBOX).count()
+        )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing wider"
+    picked = [
+        Message.objects.filter(folder__account=imap, folder__role=Role.INBOX).first(),
+        Message.objects.get(folder__account=pop, subject="Allotment meeting"),
+    ]
+    for one in picked:
+        page.check(f"li.row[data-message-id='{one.pk}'] .pick")
+    page.click("#toolbar button[data-action=archive]")
+    for one in picked:
+        page.wait_for_selector(f"li.row[data-message-id='{one.pk}']", state="detached")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "unified-inbox-390.png"))
+    archived = Message.objects.filter(folder__role=Role.ARCHIVE)
+    assert archived.filter(folder__account=pop, subject="Allotment meeting").exists()
+    assert archived.filter(folder__account=imap, message_id=picked[0].message_id).exists()
+    assert run_account(imap.pk, push_only=True)
+    assert len(archive_uids_on_server(other_client)) == 1
+
+
 @pytest.fixture
 def live_page(browser, daphne, alice):
     """Alice's tab on the webmail as daphne serves it (HTTP and its WebSocket), logged in."""
