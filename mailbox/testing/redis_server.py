@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .servers import free_port, wait_for_port
+from .servers import free_port, stop_process, wait_for_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -34,13 +34,7 @@ class RedisServer:
         return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def close(self):
         self.stop()

@@ -34,6 +34,17 @@ MAIL_UID = 8  # Debian's 'mail' user: Dovecot stores the mail as that user when 
 MISMATCH_HOST = "127.0.0.2"  # loopback, but not in the certificate: a hostname mismatch
 
 
+def stop_process(process, timeout=10):
+    """Terminate ``process`` (a Popen, or None) and wait for it; kill it past ``timeout`` s."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port(host="127.0.0.1"):
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -309,13 +320,7 @@ class Dovecot:
         self._launch()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if getattr(self, "_owns_state", False):
             shutil.rmtree(self.state, ignore_errors=True)
 
